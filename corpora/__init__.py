@@ -1,0 +1,41 @@
+"""Corpus preparation recipes. Each recipe is a module ``corpora.<name>`` with a function
+
+    prepare(data_dir: Path | None, out_dir: Path, **options) -> dict[str, Path]
+
+that reads a corpus in its documented layout, validates it, writes JSONL manifests
+(``train.jsonl``, ``dev.jsonl`` and, where the corpus has one, ``test.jsonl``) into
+``out_dir`` and returns ``{split: manifest_path}``. Recipes are imported lazily.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from seqlabel.errors import ConfigError
+
+RECIPES: dict[str, str] = {
+    "fsdd": "Free Spoken Digit Dataset (8 kHz WAV, digits as characters)",
+    "an4": "CMU AN4 census (16 kHz WAV under wav/ or Sphinx cepstra under feat/)",
+    "dir": "a folder of audio files plus a TSV of id<TAB>transcript",
+    "espeak": "synthetic phone-labelled speech made offline with eSpeak NG (the demo corpus)",
+}
+
+
+def load_recipe(name: str) -> ModuleType:
+    if name not in RECIPES:
+        raise ConfigError(f"unknown corpus {name!r}; known corpora: {', '.join(sorted(RECIPES))}")
+    return importlib.import_module(f"corpora.{name}")
+
+
+def run_recipe(name: str, data_dir: Path | None, out_dir: Path, options: dict[str, Any]) -> dict[str, Path]:
+    """Run recipe ``name``, refusing options its ``prepare`` does not take."""
+    recipe = load_recipe(name)
+    params = inspect.signature(recipe.prepare).parameters
+    valid = [p for p in params if p not in ("data_dir", "out_dir")]
+    for key in options:
+        if key not in valid:
+            raise ConfigError(f"corpus {name!r} has no option {key!r}; its options: {', '.join(valid) or 'none'}")
+    return recipe.prepare(data_dir, out_dir, **options)

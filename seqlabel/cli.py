@@ -1,0 +1,133 @@
+"""``seqlabel`` command line: a thin click layer over ``seqlabel.api``.
+
+Heavy imports (torch) happen inside commands so ``--help`` is fast. User-facing errors
+(SeqlabelError) are printed as ``Error: ...`` without a traceback, exit status 1.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+import yaml
+
+from seqlabel.errors import SeqlabelError
+
+
+def _friendly(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SeqlabelError as e:
+            raise click.ClickException(str(e)) from None
+    return wrapper
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise click.BadParameter(f"{pair!r} must look like key=value", param_hint="--option")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="seqlabel")
+def main() -> None:
+    """Deep BiLSTM-CTC sequence labelling for speech (and handwriting).
+
+    Typical run: prepare a corpus, train from a YAML config, evaluate the best checkpoint.
+
+    \b
+      seqlabel prepare espeak
+      seqlabel train configs/demo.yaml --out exp/demo
+      seqlabel evaluate exp/demo/best.pt data/espeak/test.jsonl
+    """
+
+
+@main.command()
+@click.argument("corpus")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Where the corpus lies (not needed for espeak).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Manifest folder [default: data/CORPUS].")
+@click.option("-p", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Recipe option, e.g. -p unit=phone or -p test_speakers=theo (repeatable).")
+@_friendly
+def prepare(corpus: str, data_dir: Path | None, out_dir: Path | None, options: tuple[str, ...]) -> None:
+    """Prepare CORPUS (fsdd, an4, dir, espeak): write train/dev/test JSONL manifests."""
+    from seqlabel import api
+
+    paths = api.prepare(corpus, data_dir, out_dir, **_parse_options(options))
+    for split, path in paths.items():
+        click.echo(f"{split}: {path}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Experiment folder.")
+@click.option("-o", "--override", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Dotted config override, e.g. -o train.lr=0.0005 (repeatable).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@_friendly
+def train(config: Path, out_dir: Path, overrides: tuple[str, ...], resume: bool) -> None:
+    """Train a model from a YAML CONFIG; checkpoints best.pt/last.pt and log.csv go to --out."""
+    from seqlabel import api
+
+    result = api.train(config, out_dir, overrides, resume=resume, echo=click.echo)
+    click.echo(f"best checkpoint: {result.best_checkpoint} (dev error {100 * result.best_dev_error:.2f}%)")
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Hypotheses in Kaldi text format.")
+@click.option("--device", default="auto", show_default=True)
+@_friendly
+def decode(checkpoint: Path, manifest: Path, out: Path, device: str) -> None:
+    """Transcribe MANIFEST with CHECKPOINT; write `utt-id tok tok ...` lines."""
+    from seqlabel import api
+
+    hyps = api.decode(checkpoint, manifest, out, device=device)
+    click.echo(f"wrote {len(hyps)} hypotheses to {out}")
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Folder for hyp.txt, ref.txt and per-utterance reports.")
+@click.option("--device", default="auto", show_default=True)
+@_friendly
+def evaluate(checkpoint: Path, manifest: Path, out_dir: Path | None, device: str) -> None:
+    """Decode MANIFEST and print the error rate (PER or CER, and WER) with S/D/I counts."""
+    from seqlabel import api
+
+    click.echo(api.evaluate(checkpoint, manifest, out_dir, device=device).summary())
+
+
+@main.command()
+@click.argument("ref", type=click.Path(path_type=Path))
+@click.argument("hyp", type=click.Path(path_type=Path))
+@click.option("--unit", type=click.Choice(["char", "phone", "word"]), default="char", show_default=True,
+              help="What the tokens are; char also reports WER by splitting at the word boundary.")
+@click.option("--word-boundary", default="|", show_default=True)
+@click.option("--allow-missing", is_flag=True, help="Count utterances missing from HYP as all deletions.")
+@click.option("--report", type=click.Path(path_type=Path), help="Write a per-utterance TSV report here.")
+@_friendly
+def score(ref: Path, hyp: Path, unit: str, word_boundary: str, allow_missing: bool, report: Path | None) -> None:
+    """Score HYP against REF (both Kaldi text: `utt-id tok tok ...`)."""
+    from seqlabel import api
+    from seqlabel.metrics import utterance_report
+
+    result = api.score_files(ref, hyp, unit, word_boundary, allow_missing)
+    click.echo(result.summary())
+    if report is not None:
+        report.write_text(utterance_report(result.tokens), encoding="utf-8")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

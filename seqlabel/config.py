@@ -1,0 +1,261 @@
+"""Dataclass configs, strict YAML loading and dotted overrides.
+
+YAML is plain data: no tags, no object construction. Unknown keys are errors that name the
+key and suggest the nearest valid one. ``-o train.lr=0.001`` style overrides are applied to
+the YAML data before validation, so they are checked the same way.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from seqlabel.errors import ConfigError
+
+FEATURE_PRESETS: dict[str, dict[str, Any]] = {
+    # Graves, Mohamed & Hinton 2013: 40 Fourier-transform filterbank coefficients plus
+    # energy, with first and second temporal derivatives: 41 * 3 = 123 dims.
+    "graves2013": {"type": "fbank", "num_bins": 40, "energy": True, "deltas": 2},
+}
+
+
+@dataclass
+class DataConfig:
+    train: Optional[str] = None  # manifest paths, relative to the working directory
+    dev: Optional[str] = None
+    test: Optional[str] = None
+    unit: str = "char"  # "char": each character a token, space -> word_boundary; "phone": space-separated
+    vocab: Optional[str] = None  # token file (one per line, blank first); None: built from train
+    word_boundary: str = "|"
+    lowercase: bool = False
+    max_duration: Optional[float] = None  # seconds; longer training utterances are dropped (counted)
+
+    def __post_init__(self) -> None:
+        _check_choice("data.unit", self.unit, ("char", "phone"))
+        if len(self.word_boundary) != 1 or self.word_boundary.isspace():
+            raise ConfigError(f"data.word_boundary must be one non-space character, got {self.word_boundary!r}")
+
+
+@dataclass
+class FeatureConfig:
+    type: str = "fbank"  # fbank | mfcc | logmel | precomputed
+    sample_rate: int = 16000  # audio is resampled to this rate (or refused, see resample)
+    resample: bool = True  # False: audio at another rate is an error
+    num_bins: int = 40  # mel filterbank channels
+    num_ceps: int = 13  # mfcc only
+    energy: bool = False  # append log energy (fbank, mfcc: replaces c0)
+    deltas: int = 0  # 0, 1 (deltas) or 2 (deltas + delta-deltas)
+    frame_length_ms: float = 25.0
+    frame_shift_ms: float = 10.0
+    dither: float = 0.0
+    dim: Optional[int] = None  # precomputed only: expected feature dimension (checked when set)
+    cmvn: str = "global"  # global | speaker | none
+
+    def __post_init__(self) -> None:
+        _check_choice("features.type", self.type, ("fbank", "mfcc", "logmel", "precomputed"))
+        _check_choice("features.cmvn", self.cmvn, ("global", "speaker", "none"))
+        _check_choice("features.deltas", self.deltas, (0, 1, 2))
+        _check_positive("features.sample_rate", self.sample_rate)
+        _check_positive("features.num_bins", self.num_bins)
+        _check_positive("features.frame_shift_ms", self.frame_shift_ms)
+        if self.frame_length_ms < self.frame_shift_ms:
+            raise ConfigError("features.frame_length_ms must be >= features.frame_shift_ms")
+
+
+@dataclass
+class ModelConfig:
+    num_layers: int = 3
+    hidden_size: int = 250  # units per direction
+    projection_size: int = 0  # 0: no projection (LSTMP when > 0, must be < hidden_size)
+    dropout: float = 0.0  # between LSTM layers
+    frame_stacking: int = 1  # concatenate this many consecutive input frames ...
+    subsampling: int = 1  # ... and keep every this-many-th: T' = ceil(T / subsampling)
+
+    def __post_init__(self) -> None:
+        _check_positive("model.num_layers", self.num_layers)
+        _check_positive("model.hidden_size", self.hidden_size)
+        _check_positive("model.frame_stacking", self.frame_stacking)
+        _check_positive("model.subsampling", self.subsampling)
+        if not 0 <= self.projection_size < self.hidden_size:
+            raise ConfigError(f"model.projection_size must be in [0, hidden_size), got {self.projection_size}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass
+class TrainConfig:
+    optimizer: str = "adam"  # adam | sgd
+    lr: float = 1e-3
+    momentum: float = 0.9  # sgd only
+    weight_decay: float = 0.0
+    grad_clip: float = 5.0  # max gradient norm; 0 disables
+    weight_noise: float = 0.0  # std of Gaussian weight noise (Graves 2013); 0 disables
+    weight_noise_start_epoch: int = 1  # first epoch (1-based) that uses weight noise
+    max_epochs: int = 20
+    batch_frames: int = 20000  # total (padded) input frames per batch
+    max_batch_size: int = 64
+    lr_patience: int = 1  # epochs without dev improvement before lr *= lr_factor
+    lr_factor: float = 0.5
+    min_lr: float = 1e-6
+    early_stop_patience: int = 4  # epochs without dev improvement before stopping
+    seed: int = 1
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: str = "auto"  # auto (bf16 on CUDA if supported, else fp16) | bf16 | fp16 | off
+    num_workers: int = 0
+    tensorboard: bool = True
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        _check_choice("train.optimizer", self.optimizer, ("adam", "sgd"))
+        _check_choice("train.amp", self.amp, ("auto", "bf16", "fp16", "off"))
+        _check_positive("train.lr", self.lr)
+        _check_positive("train.max_epochs", self.max_epochs)
+        _check_positive("train.batch_frames", self.batch_frames)
+        _check_positive("train.max_batch_size", self.max_batch_size)
+        for name in ("weight_noise", "grad_clip", "weight_decay", "momentum"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 < self.lr_factor <= 1:
+            raise ConfigError(f"train.lr_factor must be in (0, 1], got {self.lr_factor}")
+
+
+@dataclass
+class DecodeConfig:
+    decoder: str = "greedy"
+
+    def __post_init__(self) -> None:
+        _check_choice("decode.decoder", self.decoder, ("greedy",))
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+
+
+def _check_choice(key: str, value: Any, choices: tuple) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key} must be one of {list(choices)}, got {value!r}")
+
+
+def _check_positive(key: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(f"{key} must be > 0, got {value!r}")
+
+
+def _suggest(key: str, valid: list[str], prefix: str) -> str:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    if close:
+        return f"; did you mean {prefix + close[0]!r}?"
+    return f"; valid keys: {', '.join(prefix + v for v in valid)}"
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    """Check ``value`` against the annotation ``hint``; ints are accepted for floats."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(key, value, inner)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is float and isinstance(value, str):  # PyYAML reads "1e-4" (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if hint is bool and not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    if hint in (int, float) and (isinstance(value, bool) or not isinstance(value, hint)):
+        raise ConfigError(f"{key} must be a number ({hint.__name__}), got {value!r}")
+    if hint is str and not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string, got {value!r}")
+    return value
+
+
+def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from plain data, refusing unknown keys (with a suggestion)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            raise ConfigError(f"unknown config key {prefix + str(key)!r}" + _suggest(str(key), names, prefix))
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = from_dict(hint, value, prefix + key + ".")
+        else:
+            kwargs[key] = _coerce(prefix + key, value, hint)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # pragma: no cover - guarded by the key check above
+        raise ConfigError(f"{prefix or 'config'}: {e}") from None
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` overrides (values parsed as YAML scalars) to plain data."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        dotted, raw = item.split("=", 1)
+        parts = dotted.strip().split(".")
+        node = data
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+    return data
+
+
+def _expand_preset(data: dict[str, Any]) -> None:
+    features = data.get("features")
+    if isinstance(features, dict) and "preset" in features:
+        name = features.pop("preset")
+        if name not in FEATURE_PRESETS:
+            raise ConfigError(f"features.preset {name!r} unknown; presets: {', '.join(FEATURE_PRESETS)}")
+        data["features"] = {**FEATURE_PRESETS[name], **features}
+
+
+def config_from_data(data: dict[str, Any] | None, overrides: list[str] = ()) -> Config:
+    data = apply_overrides(dict(data or {}), list(overrides))
+    _expand_preset(data)
+    return from_dict(Config, data)
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    """Load a YAML config file and apply dotted overrides. Errors name the file and key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    try:
+        return config_from_data(data, overrides)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")

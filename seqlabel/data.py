@@ -1,0 +1,103 @@
+"""From manifests to padded batches: feature extraction (once, in memory), normalisation,
+target encoding, and collation.
+
+``load_split`` validates everything up front (audio readable, transcripts encodable), so a
+bad file stops the run before training starts, with its name in the message.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import torch
+from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from seqlabel.errors import DataError
+from seqlabel.features import FeatureExtractor
+from seqlabel.features.cmvn import CmvnStats, normalize_per_speaker
+from seqlabel.types import Batch, Utterance
+from seqlabel.vocab import Vocab
+
+
+@dataclass
+class Split:
+    """One manifest's utterances with their features (T, F) and target ids."""
+
+    utterances: list[Utterance]
+    features: list[torch.Tensor]  # raw (unnormalised) (T, F) each
+    targets: list[list[int]]
+
+    @property
+    def lengths(self) -> list[int]:
+        return [f.shape[0] for f in self.features]
+
+
+def extract_features(utts: Sequence[Utterance], extractor: FeatureExtractor, desc: str = "features",
+                     progress: bool = True) -> list[torch.Tensor]:
+    """(T, F) float32 features of every utterance, in order."""
+    return [extractor(u) for u in tqdm(utts, desc=desc, disable=not progress, leave=False)]
+
+
+def encode_targets(utts: Sequence[Utterance], vocab: Vocab, lowercase: bool = False,
+                   allow_empty: bool = False) -> list[list[int]]:
+    targets = []
+    for u in utts:
+        text = u.text.lower() if lowercase else u.text
+        ids = vocab.encode(text, u.id)
+        if not ids and not allow_empty:
+            raise DataError(f"utterance {u.id!r}: empty transcript (source {u.source})")
+        targets.append(ids)
+    return targets
+
+
+def load_split(utts: Sequence[Utterance], extractor: FeatureExtractor, vocab: Optional[Vocab],
+               lowercase: bool = False, desc: str = "features", progress: bool = True) -> Split:
+    """Extract features and encode targets (empty targets when ``vocab`` is None)."""
+    utts = list(utts)
+    targets = encode_targets(utts, vocab, lowercase) if vocab is not None else [[] for _ in utts]
+    feats = extract_features(utts, extractor, desc, progress)
+    return Split(utts, feats, targets)
+
+
+def normalize(split: Split, cmvn: str, stats: Optional[CmvnStats]) -> list[torch.Tensor]:
+    """Normalised features for ``split``: ``global`` uses ``stats``, ``speaker`` per-speaker stats."""
+    if cmvn == "none":
+        return split.features
+    if cmvn == "speaker":
+        return normalize_per_speaker(split.utterances, split.features)
+    assert stats is not None, "global CMVN needs statistics"
+    return [stats.apply(f) for f in split.features]
+
+
+class SequenceDataset(Dataset):
+    """Items are (index, normalised features (T, F), target ids (L,))."""
+
+    def __init__(self, split: Split, features: list[torch.Tensor]) -> None:
+        self.split = split
+        self.features = features
+        self.targets = [torch.tensor(t, dtype=torch.long) for t in split.targets]
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, i: int) -> tuple[int, torch.Tensor, torch.Tensor]:
+        return i, self.features[i], self.targets[i]
+
+    def collate(self, items: list[tuple[int, torch.Tensor, torch.Tensor]]) -> Batch:
+        return collate(items, [self.split.utterances[i].id for i, _, _ in items])
+
+
+def collate(items: list[tuple[int, torch.Tensor, torch.Tensor]], ids: list[str]) -> Batch:
+    """Pad features and targets with zeros; keep lengths and ids."""
+    feats = [f for _, f, _ in items]
+    targets = [t for _, _, t in items]
+    return Batch(
+        features=pad_sequence(feats, batch_first=True),  # (B, T, F)
+        feature_lengths=torch.tensor([f.shape[0] for f in feats], dtype=torch.long),
+        targets=pad_sequence(targets, batch_first=True) if any(t.numel() for t in targets)
+        else torch.zeros(len(items), 0, dtype=torch.long),  # (B, L)
+        target_lengths=torch.tensor([t.numel() for t in targets], dtype=torch.long),
+        ids=ids,
+    )

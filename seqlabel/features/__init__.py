@@ -1,0 +1,44 @@
+"""Feature extractors behind one registry. An extractor maps an Utterance to (T, F) float32.
+
+Each extractor has ``dim`` (F), ``frame_rate`` (frames per second) and ``__call__(utt)``.
+"""
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+import torch
+
+from seqlabel.config import FeatureConfig
+from seqlabel.types import Utterance
+
+
+class FeatureExtractor(Protocol):
+    config: FeatureConfig
+    frame_rate: float
+
+    @property
+    def dim(self) -> int: ...
+
+    def __call__(self, utt: Utterance) -> torch.Tensor: ...
+
+
+def _audio(config: FeatureConfig) -> FeatureExtractor:
+    from seqlabel.features.audio import AudioFeatures
+    return AudioFeatures(config)
+
+
+def _precomputed(config: FeatureConfig) -> FeatureExtractor:
+    from seqlabel.features.precomputed import PrecomputedFeatures
+    return PrecomputedFeatures(config)
+
+
+EXTRACTORS: dict[str, Callable[[FeatureConfig], FeatureExtractor]] = {
+    "fbank": _audio,
+    "mfcc": _audio,
+    "logmel": _audio,
+    "precomputed": _precomputed,
+}
+
+
+def build_extractor(config: FeatureConfig) -> FeatureExtractor:
+    return EXTRACTORS[config.type](config)

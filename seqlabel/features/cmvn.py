@@ -1,0 +1,59 @@
+"""Cepstral mean and variance normalisation: global (training-set statistics, stored in the
+checkpoint) or per speaker (statistics of each speaker's utterances in the set at hand)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import torch
+
+from seqlabel.manifest import speaker_of
+from seqlabel.types import Utterance
+
+_FLOOR = 1e-5
+
+
+@dataclass(frozen=True)
+class CmvnStats:
+    mean: torch.Tensor  # (F,)
+    std: torch.Tensor  # (F,)
+
+    def apply(self, feats: torch.Tensor) -> torch.Tensor:
+        """(T, F) -> (T, F) normalised."""
+        return (feats - self.mean) / self.std
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {"mean": self.mean, "std": self.std}
+
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor]) -> "CmvnStats":
+        return cls(state["mean"], state["std"])
+
+
+def compute_stats(feats: Iterable[torch.Tensor]) -> CmvnStats:
+    """Mean and standard deviation over all frames of all (T, F) arrays (float64 sums)."""
+    total = sq = None
+    count = 0
+    for x in feats:
+        x64 = x.double()
+        total = x64.sum(0) if total is None else total + x64.sum(0)
+        sq = (x64 * x64).sum(0) if sq is None else sq + (x64 * x64).sum(0)
+        count += x.shape[0]
+    if total is None or count == 0:
+        raise ValueError("cannot compute CMVN statistics of no frames")
+    mean = total / count
+    var = (sq / count - mean * mean).clamp_min(_FLOOR**2)
+    return CmvnStats(mean.float(), var.sqrt().float())
+
+
+def normalize_per_speaker(utts: Sequence[Utterance], feats: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Normalise each utterance with the statistics of all utterances of its speaker."""
+    by_speaker: dict[str, list[int]] = {}
+    for i, utt in enumerate(utts):
+        by_speaker.setdefault(speaker_of(utt), []).append(i)
+    out = list(feats)
+    for indices in by_speaker.values():
+        stats = compute_stats(feats[i] for i in indices)
+        for i in indices:
+            out[i] = stats.apply(feats[i])
+    return out

@@ -1,0 +1,93 @@
+"""JSONL manifests: one utterance per line, written by ``corpora/`` recipes.
+
+A line looks like::
+
+    {"id": "an251-fash-b", "source": "/data/an4/wav/an4_clstk/fash/an251-fash-b.wav",
+     "text": "YES", "speaker": "fash", "duration": 1.2}
+
+Required keys: ``id``, ``source``, ``text``. Optional: ``speaker``, ``start``, ``end``
+(seconds inside ``source``), ``duration`` (seconds), ``num_frames``. A relative ``source``
+is resolved against the manifest's own folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Iterable
+
+from seqlabel.errors import DataError
+from seqlabel.types import Utterance
+
+_FIELDS = {f.name for f in fields(Utterance)}
+_REQUIRED = ("id", "source", "text")
+
+
+def read_manifest(path: str | os.PathLike) -> list[Utterance]:
+    """Read and validate a manifest. Errors name the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"manifest not found: {path} (run `seqlabel prepare ...` first?)")
+    utterances: list[Utterance] = []
+    seen: dict[str, int] = {}
+    base = path.parent
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{where}: not valid JSON ({e.msg}, column {e.colno})") from None
+            if not isinstance(record, dict):
+                raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            missing = [k for k in _REQUIRED if k not in record]
+            if missing:
+                raise DataError(f"{where}: missing key(s) {missing}")
+            unknown = sorted(set(record) - _FIELDS)
+            if unknown:
+                raise DataError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(_FIELDS)}")
+            utt_id = str(record["id"])
+            if utt_id in seen:
+                raise DataError(f"{where}: duplicate utterance id {utt_id!r} (first on line {seen[utt_id]})")
+            seen[utt_id] = lineno
+            if not isinstance(record["text"], str):
+                raise DataError(f"{where}: utterance {utt_id!r}: 'text' must be a string")
+            source = Path(str(record["source"]))
+            if not source.is_absolute():
+                source = base / source
+            record["source"] = str(source)
+            record["id"] = utt_id
+            record["speaker"] = str(record.get("speaker", "") or "")
+            start, end = record.get("start"), record.get("end")
+            if start is not None and end is not None and not float(end) > float(start) >= 0:
+                raise DataError(f"{where}: utterance {utt_id!r}: need 0 <= start < end, got {start}, {end}")
+            utterances.append(Utterance(**record))
+    if not utterances:
+        raise DataError(f"manifest {path} holds no utterances")
+    return utterances
+
+
+def write_manifest(path: str | os.PathLike, utterances: Iterable[Utterance]) -> Path:
+    """Write utterances as JSONL (atomically). Optional fields left as None are omitted."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for utt in utterances:
+            record = {k: v for k, v in asdict(utt).items() if v is not None and v != ""}
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def speaker_of(utt: Utterance) -> str:
+    """The utterance's speaker, or the utterance id's prefix before the first '-' or '_'."""
+    if utt.speaker:
+        return utt.speaker
+    for sep in ("-", "_"):
+        if sep in utt.id:
+            return utt.id.split(sep, 1)[0]
+    return utt.id

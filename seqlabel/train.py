@@ -1,0 +1,327 @@
+"""The training loop: CTC loss, SGD/Adam, clipping, weight noise, plateau schedule, early
+stopping on the development error rate, ``best``/``last`` checkpoints, resume.
+
+No argument parsing here: ``train(config, out_dir)`` is called by ``seqlabel.api`` and the CLI.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import random
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from seqlabel.checkpoint import load_checkpoint, save_checkpoint
+from seqlabel.config import Config, save_config, to_dict
+from seqlabel.data import Split, SequenceDataset, load_split, normalize
+from seqlabel.errors import CheckpointError, ConfigError, DataError
+from seqlabel.features import build_extractor
+from seqlabel.features.cmvn import CmvnStats, compute_stats
+from seqlabel.inference import amp_dtype, autocast, ctc_min_frames, greedy_transcribe, resolve_device
+from seqlabel.manifest import read_manifest
+from seqlabel.metrics import ScoreResult, score
+from seqlabel.model import BiLSTMCTC, build_model, output_lengths
+from seqlabel.sampling import BucketBatchSampler
+from seqlabel.types import Batch
+from seqlabel.vocab import Vocab
+
+LOG_FIELDS = ["epoch", "step", "lr", "train_loss", "dev_loss", "dev_error", "skipped_infeasible",
+              "skipped_nonfinite", "epoch_seconds", "frames_per_second"]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out_dir: Path
+    best_checkpoint: Path
+    last_checkpoint: Path
+    epochs: int
+    best_dev_error: float
+    test: Optional[ScoreResult] = None
+
+
+@dataclass
+class EpochStats:
+    loss_sum: float = 0.0
+    utterances: int = 0
+    frames: int = 0
+    skipped_infeasible: int = 0
+    skipped_nonfinite: int = 0
+
+    @property
+    def loss(self) -> float:
+        return self.loss_sum / max(self.utterances, 1)
+
+
+def train(config: Config, out_dir: str | Path, resume: bool = False,
+          echo: Callable[[str], None] = print) -> TrainResult:
+    """Train a BiLSTM-CTC model on ``config.data.train``; write checkpoints and logs to ``out_dir``."""
+    out_dir = Path(out_dir)
+    _check_writable(out_dir)
+    last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
+    if not resume and last_path.exists():
+        raise ConfigError(f"{out_dir} already holds a training run ({last_path}); pass --resume to "
+                          "continue it or choose another --out")
+    resumed = load_checkpoint(last_path) if resume else None
+    if resume and resumed is None:
+        raise CheckpointError(f"--resume: no {last_path}")
+    _seed_everything(config.train.seed)
+    device = resolve_device(config.train.device)
+    tc = config.train
+
+    # Data: manifests -> features (extracted once, validated up front) -> normalised datasets.
+    if not config.data.train:
+        raise ConfigError("data.train is not set (the training manifest)")
+    train_utts = read_manifest(config.data.train)
+    train_utts = _drop_long(train_utts, config.data.max_duration, echo)
+    vocab = _build_vocab(config, train_utts, resumed)
+    extractor = build_extractor(config.features)
+    train_split = load_split(train_utts, extractor, vocab, config.data.lowercase, "train features", tc.progress)
+    dev_split = None
+    if config.data.dev:
+        dev_split = load_split(read_manifest(config.data.dev), extractor, vocab, config.data.lowercase,
+                               "dev features", tc.progress)
+    cmvn = None
+    if config.features.cmvn == "global":
+        cmvn = (CmvnStats.from_state(resumed["cmvn"]) if resumed else compute_stats(train_split.features))
+    train_set = SequenceDataset(train_split, normalize(train_split, config.features.cmvn, cmvn))
+    dev_feats = normalize(dev_split, config.features.cmvn, cmvn) if dev_split else None
+    input_dim = train_set.features[0].shape[1]
+    echo(f"train: {len(train_set)} utterances, {sum(train_split.lengths)} frames, {input_dim}-dim features, "
+         f"{len(vocab)} classes (blank included); dev: {len(dev_split.utterances) if dev_split else 0} utterances")
+
+    # Model and optimisation.
+    model = build_model(input_dim, len(vocab), config.model).to(device)
+    optimizer = _build_optimizer(model, config)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=tc.lr_factor, patience=tc.lr_patience, min_lr=tc.min_lr)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype(device, tc.amp) == torch.float16)
+    sampler = BucketBatchSampler(train_split.lengths, tc.batch_frames, tc.max_batch_size, True, tc.seed)
+    loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=train_set.collate,
+                        num_workers=tc.num_workers, pin_memory=device.type == "cuda")
+    echo(f"model: {sum(p.numel() for p in model.parameters()):,} parameters; device {device}; "
+         f"{len(sampler)} batches per epoch")
+
+    state = {"epoch": 0, "step": 0, "best": math.inf, "bad_epochs": 0}
+    if resumed:
+        model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        scheduler.load_state_dict(resumed["scheduler"])
+        state = dict(resumed["progress"])
+        torch.set_rng_state(resumed["rng"])
+        echo(f"resumed from {last_path} after epoch {state['epoch']}")
+    else:
+        save_config(config, out_dir / "config.yaml")
+        vocab.save(out_dir / "tokens.txt")
+
+    common = {"config": to_dict(config), "vocab": vocab.state(), "input_dim": input_dim,
+              "cmvn": cmvn.state() if cmvn else None}
+    writer = _tensorboard(out_dir, tc.tensorboard, echo)
+    for epoch in range(state["epoch"] + 1, tc.max_epochs + 1):
+        if tc.early_stop_patience > 0 and state["bad_epochs"] >= tc.early_stop_patience:
+            echo(f"early stop: no dev improvement for {state['bad_epochs']} epoch(s)")
+            break
+        started = time.time()
+        sampler.set_epoch(epoch)
+        stats = EpochStats()
+        noise = tc.weight_noise if epoch >= tc.weight_noise_start_epoch else 0.0
+        bar = tqdm(loader, desc=f"epoch {epoch}", disable=not tc.progress, leave=False)
+        for batch in bar:
+            state["step"] += train_step(model, batch.to(device), optimizer, scaler, config, noise, stats, device)
+            bar.set_postfix(loss=f"{stats.loss:.3f}")
+        seconds = time.time() - started
+        if stats.skipped_infeasible or stats.skipped_nonfinite:
+            echo(f"epoch {epoch}: skipped {stats.skipped_infeasible} utterance(s) whose transcript is too long "
+                 f"for their output frames (CTC-infeasible) and {stats.skipped_nonfinite} non-finite batch(es)")
+        if stats.utterances == 0:
+            raise DataError("no training utterance could be used this epoch (all CTC-infeasible or non-finite); "
+                            "reduce model.subsampling or check the transcripts")
+        dev_loss, dev_error = math.nan, math.nan
+        if dev_split is not None:
+            dev_loss = evaluate_loss(model, SequenceDataset(dev_split, dev_feats), device, config)
+            result = score_split(model, dev_split, dev_feats, vocab, device, config)
+            dev_error = result.total.rate
+        metric = dev_error if dev_split is not None else stats.loss
+        scheduler.step(metric)
+        improved = metric < state["best"]
+        state.update(epoch=epoch, best=min(metric, state["best"]), bad_epochs=0 if improved else state["bad_epochs"] + 1)
+        row = {"epoch": epoch, "step": state["step"], "lr": optimizer.param_groups[0]["lr"],
+               "train_loss": round(stats.loss, 4), "dev_loss": round(dev_loss, 4), "dev_error": round(dev_error, 5),
+               "skipped_infeasible": stats.skipped_infeasible, "skipped_nonfinite": stats.skipped_nonfinite,
+               "epoch_seconds": round(seconds, 2), "frames_per_second": round(stats.frames / max(seconds, 1e-9))}
+        _log_row(out_dir / "log.csv", row, writer)
+        echo(f"epoch {epoch}: train loss {stats.loss:.3f}, dev loss {dev_loss:.3f}, dev error {100 * dev_error:.2f}%, "
+             f"lr {row['lr']:.2e}, {seconds:.0f}s" + (" (best)" if improved else ""))
+        checkpoint = {**common, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                      "scheduler": scheduler.state_dict(), "progress": dict(state), "rng": torch.get_rng_state()}
+        if improved:
+            save_checkpoint(best_path, checkpoint)
+        save_checkpoint(last_path, checkpoint)
+    if writer is not None:
+        writer.close()
+    if not best_path.exists():
+        raise CheckpointError(f"training finished without a best checkpoint in {out_dir}")
+    return TrainResult(out_dir, best_path, last_path, state["epoch"], state["best"])
+
+
+def train_step(model: BiLSTMCTC, batch: Batch, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+               config: Config, noise: float, stats: EpochStats, device: torch.device) -> int:
+    """One optimisation step on the CTC-feasible part of ``batch``; returns 1 if a step was taken."""
+    out_lengths = output_lengths(batch.feature_lengths, config.model.subsampling)
+    feasible = ctc_min_frames(batch.targets, batch.target_lengths) <= out_lengths
+    n_bad = int((~feasible).sum())
+    if n_bad:
+        stats.skipped_infeasible += n_bad
+        if n_bad == len(batch):
+            return 0
+        keep = feasible.nonzero().squeeze(1)
+        batch = Batch(batch.features[keep], batch.feature_lengths[keep], batch.targets[keep],
+                      batch.target_lengths[keep], [batch.ids[i] for i in keep.tolist()])
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    with weight_noise(model, noise):
+        with autocast(device, config.train.amp):
+            log_probs, out_lengths = model(batch.features, batch.feature_lengths)
+        loss_sum = torch.nn.functional.ctc_loss(
+            log_probs.float().transpose(0, 1),  # (T', B, C) as ctc_loss wants
+            batch.targets, out_lengths, batch.target_lengths, blank=0, reduction="sum")
+        loss = loss_sum / len(batch)
+        if not torch.isfinite(loss):
+            stats.skipped_nonfinite += 1
+            return 0
+        scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    if config.train.grad_clip > 0:
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
+        if not torch.isfinite(norm):
+            stats.skipped_nonfinite += 1
+            optimizer.zero_grad(set_to_none=True)
+            scaler.update()
+            return 0
+    scaler.step(optimizer)
+    scaler.update()
+    stats.loss_sum += float(loss_sum.detach())
+    stats.utterances += len(batch)
+    stats.frames += int(batch.feature_lengths.sum())
+    return 1
+
+
+@contextmanager
+def weight_noise(model: torch.nn.Module, std: float) -> Iterator[None]:
+    """Add Gaussian noise N(0, std^2) to every weight for one forward/backward pass (Graves 2013).
+
+    Gradients are taken at the noisy weights; the clean weights are restored exactly afterwards.
+    """
+    if std <= 0:
+        yield
+        return
+    params = [p for p in model.parameters() if p.requires_grad]
+    clean = [p.detach().clone() for p in params]
+    with torch.no_grad():
+        for p in params:
+            p.add_(torch.randn_like(p) * std)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for p, c in zip(params, clean):
+                p.copy_(c)
+
+
+@torch.no_grad()
+def evaluate_loss(model: BiLSTMCTC, dataset: SequenceDataset, device: torch.device, config: Config) -> float:
+    """Mean CTC loss per utterance over the CTC-feasible utterances of ``dataset``."""
+    model.eval()
+    total, count = 0.0, 0
+    sampler = BucketBatchSampler(dataset.split.lengths, config.train.batch_frames * 2, config.train.max_batch_size * 2,
+                                 shuffle=False)
+    for indices in sampler:
+        batch = dataset.collate([dataset[i] for i in indices]).to(device)
+        with autocast(device, config.train.amp):
+            log_probs, out_lengths = model(batch.features, batch.feature_lengths)
+        losses = torch.nn.functional.ctc_loss(log_probs.float().transpose(0, 1), batch.targets, out_lengths,
+                                              batch.target_lengths, blank=0, reduction="none")
+        ok = torch.isfinite(losses)
+        total += float(losses[ok].sum())
+        count += int(ok.sum())
+    return total / max(count, 1)
+
+
+def score_split(model: BiLSTMCTC, split: Split, features: list[torch.Tensor], vocab: Vocab,
+                device: torch.device, config: Config) -> ScoreResult:
+    """Greedy-decode ``split`` and score its tokens against the references."""
+    hyps = greedy_transcribe(model, split.utterances, features, vocab, device, config.train.batch_frames * 2,
+                             config.train.max_batch_size * 2, config.train.amp)
+    refs = {u.id: vocab.decode(t) for u, t in zip(split.utterances, split.targets)}
+    return score(refs, {h.id: list(h.tokens) for h in hyps}, config.data.unit)
+
+
+def _build_vocab(config: Config, train_utts: list, resumed: Optional[dict]) -> Vocab:
+    if resumed is not None:
+        return Vocab.from_state(resumed["vocab"])
+    if config.data.vocab:
+        return Vocab.load(config.data.vocab, config.data.unit, config.data.word_boundary)
+    texts = [u.text.lower() if config.data.lowercase else u.text for u in train_utts]
+    return Vocab.build(texts, config.data.unit, config.data.word_boundary)
+
+
+def _build_optimizer(model: torch.nn.Module, config: Config) -> torch.optim.Optimizer:
+    tc = config.train
+    if tc.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+
+
+def _drop_long(utts: list, max_duration: Optional[float], echo: Callable[[str], None]) -> list:
+    if max_duration is None:
+        return utts
+    kept = [u for u in utts if u.duration is None or u.duration <= max_duration]
+    if len(kept) < len(utts):
+        echo(f"dropped {len(utts) - len(kept)} training utterance(s) longer than {max_duration}s (data.max_duration)")
+    return kept
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _check_writable(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write-test"
+        probe.write_bytes(b"0" * 4096)
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"output directory {out_dir} is not writable: {e.strerror}") from None
+
+
+def _tensorboard(out_dir: Path, enabled: bool, echo: Callable[[str], None]):
+    if not enabled:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        echo("tensorboard is not installed; logging to log.csv only (pip install tensorboard)")
+        return None
+    return SummaryWriter(str(out_dir / "tensorboard"))
+
+
+def _log_row(path: Path, row: dict, writer) -> None:
+    new = not path.exists()
+    with path.open("a", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+    if writer is not None:
+        for key in ("lr", "train_loss", "dev_loss", "dev_error"):
+            if not (isinstance(row[key], float) and math.isnan(row[key])):
+                writer.add_scalar(key, row[key], row["epoch"])
+        writer.flush()

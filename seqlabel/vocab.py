@@ -1,0 +1,106 @@
+"""Token <-> id table. Index 0 is the CTC blank, reserved; real tokens start at 1.
+
+Units: ``char`` splits a transcript into characters and turns each space into the
+word-boundary token (default ``|``); ``phone`` splits on whitespace.
+Vocabulary files hold one token per line, line 1 (index 0) being ``<blank>``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from seqlabel.errors import VocabError
+
+BLANK = "<blank>"
+
+
+class Vocab:
+    def __init__(self, tokens: Sequence[str], unit: str = "char", word_boundary: str = "|") -> None:
+        """``tokens`` excludes the blank; ids are 1..len(tokens)."""
+        if unit not in ("char", "phone"):
+            raise VocabError(f"unit must be 'char' or 'phone', got {unit!r}")
+        tokens = list(tokens)
+        if BLANK in tokens:
+            raise VocabError(f"{BLANK} is reserved for index 0 and must not be a token")
+        dupes = sorted({t for t in tokens if tokens.count(t) > 1})
+        if dupes:
+            raise VocabError(f"duplicate tokens in vocabulary: {dupes}")
+        self.unit = unit
+        self.word_boundary = word_boundary
+        self.tokens: list[str] = [BLANK] + tokens
+        self._index = {t: i for i, t in enumerate(self.tokens)}
+
+    def __len__(self) -> int:
+        """Number of classes C, blank included."""
+        return len(self.tokens)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocab) and (self.tokens, self.unit, self.word_boundary) == (
+            other.tokens, other.unit, other.word_boundary)
+
+    def tokenize(self, text: str) -> list[str]:
+        """Transcript -> token strings (no vocabulary check)."""
+        if self.unit == "phone":
+            return text.split()
+        if self.word_boundary in text:
+            raise VocabError(
+                f"transcript contains the word-boundary token {self.word_boundary!r}: {text!r} "
+                "(choose another data.word_boundary)")
+        return [self.word_boundary if c == " " else c for c in " ".join(text.split())]
+
+    def encode(self, text: str, utt_id: str = "?") -> list[int]:
+        """Transcript -> ids. Unknown tokens raise VocabError naming the utterance."""
+        ids = []
+        for tok in self.tokenize(text):
+            i = self._index.get(tok)
+            if i is None or i == 0:
+                raise VocabError(f"utterance {utt_id!r}: token {tok!r} is not in the vocabulary (text: {text!r})")
+            ids.append(i)
+        return ids
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.tokens[int(i)] for i in ids]
+
+    def to_text(self, tokens: Sequence[str]) -> str:
+        """Token strings -> transcript (inverse of tokenize up to whitespace)."""
+        if self.unit == "phone":
+            return " ".join(tokens)
+        return "".join(" " if t == self.word_boundary else t for t in tokens).strip()
+
+    @classmethod
+    def build(cls, texts: Iterable[str], unit: str = "char", word_boundary: str = "|") -> "Vocab":
+        """Vocabulary of every token in ``texts``, sorted (word boundary first for chars)."""
+        probe = cls([], unit, word_boundary)
+        seen: set[str] = set()
+        for text in texts:
+            seen.update(probe.tokenize(text))
+        ordered = sorted(seen - {word_boundary}) if unit == "char" else sorted(seen)
+        if unit == "char" and word_boundary in seen:
+            ordered = [word_boundary] + ordered
+        if not ordered:
+            raise VocabError("cannot build a vocabulary: all transcripts are empty")
+        return cls(ordered, unit, word_boundary)
+
+    def save(self, path: str | os.PathLike) -> None:
+        Path(path).write_text("\n".join(self.tokens) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, unit: str = "char", word_boundary: str = "|") -> "Vocab":
+        path = Path(path)
+        if not path.is_file():
+            raise VocabError(f"vocabulary file not found: {path}")
+        lines = [ln.rstrip("\n") for ln in path.read_text(encoding="utf-8").splitlines()]
+        if not lines or lines[0] != BLANK:
+            raise VocabError(f"{path}: line 1 must be {BLANK} (the CTC blank, index 0)")
+        for n, tok in enumerate(lines[1:], 2):
+            if not tok or tok.strip() != tok:
+                raise VocabError(f"{path}:{n}: empty token or token with surrounding whitespace: {tok!r}")
+        return cls(lines[1:], unit, word_boundary)
+
+    def state(self) -> dict:
+        return {"tokens": self.tokens[1:], "unit": self.unit, "word_boundary": self.word_boundary}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Vocab":
+        return cls(state["tokens"], state["unit"], state["word_boundary"])

