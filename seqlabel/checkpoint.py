@@ -41,9 +41,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as e:
+    except (RuntimeError, EOFError, OSError, IndexError, KeyError, ValueError, zipfile.BadZipFile,
+            pickle.UnpicklingError) as e:
         raise CheckpointError(f"cannot read checkpoint {path} (truncated or not a seqlabel checkpoint?): "
-                              f"{str(e).splitlines()[0]}") from None
+                              f"{(str(e).splitlines() or [type(e).__name__])[0]}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a seqlabel checkpoint (format {FORMAT!r} expected)")
     return state

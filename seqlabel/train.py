@@ -110,9 +110,13 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
 
     state = {"epoch": 0, "step": 0, "best": math.inf, "bad_epochs": 0}
     if resumed:
-        model.load_state_dict(resumed["model"])
-        optimizer.load_state_dict(resumed["optimizer"])
-        scheduler.load_state_dict(resumed["scheduler"])
+        try:
+            model.load_state_dict(resumed["model"])
+            optimizer.load_state_dict(resumed["optimizer"])
+            scheduler.load_state_dict(resumed["scheduler"])
+        except (KeyError, RuntimeError, ValueError) as e:
+            raise CheckpointError(f"--resume: {last_path} does not match this config (model shape or optimizer "
+                                  f"changed?): {str(e).splitlines()[0]}") from None
         state = dict(resumed["progress"])
         torch.set_rng_state(resumed["rng"])
         echo(f"resumed from {last_path} after epoch {state['epoch']}")

@@ -1,0 +1,4 @@
+"""python -m seqlabel: the command line."""
+from seqlabel.cli import main
+
+main()
