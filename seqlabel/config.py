@@ -220,7 +220,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         parts = dotted.strip().split(".")
         node = data
         for part in parts[:-1]:
-            node = node.setdefault(part, {})
+            if node.get(part) is None:  # absent, or an empty section (`train:` with nothing under it)
+                node[part] = {}
+            node = node[part]
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: {part!r} is not a section")
         node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
@@ -237,6 +239,9 @@ def _expand_preset(data: dict[str, Any]) -> None:
 
 
 def config_from_data(data: dict[str, Any] | None, overrides: list[str] = ()) -> Config:
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"a config must be a mapping of sections (data, features, model, train, decode), "
+                          f"got {type(data).__name__}")
     data = apply_overrides(dict(data or {}), list(overrides))
     _expand_preset(data)
     return from_dict(Config, data)

@@ -15,3 +15,15 @@ def shared_data() -> Path:
     if override:
         return Path(override).expanduser()
     return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """The tests run tiny models: on a shared CPU, OpenMP threads spinning against a busy core make
+    a small LSTM step a thousand times slower, so use one intra-op thread while testing."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

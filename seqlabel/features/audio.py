@@ -87,6 +87,8 @@ class AudioFeatures:
         """(N,) waveform at ``config.sample_rate`` -> (T, F0) static features (before deltas)."""
         c = self.config
         if self._mel is not None:
+            if wave.numel() < self._mel.n_fft:
+                return torch.zeros(0, c.num_bins)
             mel = self._mel(wave)  # (F, T)
             return torch.log(mel + 1e-6).transpose(0, 1).contiguous()  # (T, F)
         scaled = (wave * 32768.0).unsqueeze(0)  # (1, N) in the int16 range, as Kaldi reads wavs

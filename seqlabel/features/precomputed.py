@@ -51,14 +51,16 @@ class PrecomputedFeatures:
         path = Path(utt.source)
         if not path.is_file():
             raise DataError(f"utterance {utt.id!r}: feature file not found: {path}")
+        if path.suffix not in (".mfc", ".npy"):
+            raise DataError(f"utterance {utt.id!r}: unknown precomputed feature format {path.suffix!r} "
+                            "(expected .mfc or .npy)")
         try:
             if path.suffix == ".mfc":
                 array = read_sphinx_mfc(path, self.config.dim or SPHINX_DIM)
-            elif path.suffix == ".npy":
-                array = np.load(path, allow_pickle=False)
             else:
-                raise DataError(f"utterance {utt.id!r}: unknown precomputed feature format {path.suffix!r} "
-                                "(expected .mfc or .npy)")
+                array = np.load(path, allow_pickle=False)
+        except DataError as e:
+            raise DataError(f"utterance {utt.id!r}: {e}") from None
         except (ValueError, OSError) as e:
             raise DataError(f"utterance {utt.id!r}: cannot read features from {path}: {e}") from None
         if array.ndim != 2 or array.shape[0] == 0:
