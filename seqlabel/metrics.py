@@ -85,8 +85,8 @@ def align_stats(refs: Sequence[Sequence[str]], hyps: Sequence[Sequence[str]]) ->
 def align_ops(refs: Sequence[Sequence[str]], hyps: Sequence[Sequence[str]]) -> list[str]:
     """Per-pair alignments as strings over "CSDI" (correct, substitution, deletion, insertion).
 
-    Each string reads left to right; it holds one letter per reference token that is not
-    an insertion and one per hypothesis token that is not a deletion.
+    Each string reads left to right: C, S and D consume a reference token, C, S and I a
+    hypothesis token.
     """
     if len(refs) != len(hyps):
         raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
