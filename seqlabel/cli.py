@@ -95,38 +95,103 @@ def decode(checkpoint: Path, manifest: Path, out: Path, device: str) -> None:
     click.echo(f"wrote {len(hyps)} hypotheses to {out}")
 
 
+_FOLD = click.option("--fold", type=click.Choice(["timit39", "timit48"]),
+                     help="Fold TIMIT phones in references and hypotheses before scoring (phone units only).")
+_UNIT = click.option("--unit", type=click.Choice(["char", "phone", "word"]), default="char", show_default=True,
+                     help="What the tokens are; char also reports WER by splitting at the word boundary.")
+_BOUNDARY = click.option("--word-boundary", default="|", show_default=True)
+_ALLOW_MISSING = click.option("--allow-missing", is_flag=True,
+                              help="Count utterances missing from a hypothesis file as all deletions.")
+_REPORTS = ("summary.txt, summary.json, per-utterance TSV, speakers.tsv, confusions.txt, alignments.pra")
+
+
 @main.command()
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.argument("manifest", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
-              help="Folder for hyp.txt, ref.txt and per-utterance reports.")
+              help=f"Folder for hyp.txt, ref.txt and the reports ({_REPORTS}).")
 @click.option("--device", default="auto", show_default=True)
+@_FOLD
 @_friendly
-def evaluate(checkpoint: Path, manifest: Path, out_dir: Path | None, device: str) -> None:
-    """Decode MANIFEST and print the error rate (PER or CER, and WER) with S/D/I counts."""
+def evaluate(checkpoint: Path, manifest: Path, out_dir: Path | None, device: str, fold: str | None) -> None:
+    """Decode MANIFEST and print the error rate (PER or CER, and WER) with its 95% CI and S/D/I counts."""
     from seqlabel import api
 
-    click.echo(api.evaluate(checkpoint, manifest, out_dir, device=device).summary())
+    click.echo(api.evaluate(checkpoint, manifest, out_dir, device=device, fold=fold).summary())
 
 
 @main.command()
 @click.argument("ref", type=click.Path(path_type=Path))
 @click.argument("hyp", type=click.Path(path_type=Path))
-@click.option("--unit", type=click.Choice(["char", "phone", "word"]), default="char", show_default=True,
-              help="What the tokens are; char also reports WER by splitting at the word boundary.")
-@click.option("--word-boundary", default="|", show_default=True)
-@click.option("--allow-missing", is_flag=True, help="Count utterances missing from HYP as all deletions.")
+@_UNIT
+@_BOUNDARY
+@_ALLOW_MISSING
+@_FOLD
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help=f"Folder for the reports ({_REPORTS}).")
 @click.option("--report", type=click.Path(path_type=Path), help="Write a per-utterance TSV report here.")
 @_friendly
-def score(ref: Path, hyp: Path, unit: str, word_boundary: str, allow_missing: bool, report: Path | None) -> None:
-    """Score HYP against REF (both Kaldi text: `utt-id tok tok ...`)."""
+def score(ref: Path, hyp: Path, unit: str, word_boundary: str, allow_missing: bool, fold: str | None,
+          out_dir: Path | None, report: Path | None) -> None:
+    """Score HYP against REF (both Kaldi text: `utt-id tok tok ...`); speakers are the id prefixes."""
     from seqlabel import api
     from seqlabel.metrics import utterance_report
 
-    result = api.score_files(ref, hyp, unit, word_boundary, allow_missing)
+    result = api.score_files(ref, hyp, unit, word_boundary, allow_missing, fold=fold, out_dir=out_dir)
     click.echo(result.summary())
     if report is not None:
         report.write_text(utterance_report(result.tokens), encoding="utf-8")
+
+
+@main.command()
+@click.argument("ref", type=click.Path(path_type=Path))
+@click.argument("hyp_a", type=click.Path(path_type=Path))
+@click.argument("hyp_b", type=click.Path(path_type=Path))
+@_UNIT
+@_BOUNDARY
+@_ALLOW_MISSING
+@_FOLD
+@click.option("--method", type=click.Choice(["mapsswe", "bootstrap"]), default="mapsswe", show_default=True,
+              help="sclite's matched-pairs sentence-segment test, or a paired bootstrap over utterances.")
+@click.option("--resamples", type=click.IntRange(min=1), default=1000, show_default=True, help="Bootstrap resamples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@_friendly
+def compare(ref: Path, hyp_a: Path, hyp_b: Path, unit: str, word_boundary: str, allow_missing: bool,
+            fold: str | None, method: str, resamples: int, seed: int) -> None:
+    """Is HYP_B better or worse than HYP_A on REF? Both error rates, the difference and a two-sided p-value."""
+    from seqlabel import api
+
+    result = api.compare_files(ref, hyp_a, hyp_b, unit, word_boundary, fold, method, allow_missing, resamples, seed)
+    click.echo(result.summary())
+
+
+@main.group()
+def plot() -> None:
+    """Draw PNG pictures: training curves, posteriorgrams."""
+
+
+@plot.command()
+@click.argument("run", type=click.Path(path_type=Path), metavar="EXPDIR_OR_LOG_CSV")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="PNG file to write.")
+@_friendly
+def curves(run: Path, out: Path) -> None:
+    """Train/dev loss and dev error per epoch from a run's log.csv; lr changes marked."""
+    from seqlabel import api
+
+    click.echo(f"wrote {api.plot_curves(run, out)}")
+
+
+@plot.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.argument("utt_id")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="PNG file to write.")
+@click.option("--device", default="auto", show_default=True)
+@_friendly
+def posteriorgram(checkpoint: Path, manifest: Path, utt_id: str, out: Path, device: str) -> None:
+    """Posteriors of utterance UTT_ID (frames x labels) with the greedy path, reference and hypothesis."""
+    from seqlabel import api
+
+    click.echo(f"wrote {api.plot_posteriorgram(checkpoint, manifest, utt_id, out, device)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,3 +27,54 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+# ----------------------------------------------------------------------------- a tiny phone model
+# Used by test_report (evaluate --fold) and test_plot (posteriorgram, curves): TIMIT phones spoken
+# as tones, a one-layer 16-unit BiLSTM trained for a few epochs on CPU (a few seconds).
+PHONE_RATE = 8000
+PHONE_PITCH = {"aa": 300.0, "ao": 500.0, "sh": 1700.0, "zh": 2300.0, "q": 1100.0}
+PHONE_TEXTS = ["aa sh", "sh aa", "ao zh", "zh ao q", "aa q sh", "q ao", "sh zh aa", "ao aa", "zh sh", "aa ao sh"]
+
+
+def _phone_corpus(root: Path, texts: list[str], prefix: str) -> Path:
+    import json
+
+    import numpy as np
+    import soundfile
+
+    records = []
+    for i, text in enumerate(texts):
+        rng = np.random.default_rng(1000 + i + (0 if prefix == "tr" else 500))
+        t = np.arange(int(0.08 * PHONE_RATE)) / PHONE_RATE
+        pad = np.zeros(int(0.03 * PHONE_RATE))
+        wave = np.concatenate([pad, *(0.4 * np.sin(2 * np.pi * PHONE_PITCH[p] * t) for p in text.split()), pad])
+        path = root / "wav" / f"{prefix}{i}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(str(path), wave + 0.01 * rng.standard_normal(wave.size), PHONE_RATE, subtype="PCM_16")
+        records.append({"id": f"spk{i % 2}-{prefix}{i}", "source": f"wav/{prefix}{i}.wav", "text": text,
+                        "speaker": f"spk{i % 2}"})
+    manifest = root / f"{prefix}.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return manifest
+
+
+@pytest.fixture(scope="session")
+def phone_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A trained tiny phone model: {"run": run folder, "checkpoint": best.pt, "dev": dev manifest}."""
+    from seqlabel import api
+    from seqlabel.config import config_from_data
+
+    root = tmp_path_factory.mktemp("phone_run")
+    train = _phone_corpus(root, PHONE_TEXTS, "tr")
+    dev = _phone_corpus(root, ["aa zh q", "sh ao", "zh aa"], "dv")
+    config = config_from_data({
+        "data": {"train": str(train), "dev": str(dev), "unit": "phone"},
+        "features": {"type": "fbank", "sample_rate": PHONE_RATE, "num_bins": 20, "cmvn": "global"},
+        "model": {"num_layers": 1, "hidden_size": 16},
+        "train": {"lr": 0.05, "max_epochs": 4, "batch_frames": 400, "max_batch_size": 2, "progress": False,
+                  "tensorboard": False, "device": "cpu", "amp": "off", "early_stop_patience": 0, "seed": 3,
+                  "lr_patience": 0, "lr_factor": 0.5},
+    })
+    result = api.train(config, root / "exp", echo=lambda _: None)
+    return {"run": root / "exp", "checkpoint": result.best_checkpoint, "dev": dev}

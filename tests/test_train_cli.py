@@ -179,8 +179,8 @@ def test_score_prints_cer_and_wer(tmp_path: Path) -> None:
     (tmp_path / "hyp").write_text("u1 a x | c\nu2 c a\n")
     result = ok(invoke("score", tmp_path / "ref", tmp_path / "hyp", "--report", tmp_path / "r.tsv"))
     # 1 substitution in 6 characters; 1 of 3 words wrong
-    assert "CER 16.67% [1 / 6, 1 sub, 0 del, 0 ins]" in result.output
-    assert "WER 33.33% [1 / 3" in result.output
+    assert "CER 16.67% [95% CI 0.00-25.00] [1 / 6, 1 sub, 0 del, 0 ins]" in result.output
+    assert "WER 33.33% [95% CI 0.00-50.00] [1 / 3" in result.output
     assert len((tmp_path / "r.tsv").read_text().splitlines()) == 3
     (tmp_path / "short").write_text("u1 a b | c\n")
     refused(invoke("score", tmp_path / "ref", tmp_path / "short"), "u2")
