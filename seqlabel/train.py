@@ -24,7 +24,8 @@ from seqlabel.data import Split, SequenceDataset, load_split, normalize
 from seqlabel.errors import CheckpointError, ConfigError, DataError
 from seqlabel.features import build_extractor
 from seqlabel.features.cmvn import CmvnStats, compute_stats
-from seqlabel.inference import amp_dtype, autocast, ctc_min_frames, greedy_transcribe, resolve_device
+from seqlabel.decoders.greedy import greedy_search
+from seqlabel.inference import amp_dtype, autocast, ctc_min_frames, forward_all, resolve_device
 from seqlabel.manifest import read_manifest
 from seqlabel.metrics import ScoreResult, score
 from seqlabel.model import BiLSTMCTC, build_model, output_lengths
@@ -148,8 +149,7 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
                             "reduce model.subsampling or check the transcripts")
         dev_loss, dev_error = math.nan, math.nan
         if dev_split is not None:
-            dev_loss = evaluate_loss(model, SequenceDataset(dev_split, dev_feats), device, config)
-            result = score_split(model, dev_split, dev_feats, vocab, device, config)
+            dev_loss, result = evaluate_split(model, dev_split, dev_feats, vocab, device, config)
             dev_error = result.total.rate
         metric = dev_error if dev_split is not None else stats.loss
         scheduler.step(metric)
@@ -239,31 +239,26 @@ def weight_noise(model: torch.nn.Module, std: float) -> Iterator[None]:
 
 
 @torch.no_grad()
-def evaluate_loss(model: BiLSTMCTC, dataset: SequenceDataset, device: torch.device, config: Config) -> float:
-    """Mean CTC loss per utterance over the CTC-feasible utterances of ``dataset``."""
-    model.eval()
+def evaluate_split(model: BiLSTMCTC, split: Split, features: list[torch.Tensor], vocab: Vocab,
+                   device: torch.device, config: Config) -> tuple[float, ScoreResult]:
+    """One forward pass over ``split``: mean CTC loss per (feasible) utterance and the greedy error rate."""
     total, count = 0.0, 0
-    sampler = BucketBatchSampler(dataset.split.lengths, config.train.batch_frames * 2, config.train.max_batch_size * 2,
-                                 shuffle=False)
-    for indices in sampler:
-        batch = dataset.collate([dataset[i] for i in indices]).to(device)
-        with autocast(device, config.train.amp):
-            log_probs, out_lengths = model(batch.features, batch.feature_lengths)
-        losses = torch.nn.functional.ctc_loss(log_probs.float().transpose(0, 1), batch.targets, out_lengths,
-                                              batch.target_lengths, blank=0, reduction="none")
+    hyps: dict[str, list[str]] = {}
+    for indices, log_probs, out_lengths in forward_all(model, features, device, config.train.batch_frames * 2,
+                                                       config.train.max_batch_size * 2, config.train.amp):
+        targets = [torch.tensor(split.targets[i], dtype=torch.long) for i in indices]
+        target_lengths = torch.tensor([t.numel() for t in targets], dtype=torch.long)
+        losses = torch.nn.functional.ctc_loss(
+            log_probs.transpose(0, 1),  # (T', B, C)
+            torch.nn.utils.rnn.pad_sequence(targets, batch_first=True), out_lengths, target_lengths,
+            blank=0, reduction="none")
         ok = torch.isfinite(losses)
         total += float(losses[ok].sum())
         count += int(ok.sum())
-    return total / max(count, 1)
-
-
-def score_split(model: BiLSTMCTC, split: Split, features: list[torch.Tensor], vocab: Vocab,
-                device: torch.device, config: Config) -> ScoreResult:
-    """Greedy-decode ``split`` and score its tokens against the references."""
-    hyps = greedy_transcribe(model, split.utterances, features, vocab, device, config.train.batch_frames * 2,
-                             config.train.max_batch_size * 2, config.train.amp)
+        for i, (ids, _) in zip(indices, greedy_search(log_probs, out_lengths)):
+            hyps[split.utterances[i].id] = vocab.decode(ids)
     refs = {u.id: vocab.decode(t) for u, t in zip(split.utterances, split.targets)}
-    return score(refs, {h.id: list(h.tokens) for h in hyps}, config.data.unit)
+    return total / max(count, 1), score(refs, hyps, config.data.unit)
 
 
 def _build_vocab(config: Config, train_utts: list, resumed: Optional[dict]) -> Vocab:
