@@ -1,0 +1,576 @@
+"""Back-off n-gram language models over string tokens (characters, phones or words).
+
+A model of order N holds, for n = 1..N, n-grams ``(h1, ..., h_{n-1}, w)`` with a probability and
+(for n < N) a back-off weight, as in an ARPA file. Scoring backs off the usual way::
+
+    p(w | h) = p*(h w)                 if the n-gram h w is in the model
+             = bo(h) * p(w | h[1:])    otherwise (bo(h) = 1 when h is not in the model)
+
+Sentences are scored between ``<s>`` and ``</s>``; ``<s>`` is context only, never predicted.
+Training (:meth:`NgramLM.train`) uses interpolated modified Kneser-Ney (Chen & Goodman 1999, with
+KenLM's treatment of n-grams that start with ``<s>``) or interpolated Witten-Bell. Both interpolate
+the unigrams with a uniform distribution over the vocabulary (seen tokens, ``</s>`` and ``<unk>``),
+so ``<unk>`` always has a probability. Interpolated models are stored exactly as back-off models:
+the back-off weight of a context is its interpolation weight.
+
+All scores returned by the API are natural logs; ARPA files hold log10.
+
+Unknown tokens (not a unigram of the model) are scored as ``<unk>`` when the model has it (``<UNK>``
+is accepted too, as in CMU's files); otherwise they get a fixed floor, ``oov_log10`` = -100 by
+default (KenLM's convention), and the context after them is empty.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import math
+import os
+import warnings
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from seqlabel.errors import ConfigError, DataError
+
+BOS = "<s>"
+EOS = "</s>"
+UNK = "<unk>"
+_UNK_SPELLINGS = ("<unk>", "<UNK>")
+LN10 = math.log(10.0)
+#: log10 written for the probability of ``<s>`` (never predicted), as SRILM and KenLM do.
+BOS_LOG10 = -99.0
+#: KenLM's fallback modified Kneser-Ney discounts (D1, D2, D3+) when the count-of-counts cannot
+#: give valid ones (tiny corpora).
+FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
+SMOOTHINGS = ("kneser_ney", "witten_bell")
+# The cache of score() results is cleared when it grows past this many (state, token) entries.
+_CACHE_LIMIT = 4_000_000
+
+State = tuple  # a context: tuple of tokens, at most order-1 long
+
+
+def modified_kn_discounts(n1: int, n2: int, n3: int, n4: int) -> tuple[float, float, float] | None:
+    """Chen & Goodman's estimates of D1, D2, D3+ from the numbers of n-grams seen once..four times.
+
+    ``Y = n1 / (n1 + 2 n2)``, ``D1 = 1 - 2Y n2/n1``, ``D2 = 2 - 3Y n3/n2``, ``D3+ = 3 - 4Y n4/n3``.
+    Returns None when a count is zero or a discount falls outside ``(0, k]``.
+    """
+    if min(n1, n2, n3, n4) <= 0:
+        return None
+    y = n1 / (n1 + 2 * n2)
+    d = (1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3)
+    if not all(0 < dk <= k for k, dk in enumerate(d, 1)):
+        return None
+    return d
+
+
+class NgramLM:
+    """A back-off n-gram LM. Build it with :meth:`train` or :meth:`read_arpa`.
+
+    Decoder API (natural logs; states are hashable tuples of tokens)::
+
+        state = lm.begin()                      # context after <s>
+        lp, state = lm.score(state, token)      # log p(token | state), next state
+        lp_end = lm.end_score(state)            # log p(</s> | state)
+
+    A state is the context truncated to ``order - 1`` tokens and reduced to its longest suffix that
+    can still matter (a proper prefix of some n-gram, or an n-gram with a non-zero back-off weight),
+    so equal states score every continuation identically. ``score`` caches its results: after the
+    first call for a (state, token) pair it is one dict lookup.
+    """
+
+    def __init__(self, order: int, logprobs: dict[tuple[str, ...], float],
+                 backoffs: dict[tuple[str, ...], float] | None = None, *, oov_log10: float = -100.0,
+                 discounts: dict[int, tuple[float, float, float]] | None = None) -> None:
+        """``logprobs``/``backoffs``: n-gram tuple -> natural-log probability / back-off weight."""
+        if not isinstance(order, int) or order < 1:
+            raise ConfigError(f"order must be an integer >= 1, got {order!r}")
+        self.order = order
+        self._prob = dict(logprobs)
+        self._bo = {k: v for k, v in (backoffs or {}).items() if v != 0.0}
+        self.oov_log10 = float(oov_log10)
+        self.discounts = dict(discounts or {})
+        self.vocab: frozenset[str] = frozenset(g[0] for g in self._prob if len(g) == 1)
+        self.unk: str | None = next((u for u in _UNK_SPELLINGS if u in self.vocab), None)
+        contexts: set[tuple[str, ...]] = {()}
+        for g in self._prob:
+            for k in range(1, min(len(g), order)):
+                contexts.add(g[:k])
+        contexts.update(h for h in self._bo if len(h) < order)
+        self._contexts = frozenset(contexts)
+        self._cache: dict[State, dict[str, tuple[float, State]]] = {}  # state -> token -> result
+        self._cache_size = 0
+        self._complete: set[State] = set()  # states whose cache row holds the whole vocabulary
+
+    # ------------------------------------------------------------------ construction: training
+    @classmethod
+    def train(cls, sentences: Iterable[Sequence[str]], order: int, smoothing: str = "kneser_ney",
+              discount: float | Sequence[float] | None = None) -> "NgramLM":
+        """Estimate an interpolated model from token sequences (without ``<s>``/``</s>``).
+
+        ``smoothing``: ``"kneser_ney"`` (modified KN) or ``"witten_bell"``. ``discount`` (KN only):
+        None estimates D1, D2, D3+ per order from the count-of-counts, falling back to
+        :data:`FALLBACK_DISCOUNTS` where that fails (with a UserWarning above order 1: a small
+        closed vocabulary such as characters routinely has no rare unigrams); a float uses one
+        discount for every count (plain interpolated KN); a triple gives (D1, D2, D3+) for every
+        order. The discounts used are in ``lm.discounts`` (order -> triple).
+        """
+        if not isinstance(order, int) or isinstance(order, bool) or order < 1:
+            raise ConfigError(f"order must be an integer >= 1, got {order!r}")
+        if smoothing not in SMOOTHINGS:
+            raise ConfigError(f"smoothing must be one of {SMOOTHINGS}, got {smoothing!r}")
+        fixed = _check_discount(discount, smoothing)
+        raw = _count(sentences, order)
+        vocab = {g[0] for g in raw[1]} | {EOS, UNK}
+        if smoothing == "kneser_ney":
+            counts = _kn_adjusted_counts(raw, order)
+        else:
+            counts = raw
+        logprobs: dict[tuple[str, ...], float] = {}
+        backoffs: dict[tuple[str, ...], float] = {}
+        discounts: dict[int, tuple[float, float, float]] = {}
+        lower: dict[tuple[str, ...], float] = {}  # probabilities (not logs) of order n-1
+        for n in range(1, order + 1):
+            by_context: dict[tuple[str, ...], list[tuple[str, int]]] = defaultdict(list)
+            for g, c in counts[n].items():
+                by_context[g[:-1]].append((g[-1], c))
+            if smoothing == "kneser_ney":
+                d = fixed
+                if d is None:
+                    coc = Counter(c for c in counts[n].values() if c <= 4)
+                    d = modified_kn_discounts(coc[1], coc[2], coc[3], coc[4])
+                    if d is None and n > 1:  # small closed vocabularies (chars) have no rare unigrams
+                        warnings.warn(
+                            f"cannot estimate modified Kneser-Ney discounts for order {n} from the "
+                            f"count-of-counts {[coc[k] for k in (1, 2, 3, 4)]} (too little text); "
+                            f"using {FALLBACK_DISCOUNTS}", stacklevel=2)
+                    if d is None:
+                        d = FALLBACK_DISCOUNTS
+                discounts[n] = d
+            probs: dict[tuple[str, ...], float] = {}
+            for h, items in by_context.items():
+                total = sum(c for _, c in items)
+                if smoothing == "kneser_ney":
+                    kept = [(w, c - d[min(c, 3) - 1]) for w, c in items]
+                    gamma = sum(d[min(c, 3) - 1] for _, c in items) / total
+                else:  # Witten-Bell: the mass of "a new type follows h"
+                    kept = [(w, float(c)) for w, c in items]
+                    total += len(items)
+                    gamma = len(items) / total
+                for w, c in kept:
+                    below = 1.0 / len(vocab) if n == 1 else lower[h[1:] + (w,)]
+                    probs[h + (w,)] = c / total + gamma * below
+                if n == 1:
+                    for w in vocab - {w for w, _ in items}:  # e.g. <unk>: the uniform share only
+                        probs[(w,)] = gamma / len(vocab)
+                elif gamma > 0:
+                    backoffs[h] = math.log(gamma)
+            if n == 1 and not by_context:  # no text at all: uniform
+                probs = {(w,): 1.0 / len(vocab) for w in vocab}
+            logprobs.update((g, math.log(p)) for g, p in probs.items())
+            lower = probs
+        logprobs[(BOS,)] = BOS_LOG10 * LN10
+        return cls(order, logprobs, backoffs, discounts=discounts)
+
+    # ------------------------------------------------------------------ ARPA files
+    @classmethod
+    def read_arpa(cls, path: str | os.PathLike, oov_log10: float = -100.0) -> "NgramLM":
+        """Read an ARPA file (``.gz`` too). Text before the ``\\data\\`` line is ignored.
+
+        Errors (DataError) name the file and line.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"ARPA file not found: {path}")
+        opener = gzip.open if path.suffix == ".gz" else open
+        try:
+            with opener(path, "rt", encoding="utf-8") as f:
+                return cls._parse_arpa(f, str(path), oov_log10)
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        except (OSError, EOFError) as e:
+            raise DataError(f"{path}: cannot read ({e})") from None
+
+    @classmethod
+    def _parse_arpa(cls, lines: Iterable[str], name: str, oov_log10: float) -> "NgramLM":
+        declared: dict[int, int] = {}
+        logprobs: dict[tuple[str, ...], float] = {}
+        backoffs: dict[tuple[str, ...], float] = {}
+        found: Counter = Counter()
+        where = "header"  # "header", "counts", an order n, or "end"
+        section_line: dict[int, int] = {}
+        lineno = 0
+        for lineno, line in enumerate(lines, 1):
+            text = line.strip()
+            if where == "header":
+                if text == "\\data\\":
+                    where = "counts"
+                continue
+            if not text:
+                continue
+            if where == "end":
+                raise DataError(f"{name}:{lineno}: text after \\end\\: {text[:60]!r}")
+            if text == "\\end\\":
+                if isinstance(where, int):
+                    _check_count(name, where, declared, found, section_line)
+                where = "end"
+                continue
+            if text.startswith("\\") and text.endswith("-grams:"):
+                n = _int_or_none(text[1:-len("-grams:")])
+                if n is None or n not in declared:
+                    raise DataError(f"{name}:{lineno}: section {text!r} was not declared in \\data\\ "
+                                    f"(declared orders: {sorted(declared)})")
+                if n in section_line:
+                    raise DataError(f"{name}:{lineno}: second {text!r} section (first on line {section_line[n]})")
+                if isinstance(where, int):
+                    _check_count(name, where, declared, found, section_line)
+                where = n
+                section_line[n] = lineno
+                continue
+            if where == "counts":
+                key, eq, value = text.partition("=")
+                parts = key.split()
+                n, count = (_int_or_none(parts[1]) if len(parts) == 2 else None), _int_or_none(value)
+                if parts[:1] != ["ngram"] or not eq or n is None or n < 1 or count is None or count < 0:
+                    raise DataError(f"{name}:{lineno}: expected 'ngram N=COUNT' in \\data\\, got {text[:60]!r}")
+                if n in declared:
+                    raise DataError(f"{name}:{lineno}: order {n} declared twice")
+                declared[n] = count
+                continue
+            n = where
+            fields = text.split()
+            if len(fields) not in (n + 1, n + 2):
+                raise DataError(f"{name}:{lineno}: a {n}-gram line needs a log10 probability, {n} "
+                                f"token(s) and an optional back-off; got {len(fields)} field(s): {text[:80]!r}")
+            lp = _float_or_none(fields[0])
+            if lp is None or lp > 0 or math.isnan(lp):
+                raise DataError(f"{name}:{lineno}: bad log10 probability {fields[0]!r} (must be a number <= 0)")
+            gram = tuple(fields[1:n + 1])
+            if gram in logprobs:
+                raise DataError(f"{name}:{lineno}: duplicate {n}-gram {' '.join(gram)!r}")
+            logprobs[gram] = lp * LN10
+            found[n] += 1
+            if len(fields) == n + 2:
+                bo = _float_or_none(fields[-1])
+                if bo is None or math.isnan(bo) or bo == math.inf:
+                    raise DataError(f"{name}:{lineno}: bad log10 back-off weight {fields[-1]!r}")
+                if bo != 0.0:
+                    backoffs[gram] = bo * LN10
+        if where == "header":
+            raise DataError(f"{name}: no \\data\\ line: not an ARPA file ({lineno} lines read)")
+        if not declared:
+            raise DataError(f"{name}: \\data\\ declares no 'ngram N=COUNT' lines")
+        if where != "end":
+            raise DataError(f"{name}:{lineno}: missing \\end\\ (file truncated?)")
+        for n in declared:
+            if n not in section_line and declared[n] > 0:
+                raise DataError(f"{name}: \\data\\ declares {declared[n]} {n}-grams but there is no "
+                                f"\\{n}-grams: section")
+        if not any(len(g) == 1 for g in logprobs):
+            raise DataError(f"{name}: no unigrams")
+        order = max(declared)
+        for g in [g for g in backoffs if len(g) >= order]:  # meaningless on the highest order
+            del backoffs[g]
+        return cls(order, logprobs, backoffs, oov_log10=oov_log10)
+
+    def write_arpa(self, path: str | os.PathLike) -> Path:
+        """Write the model as an ARPA file (``.gz`` compresses), log10 with 7 decimals."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        by_order: dict[int, list[tuple[str, ...]]] = {n: [] for n in range(1, self.order + 1)}
+        for g in self._prob:
+            by_order[len(g)].append(g)
+        buf = io.StringIO()
+        buf.write("\n\\data\\\n")
+        for n in by_order:
+            buf.write(f"ngram {n}={len(by_order[n])}\n")
+        for n, grams in by_order.items():
+            buf.write(f"\n\\{n}-grams:\n")
+            for g in sorted(grams):
+                line = f"{_fmt(self._prob[g] / LN10)}\t{' '.join(g)}"
+                if n < self.order and (g in self._bo or g in self._contexts):
+                    line += f"\t{_fmt(self._bo.get(g, 0.0) / LN10)}"
+                buf.write(line + "\n")
+        buf.write("\n\\end\\\n")
+        tmp = path.with_name(path.name + ".tmp")
+        if path.suffix == ".gz":
+            with gzip.open(tmp, "wt", encoding="utf-8") as f:
+                f.write(buf.getvalue())
+        else:
+            tmp.write_text(buf.getvalue(), encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+    # ------------------------------------------------------------------ scoring
+    def begin(self) -> State:
+        """The state after ``<s>``."""
+        return self._reduce((BOS,))
+
+    def score(self, state: State, token: str) -> tuple[float, State]:
+        """(natural-log probability of ``token`` after ``state``, next state). Cached."""
+        try:
+            return self._cache[state][token]
+        except KeyError:
+            return self._score_miss(state, token)
+
+    def end_score(self, state: State) -> float:
+        """Natural-log probability of ``</s>`` after ``state``."""
+        try:
+            return self._cache[state][EOS][0]
+        except KeyError:
+            return self._score_miss(state, EOS)[0]
+
+    def successors(self, state: State) -> dict[str, tuple[float, State]]:
+        """token -> (natural-log probability, next state) for every vocabulary token but ``<s>``.
+
+        Built once per state and cached; a fast path for small vocabularies (characters, phones):
+        look tokens up in the returned dict (do not modify it) and call :meth:`score` for tokens
+        missing from it (unknown to the model). Costs time and memory proportional to the
+        vocabulary size per distinct state, so avoid it for large word vocabularies.
+        """
+        if state not in self._complete:
+            for token in self.vocab:
+                if token != BOS:
+                    self.score(state, token)
+            self._complete.add(state)
+        return self._cache[state]
+
+    def _score_miss(self, state: State, token: str) -> tuple[float, State]:
+        if not isinstance(state, tuple):
+            raise TypeError(f"state must be a tuple from begin()/score(), got {type(state).__name__}")
+        context = state[max(0, len(state) - self.order + 1):]
+        word = token
+        if token not in self.vocab:
+            if self.unk is None:
+                result = (self.oov_log10 * LN10, ())
+                self._store(state, token, result)
+                return result
+            word = self.unk
+        result = (self._logprob(context, word), self._reduce(context + (word,)))
+        self._store(state, token, result)
+        return result
+
+    def _store(self, state: State, token: str, result: tuple[float, State]) -> None:
+        if self._cache_size >= _CACHE_LIMIT:
+            self.clear_cache()
+        row = self._cache.get(state)
+        if row is None:
+            row = self._cache[state] = {}
+        row[token] = result
+        self._cache_size += 1
+
+    def _logprob(self, context: tuple[str, ...], word: str) -> float:
+        """Back-off lookup of log p(word | context); ``word`` must be in the vocabulary."""
+        bo = 0.0
+        for k in range(len(context) + 1):
+            h = context[k:]
+            lp = self._prob.get(h + (word,))
+            if lp is not None:
+                return bo + lp
+            bo += self._bo.get(h, 0.0)
+        raise AssertionError(f"unigram {word!r} missing")  # unreachable: word is in the vocabulary
+
+    def _reduce(self, context: tuple[str, ...]) -> State:
+        """Truncate to order-1 tokens, then drop leading tokens that cannot affect any score."""
+        if self.order == 1:
+            return ()
+        context = context[max(0, len(context) - self.order + 1):]
+        for k in range(len(context) + 1):
+            if context[k:] in self._contexts:
+                return context[k:]
+        return ()
+
+    def logprob(self, context: Sequence[str], token: str) -> float:
+        """Natural-log p(token | context) for any token sequence as context (no ``<s>`` added)."""
+        context = tuple(context)
+        state = context[max(0, len(context) - self.order + 1):]
+        return self.score(state, token)[0]
+
+    def backoff(self, context: Sequence[str]) -> float:
+        """Natural-log back-off weight of ``context`` (0.0 when it has none)."""
+        return self._bo.get(tuple(context), 0.0)
+
+    def sentence_logprob(self, tokens: Sequence[str], bos: bool = True, eos: bool = True) -> float:
+        """Natural-log probability of a token sequence, by default between ``<s>`` and ``</s>``."""
+        state = self.begin() if bos else ()
+        total = 0.0
+        for token in tokens:
+            lp, state = self.score(state, token)
+            total += lp
+        if eos:
+            total += self.end_score(state)
+        return total
+
+    def perplexity(self, sentences: Iterable[Sequence[str]]) -> float:
+        """exp(-mean log-prob per predicted token), counting one ``</s>`` per sentence.
+
+        Unknown tokens are scored like any other (as ``<unk>`` or the floor), not skipped.
+        """
+        total, count = 0.0, 0
+        for tokens in sentences:
+            total += self.sentence_logprob(tokens)
+            count += len(tokens) + 1
+        if count == 0:
+            raise DataError("perplexity of no sentences")
+        return math.exp(-total / count)
+
+    # ------------------------------------------------------------------ inspection
+    def ngrams(self, n: int) -> list[tuple[str, ...]]:
+        """The model's n-grams of order ``n``, sorted."""
+        return sorted(g for g in self._prob if len(g) == n)
+
+    @property
+    def counts(self) -> dict[int, int]:
+        """Number of n-grams per order (as in the ARPA header)."""
+        c = Counter(len(g) for g in self._prob)
+        return {n: c[n] for n in range(1, self.order + 1)}
+
+    def clear_cache(self) -> None:
+        """Forget cached scores (rows handed out by :meth:`successors` stay valid)."""
+        self._cache = {}
+        self._cache_size = 0
+        self._complete = set()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.update(_cache={}, _cache_size=0, _complete=set())
+        return state
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n}-grams={c}" for n, c in self.counts.items())
+        return f"NgramLM(order={self.order}, {counts})"
+
+
+# ---------------------------------------------------------------------- training helpers
+def _check_discount(discount, smoothing: str) -> tuple[float, float, float] | None:
+    if discount is None:
+        return None
+    if smoothing != "kneser_ney":
+        raise ConfigError(f"discount applies to kneser_ney only, not {smoothing!r} (got discount={discount!r})")
+    if isinstance(discount, (int, float)) and not isinstance(discount, bool):
+        d = (float(discount),) * 3
+    else:
+        d = tuple(float(x) for x in discount)
+        if len(d) != 3:
+            raise ConfigError(f"discount must be a number or (D1, D2, D3+), got {discount!r}")
+    if not all(0 < dk <= k for k, dk in enumerate(d, 1)):
+        raise ConfigError(f"discounts must satisfy 0 < D1 <= 1, 0 < D2 <= 2, 0 < D3+ <= 3, got {d}")
+    return d
+
+
+def _count(sentences: Iterable[Sequence[str]], order: int) -> dict[int, Counter]:
+    """Raw counts of every n-gram (n <= order) ending at a predicted position of ``<s> s </s>``."""
+    raw = {n: Counter() for n in range(1, order + 1)}
+    for i, sentence in enumerate(sentences):
+        if isinstance(sentence, str):
+            raise ConfigError(f"sentence {i} is a string {sentence[:40]!r}: pass token sequences "
+                              "(use train_lm() to tokenise text)")
+        toks = [BOS]
+        for tok in sentence:
+            if not isinstance(tok, str) or not tok or any(ch.isspace() for ch in tok):
+                raise DataError(f"sentence {i}: bad token {tok!r} (tokens are non-empty strings without whitespace)")
+            if tok in (BOS, EOS):
+                raise DataError(f"sentence {i}: {tok!r} is added by the model and must not appear in the text")
+            toks.append(UNK if tok in _UNK_SPELLINGS else tok)
+        toks.append(EOS)
+        for j in range(1, len(toks)):
+            for n in range(1, min(order, j + 1) + 1):
+                raw[n][tuple(toks[j - n + 1:j + 1])] += 1
+    return raw
+
+
+def _kn_adjusted_counts(raw: dict[int, Counter], order: int) -> dict[int, Counter]:
+    """Kneser-Ney counts: raw counts for the highest order and for n-grams starting with ``<s>``;
+    otherwise the number of distinct tokens seen before the n-gram."""
+    adjusted = {order: raw[order]}
+    for n in range(order - 1, 0, -1):
+        left = Counter(g[1:] for g in raw[n + 1])
+        adjusted[n] = Counter({g: (c if g[0] == BOS else left[g]) for g, c in raw[n].items()})
+    return adjusted
+
+
+# ---------------------------------------------------------------------- ARPA helpers
+def _int_or_none(s: str) -> int | None:
+    try:
+        return int(s)
+    except ValueError:
+        return None
+
+
+def _float_or_none(s: str) -> float | None:
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def _fmt(x: float) -> str:
+    if x == -math.inf:
+        return "-inf"
+    s = f"{x:.7f}"
+    return "0.0000000" if s == "-0.0000000" else s
+
+
+def _check_count(name: str, n: int, declared: dict[int, int], found: Counter, section_line: dict[int, int]) -> None:
+    if found[n] != declared[n]:
+        raise DataError(f"{name}:{section_line[n]}: \\data\\ declares {declared[n]} {n}-grams but the "
+                        f"\\{n}-grams: section starting here holds {found[n]}")
+
+
+# ---------------------------------------------------------------------- from transcripts
+UNITS = ("char", "phone", "word")
+
+
+def tokenize(text: str, unit: str, word_boundary: str = "|") -> list[str]:
+    """A transcript as LM tokens: ``char`` like ``Vocab(unit="char").tokenize`` (spaces become
+    ``word_boundary``, none at either end), ``phone`` and ``word`` split on whitespace."""
+    if unit == "char":
+        from seqlabel.vocab import Vocab
+
+        return Vocab([], "char", word_boundary).tokenize(text)
+    if unit in ("phone", "word"):
+        return text.split()
+    raise ConfigError(f"unit must be one of {UNITS}, got {unit!r}")
+
+
+def read_texts(paths: Iterable[str | os.PathLike]) -> Iterator[str]:
+    """Transcripts from files: ``.jsonl`` manifests (their ``text``), else one sentence per line."""
+    for p in paths:
+        p = Path(p)
+        if p.suffix == ".jsonl":
+            from seqlabel.manifest import read_manifest
+
+            for utt in read_manifest(p):
+                yield utt.text
+            continue
+        if not p.is_file():
+            raise DataError(f"text file not found: {p}")
+        with p.open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    yield line
+
+
+def train_lm(manifests: Iterable[str | os.PathLike] = (), unit: str = "char", order: int = 3,
+             smoothing: str = "kneser_ney", out_arpa: str | os.PathLike | None = None, *,
+             texts: Iterable[str] = (), discount: float | Sequence[float] | None = None,
+             word_boundary: str = "|") -> NgramLM:
+    """Train an n-gram LM on transcripts and optionally write it as ARPA.
+
+    ``manifests``: JSONL manifests (their ``text`` fields) or plain text files (one sentence per
+    line); ``texts``: transcripts given directly. Both may be used. ``unit``: ``char``, ``phone`` or
+    ``word`` (see :func:`tokenize`). Empty transcripts are skipped.
+    """
+    if unit not in UNITS:
+        raise ConfigError(f"unit must be one of {UNITS}, got {unit!r}")
+    if isinstance(manifests, (str, os.PathLike)):
+        manifests = [manifests]
+    if isinstance(texts, str):
+        texts = [texts]
+    sentences = [toks for text in (*read_texts(manifests), *texts) if (toks := tokenize(text, unit, word_boundary))]
+    if not sentences:
+        raise DataError("no text to train a language model on (all transcripts empty or none given)")
+    lm = NgramLM.train(sentences, order, smoothing, discount)
+    if out_arpa is not None:
+        lm.write_arpa(out_arpa)
+    return lm
