@@ -18,11 +18,11 @@ from seqlabel.config import Config, load_config
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.folding import FOLDINGS, fold
 from seqlabel.manifest import read_manifest, speaker_of
-from seqlabel.metrics import ScoreResult, score, to_words, utterance_report
+from seqlabel.metrics import RATE_NAMES, ScoreResult, score, to_words, utterance_report
 from seqlabel.report import confusions_text, pra_text, speakers_tsv, summary_dict, summary_line
 from seqlabel.significance import METHODS, Comparison, Interval, bootstrap_interval, compare
 from seqlabel.transcripts import read_kaldi_text, write_kaldi_text
-from seqlabel.types import Hypothesis, Utterance
+from seqlabel.types import ErrorStats, Hypothesis, Utterance
 
 
 def prepare(corpus: str, data_dir: Optional[str | Path] = None, out_dir: Optional[str | Path] = None,
@@ -49,15 +49,168 @@ def train(config: Config | str | Path, out_dir: str | Path, overrides: Sequence[
 
 
 def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path] = None,
-           device: str = "auto", progress: bool = True) -> list[Hypothesis]:
-    """Transcribe a manifest; optionally write the tokens in Kaldi ``text`` format to ``out``."""
+           device: str = "auto", progress: bool = True, overrides: Sequence[str] = (),
+           ctm: Optional[str | Path] = None, ctm_level: str = "token",
+           nbest_out: Optional[str | Path] = None) -> list[Hypothesis]:
+    """Transcribe a manifest with the checkpoint's decode settings (``overrides``: ``decode.KEY=VALUE``).
+
+    Writes the best tokens in Kaldi ``text`` format to ``out``, a CTM (token or word level, times in
+    seconds, confidences) to ``ctm``, and the n-best lists (TSV) to ``nbest_out``.
+    """
+    from seqlabel.decoders.ctm import write_ctm
+    from seqlabel.recognizer import Recognizer
+
+    recognizer = Recognizer.from_checkpoint(checkpoint, device, overrides)
+    nbest = recognizer.transcribe_nbest(read_manifest(manifest), progress=progress)
+    hyps = [n[0] for n in nbest]
+    if out is not None:
+        write_kaldi_text(out, [(h.id, h.tokens) for h in hyps])
+    if ctm is not None:
+        write_ctm(ctm, hyps, level=_ctm_level(ctm_level, recognizer.vocab.unit),
+                  word_boundary=recognizer.vocab.word_boundary)
+    if nbest_out is not None:
+        _write_nbest(Path(nbest_out), nbest)
+    return hyps
+
+
+def align(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path] = None, device: str = "auto",
+          level: str = "token", progress: bool = True) -> list[Hypothesis]:
+    """Force-align each transcript of a manifest to the model's log-probs; optionally write a CTM."""
+    from seqlabel.decoders.ctm import write_ctm
     from seqlabel.recognizer import Recognizer
 
     recognizer = Recognizer.from_checkpoint(checkpoint, device)
-    hyps = recognizer.transcribe(read_manifest(manifest), progress=progress)
+    hyps = recognizer.align(read_manifest(manifest), progress=progress)
     if out is not None:
-        write_kaldi_text(out, [(h.id, h.tokens) for h in hyps])
+        write_ctm(out, hyps, level=_ctm_level(level, recognizer.vocab.unit), word_boundary=recognizer.vocab.word_boundary)
     return hyps
+
+
+def train_lm(manifests: Sequence[str | Path], out: Optional[str | Path] = None, unit: str = "char", order: int = 4,
+             smoothing: str = "kneser_ney", word_boundary: str = "|"):
+    """Train an n-gram LM on the transcripts of manifests (or text files); optionally write ARPA."""
+    from seqlabel.lm import train_lm as run
+
+    return run(list(manifests), unit=unit, order=order, smoothing=smoothing, out_arpa=out,
+               word_boundary=word_boundary)
+
+
+@dataclass(frozen=True)
+class TuneRow:
+    """One decoding setting's scores on the dev set (None weight/bonus: the greedy baseline)."""
+
+    lm_weight: Optional[float]
+    insertion_bonus: Optional[float]
+    tokens: ErrorStats
+    words: Optional[ErrorStats]
+
+
+@dataclass(frozen=True)
+class TuneReport:
+    rows: tuple[TuneRow, ...]  # the grid, in order
+    greedy: TuneRow
+    token_name: str  # PER or CER
+    metric: str  # "token" or "word": what ``best`` minimises
+
+    @property
+    def best(self) -> TuneRow:
+        def key(r: TuneRow) -> tuple[float, float]:
+            main = r.words if self.metric == "word" and r.words is not None else r.tokens
+            return (main.rate, r.tokens.rate)
+        return min(self.rows, key=key)
+
+    def table(self) -> str:
+        head = f"{'lm_weight':>9}  {'bonus':>6}  {self.token_name:>7}" + ("  {:>7}".format("WER") if self.greedy.words else "")
+        lines = [head]
+        for r in (*self.rows, self.greedy):
+            w = "greedy" if r.lm_weight is None else f"{r.lm_weight:g}"
+            b = "" if r.insertion_bonus is None else f"{r.insertion_bonus:g}"
+            line = f"{w:>9}  {b:>6}  {100 * r.tokens.rate:6.2f}%"
+            if r.words is not None:
+                line += f"  {100 * r.words.rate:6.2f}%"
+            lines.append(line)
+        best = self.best
+        main = best.words if self.metric == "word" and best.words is not None else best.tokens
+        name = "WER" if main is best.words else self.token_name
+        lines.append(f"best: -o decode.lm_weight={best.lm_weight:g} -o decode.insertion_bonus={best.insertion_bonus:g} "
+                     f"({name} {100 * main.rate:.2f}%)")
+        return "\n".join(lines)
+
+
+def tune(checkpoint: str | Path, manifest: str | Path, weights: Sequence[float], bonuses: Sequence[float] = (0.0,),
+         overrides: Sequence[str] = (), device: str = "auto", metric: Optional[str] = None,
+         progress: bool = True, echo: Optional[Callable[[str], None]] = None) -> TuneReport:
+    """Grid search of LM weight x insertion bonus for the beam search on a dev manifest.
+
+    The model runs once; each setting only re-decodes the stored log-probs. ``overrides`` set the
+    rest (``decode.lm=...``, ``decode.lexicon=...``, ``decode.beam=...``). ``metric``: minimise the
+    word error rate (``word``, default for character models) or the token error rate (``token``).
+    """
+    from seqlabel.inference import beam_search_all
+    from seqlabel.recognizer import Recognizer
+
+    if not weights or not bonuses:
+        raise ConfigError("tune needs at least one LM weight and one insertion bonus")
+    recognizer = Recognizer.from_checkpoint(checkpoint, device, [*overrides, "decode.decoder=beam"])
+    vocab = recognizer.vocab
+    metric = metric or ("word" if vocab.unit == "char" else "token")
+    if metric not in ("token", "word") or (metric == "word" and vocab.unit != "char"):
+        raise ConfigError(f"metric must be 'token' or (for character models) 'word', got {metric!r}")
+    utts = read_manifest(manifest)
+    refs = recognizer.references(utts)
+    base = recognizer.decoder
+    log_probs = recognizer.log_probs(utts, progress=progress)
+
+    def rates(hyps: dict[str, list[str]], w: Optional[float], b: Optional[float]) -> TuneRow:
+        report = _score_tokens(refs, hyps, vocab.unit, vocab.word_boundary, interval=False)
+        row = TuneRow(w, b, report.tokens.total, None if report.words is None else report.words.total)
+        if echo is not None:
+            echo(f"lm_weight={w} bonus={b}: {summary_line(report.tokens, None, None)}")
+        return row
+
+    greedy = rates({u.id: vocab.decode(_best_path_ids(lp)) for u, lp in zip(utts, log_probs)}, None, None)
+    rows = []
+    for w in weights:
+        for b in bonuses:
+            search = base.replace(lm_weight=w, insertion_bonus=b)
+            try:
+                found = beam_search_all(search, log_probs)
+            except ValueError as e:
+                raise DataError(f"{manifest}: {e}") from None
+            hyps = {u.id: vocab.decode(res[0].ids) for u, res in zip(utts, found)}
+            rows.append(rates(hyps, float(w), float(b)))
+    return TuneReport(tuple(rows), greedy, RATE_NAMES.get(vocab.unit, "TER"), metric)
+
+
+def _best_path_ids(log_probs) -> list[int]:
+    """(T', C) -> the greedy labels: best class per frame, repeats merged, blanks dropped."""
+    from seqlabel.decoders.greedy import greedy_search
+    import torch
+
+    lp = torch.from_numpy(log_probs).unsqueeze(0)  # (1, T', C)
+    return greedy_search(lp, torch.tensor([lp.shape[1]]))[0][0]
+
+
+def _ctm_level(level: str, unit: str) -> str:
+    if level not in ("token", "word"):
+        raise ConfigError(f"CTM level must be 'token' or 'word', got {level!r}")
+    if level == "word" and unit != "char":
+        raise ConfigError(f"a word-level CTM needs character tokens with word boundaries, the model's are {unit}s")
+    return level
+
+
+def _write_nbest(path: Path, nbest: Sequence[Sequence[Hypothesis]]) -> None:
+    """id, rank, score, acoustic score, LM score, confidence, tokens: one TSV line per hypothesis."""
+    def num(x: Optional[float]) -> str:
+        return "" if x is None else f"{x:.4f}"
+
+    lines = ["id\trank\tscore\tacoustic\tlm\tconfidence\ttokens"]
+    for hyps in nbest:
+        for rank, h in enumerate(hyps, 1):
+            lines.append(f"{h.id}\t{rank}\t{h.score:.4f}\t{num(h.acoustic_score)}\t{num(h.lm_score)}\t"
+                         f"{num(h.confidence)}\t{' '.join(h.tokens)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -96,14 +249,16 @@ class CompareReport:
 
 
 def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: Optional[str | Path] = None,
-             device: str = "auto", progress: bool = True, fold: Optional[str] = None) -> EvalReport:
-    """Decode and score a manifest (``fold``: timit39/timit48 phone folding before scoring).
+             device: str = "auto", progress: bool = True, fold: Optional[str] = None,
+             overrides: Sequence[str] = ()) -> EvalReport:
+    """Decode and score a manifest (``fold``: timit39/timit48 phone folding before scoring;
+    ``overrides``: ``decode.KEY=VALUE`` changes to the checkpoint's decode settings).
 
     With ``out_dir``: writes hyp.txt and ref.txt (unfolded tokens) and the reports of ``write_reports``.
     """
     from seqlabel.recognizer import Recognizer
 
-    recognizer = Recognizer.from_checkpoint(checkpoint, device)
+    recognizer = Recognizer.from_checkpoint(checkpoint, device, overrides)
     _check_folding(fold, recognizer.vocab.unit)
     utts = read_manifest(manifest)
     refs = recognizer.references(utts)

@@ -81,18 +81,113 @@ def train(config: Path, out_dir: Path, overrides: tuple[str, ...], resume: bool)
     click.echo(f"best checkpoint: {result.best_checkpoint} (dev error {100 * result.best_dev_error:.2f}%)")
 
 
+_DECODER = click.option("--decoder", type=click.Choice(["greedy", "beam"]),
+                        help="Decoder [default: the checkpoint's decode.decoder]; same as -o decode.decoder=...")
+_DECODE_OVERRIDES = click.option("-o", "--override", "overrides", multiple=True, metavar="decode.KEY=VALUE",
+                                 help="Change a decode setting of the checkpoint, e.g. -o decode.beam=32 "
+                                      "-o decode.lm=lm.arpa (repeatable).")
+
+
+def _decode_overrides(decoder: str | None, overrides: tuple[str, ...]) -> list[str]:
+    return [*overrides, *([f"decode.decoder={decoder}"] if decoder else [])]
+
+
 @main.command()
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.argument("manifest", type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Hypotheses in Kaldi text format.")
+@_DECODER
+@_DECODE_OVERRIDES
+@click.option("--ctm", type=click.Path(path_type=Path), help="Also write a CTM: utt channel start dur token conf.")
+@click.option("--ctm-level", type=click.Choice(["token", "word"]), default="token", show_default=True,
+              help="CTM lines per token, or per word (character models).")
+@click.option("--nbest-out", type=click.Path(path_type=Path),
+              help="Also write the n-best lists (decode.nbest) as TSV: id, rank, scores, confidence, tokens.")
 @click.option("--device", default="auto", show_default=True)
 @_friendly
-def decode(checkpoint: Path, manifest: Path, out: Path, device: str) -> None:
+def decode(checkpoint: Path, manifest: Path, out: Path, decoder: str | None, overrides: tuple[str, ...],
+           ctm: Path | None, ctm_level: str, nbest_out: Path | None, device: str) -> None:
     """Transcribe MANIFEST with CHECKPOINT; write `utt-id tok tok ...` lines."""
     from seqlabel import api
 
-    hyps = api.decode(checkpoint, manifest, out, device=device)
-    click.echo(f"wrote {len(hyps)} hypotheses to {out}")
+    hyps = api.decode(checkpoint, manifest, out, device=device, overrides=_decode_overrides(decoder, overrides),
+                      ctm=ctm, ctm_level=ctm_level, nbest_out=nbest_out)
+    click.echo(f"wrote {len(hyps)} hypotheses to {out}" + (f" and {ctm}" if ctm else ""))
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="CTM file to write.")
+@click.option("--level", type=click.Choice(["token", "word"]), default="token", show_default=True,
+              help="CTM lines per token, or per word (character models).")
+@click.option("--device", default="auto", show_default=True)
+@_friendly
+def align(checkpoint: Path, manifest: Path, out: Path, level: str, device: str) -> None:
+    """Force-align the transcripts of MANIFEST to CHECKPOINT's outputs; write token (or word) times as CTM."""
+    from seqlabel import api
+
+    hyps = api.align(checkpoint, manifest, out, device=device, level=level)
+    click.echo(f"aligned {len(hyps)} utterances; wrote {out}")
+
+
+@main.group()
+def lm() -> None:
+    """N-gram language models for the beam search."""
+
+
+@lm.command("train")
+@click.argument("manifests", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="ARPA file to write.")
+@click.option("--unit", type=click.Choice(["char", "phone", "word"]), default="char", show_default=True,
+              help="LM tokens: characters (spaces -> the word boundary), phones, or words.")
+@click.option("--order", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--smoothing", type=click.Choice(["kneser_ney", "witten_bell"]), default="kneser_ney",
+              show_default=True)
+@click.option("--word-boundary", default="|", show_default=True)
+@_friendly
+def lm_train(manifests: tuple[Path, ...], out: Path, unit: str, order: int, smoothing: str, word_boundary: str) -> None:
+    """Train an n-gram LM on the transcripts of MANIFESTS (JSONL manifests or text files, one sentence a line)."""
+    from seqlabel import api
+
+    model = api.train_lm(manifests, out, unit=unit, order=order, smoothing=smoothing, word_boundary=word_boundary)
+    counts = ", ".join(f"{n}-grams: {c}" for n, c in model.counts.items())
+    click.echo(f"wrote {out} ({counts})")
+
+
+def _floats(text: str, name: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} must be comma-separated numbers, e.g. 0.2,0.5,0.8",
+                                 param_hint=name) from None
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("--lm", "lm_path", type=click.Path(path_type=Path), help="ARPA LM (else the checkpoint's decode.lm).")
+@click.option("--lm-unit", type=click.Choice(["token", "word"]), help="What the LM's units are.")
+@click.option("--lexicon", type=click.Path(path_type=Path), help="Word list or pronunciation dictionary.")
+@click.option("--weights", default="0.2,0.5,0.8", show_default=True, help="LM weights to try.")
+@click.option("--bonus", "bonuses", default="0,1,2", show_default=True, help="Insertion bonuses to try.")
+@click.option("--beam", type=click.IntRange(min=1), help="Beam width [default: the checkpoint's decode.beam].")
+@click.option("--metric", type=click.Choice(["token", "word"]),
+              help="Minimise the token (PER/CER) or word error rate [default: word for character models].")
+@_DECODE_OVERRIDES
+@click.option("--device", default="auto", show_default=True)
+@_friendly
+def tune(checkpoint: Path, manifest: Path, lm_path: Path | None, lm_unit: str | None, lexicon: Path | None,
+         weights: str, bonuses: str, beam: int | None, metric: str | None, overrides: tuple[str, ...],
+         device: str) -> None:
+    """Grid-search LM weight x insertion bonus of the beam search on a dev MANIFEST (the model runs once)."""
+    from seqlabel import api
+
+    extra = [f"decode.{k}={v}" for k, v in (("lm", lm_path), ("lm_unit", lm_unit), ("lexicon", lexicon),
+                                            ("beam", beam)) if v is not None]
+    report = api.tune(checkpoint, manifest, _floats(weights, "--weights"), _floats(bonuses, "--bonus"),
+                      [*overrides, *extra], device=device, metric=metric)
+    click.echo(report.table())
 
 
 _FOLD = click.option("--fold", type=click.Choice(["timit39", "timit48"]),
@@ -112,12 +207,16 @@ _REPORTS = ("summary.txt, summary.json, per-utterance TSV, speakers.tsv, confusi
               help=f"Folder for hyp.txt, ref.txt and the reports ({_REPORTS}).")
 @click.option("--device", default="auto", show_default=True)
 @_FOLD
+@_DECODER
+@_DECODE_OVERRIDES
 @_friendly
-def evaluate(checkpoint: Path, manifest: Path, out_dir: Path | None, device: str, fold: str | None) -> None:
+def evaluate(checkpoint: Path, manifest: Path, out_dir: Path | None, device: str, fold: str | None,
+             decoder: str | None, overrides: tuple[str, ...]) -> None:
     """Decode MANIFEST and print the error rate (PER or CER, and WER) with its 95% CI and S/D/I counts."""
     from seqlabel import api
 
-    click.echo(api.evaluate(checkpoint, manifest, out_dir, device=device, fold=fold).summary())
+    click.echo(api.evaluate(checkpoint, manifest, out_dir, device=device, fold=fold,
+                            overrides=_decode_overrides(decoder, overrides)).summary())
 
 
 @main.command()

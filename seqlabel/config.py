@@ -43,8 +43,71 @@ class DataConfig:
 
 
 @dataclass
+class ImageFeatureConfig:
+    """Line images (features.type: image): ink in [0, 1], one frame per column (or window of columns)."""
+
+    height: int = 48  # lines are scaled to this many pixel rows, the width in proportion
+    binarize: bool = False  # Otsu threshold after scaling: ink 1, paper 0
+    ink: str = "auto"  # dark (ink on light paper) | light | auto (paper = the majority of pixels)
+    window: int = 1  # columns per frame: F = height * window
+    stride: int = 1  # columns between frames (<= window)
+    pad: int = 4  # blank columns added at both ends after scaling
+    augment: bool = False  # train-time augmentation (training set only) with the ranges below
+    shear: float = 0.3  # max |horizontal shear| (slant), as tan(angle)
+    scale: float = 0.1  # max relative change of the ink size and, separately, of the width
+    rotate: float = 1.5  # max |rotation|, degrees
+    elastic: float = 1.0  # std of the smooth elastic displacement, pixels at the scaled height (0: off)
+    morph: float = 0.5  # probability of one 2x2 erosion or dilation (even odds)
+    contrast: float = 0.3  # ink level drawn from [1 - contrast, 1], paper level from [0, contrast / 2]
+
+    def __post_init__(self) -> None:
+        _check_choice("features.image.ink", self.ink, ("dark", "light", "auto"))
+        for name in ("height", "window", "stride"):
+            _check_positive(f"features.image.{name}", getattr(self, name))
+        if self.height < 8:
+            raise ConfigError(f"features.image.height must be >= 8, got {self.height}")
+        if self.stride > self.window:
+            raise ConfigError(f"features.image.stride ({self.stride}) must be <= features.image.window "
+                              f"({self.window}) so that every column is seen")
+        for name in ("pad", "shear", "rotate", "elastic"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"features.image.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("morph", "contrast", "scale"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"features.image.{name} must be in [0, 1), got {getattr(self, name)}")
+
+
+@dataclass
+class StrokeFeatureConfig:
+    """Pen trajectories (features.type: strokes): normalised, resampled to equidistant points,
+    one frame per point (Graves et al. 2009). Lengths are in core (x-)heights of the line."""
+
+    deskew: bool = True  # rotate the line so that its baseline is horizontal
+    deslant: bool = True  # shear so that the dominant near-vertical ink direction is vertical
+    step: float = 0.1  # resampling distance between points, core heights
+    gaps: str = "jump"  # pen-up gaps: jump (the next stroke's first point) | fill (pen-up points every step)
+    context: int = 4  # points on each side for the vicinity features (0: no vicinity features)
+    augment: bool = False  # train-time augmentation (training set only) with the ranges below
+    shear: float = 0.2  # max |added slant|, as tan(angle)
+    scale: float = 0.15  # max relative change of the size and, separately, of the width
+    rotate: float = 3.0  # max |rotation|, degrees
+    jitter: float = 0.03  # std of the smooth elastic displacement, core heights (0: off)
+    speed: float = 0.3  # max relative change of the pen speed (points resampled at the original rate)
+
+    def __post_init__(self) -> None:
+        _check_choice("features.strokes.gaps", self.gaps, ("jump", "fill"))
+        _check_positive("features.strokes.step", self.step)
+        for name in ("context", "shear", "rotate", "jitter"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"features.strokes.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("scale", "speed"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"features.strokes.{name} must be in [0, 1), got {getattr(self, name)}")
+
+
+@dataclass
 class FeatureConfig:
-    type: str = "fbank"  # fbank | mfcc | logmel | precomputed
+    type: str = "fbank"  # fbank | mfcc | logmel | precomputed | image | strokes
     sample_rate: int = 16000  # audio is resampled to this rate (or refused, see resample)
     resample: bool = True  # False: audio at another rate is an error
     num_bins: int = 40  # mel filterbank channels
@@ -56,9 +119,11 @@ class FeatureConfig:
     dither: float = 0.0
     dim: Optional[int] = None  # precomputed only: expected feature dimension (checked when set)
     cmvn: str = "global"  # global | speaker | none
+    image: ImageFeatureConfig = field(default_factory=ImageFeatureConfig)  # type: image only
+    strokes: StrokeFeatureConfig = field(default_factory=StrokeFeatureConfig)  # type: strokes only
 
     def __post_init__(self) -> None:
-        _check_choice("features.type", self.type, ("fbank", "mfcc", "logmel", "precomputed"))
+        _check_choice("features.type", self.type, ("fbank", "mfcc", "logmel", "precomputed", "image", "strokes"))
         _check_choice("features.cmvn", self.cmvn, ("global", "speaker", "none"))
         _check_choice("features.deltas", self.deltas, (0, 1, 2))
         _check_positive("features.sample_rate", self.sample_rate)
@@ -76,16 +141,34 @@ class ModelConfig:
     dropout: float = 0.0  # between LSTM layers
     frame_stacking: int = 1  # concatenate this many consecutive input frames ...
     subsampling: int = 1  # ... and keep every this-many-th: T' = ceil(T / subsampling)
+    # Optional CNN front end before the stacking (off by default: a BLSTM-only baseline). Each layer:
+    # conv (cnn_kernel x cnn_kernel, same padding) -> ReLU -> max-pool (feature axis x time axis).
+    cnn_channels: list[int] = field(default_factory=list)  # output channels per layer; [] = no CNN
+    cnn_kernel: int = 3  # odd
+    cnn_height_pool: int = 2  # pooling along the feature axis (image height) per layer
+    cnn_time_pool: int = 1  # pooling along time per layer; see time_reduction
 
     def __post_init__(self) -> None:
         _check_positive("model.num_layers", self.num_layers)
         _check_positive("model.hidden_size", self.hidden_size)
         _check_positive("model.frame_stacking", self.frame_stacking)
         _check_positive("model.subsampling", self.subsampling)
+        if not isinstance(self.cnn_channels, list) or not all(
+                isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in self.cnn_channels):
+            raise ConfigError(f"model.cnn_channels must be a list of positive integers, got {self.cnn_channels!r}")
+        if self.cnn_kernel < 1 or self.cnn_kernel % 2 == 0:
+            raise ConfigError(f"model.cnn_kernel must be a positive odd number, got {self.cnn_kernel}")
+        _check_positive("model.cnn_height_pool", self.cnn_height_pool)
+        _check_positive("model.cnn_time_pool", self.cnn_time_pool)
         if not 0 <= self.projection_size < self.hidden_size:
             raise ConfigError(f"model.projection_size must be in [0, hidden_size), got {self.projection_size}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def time_reduction(self) -> int:
+        """Input frames per output frame: T' = ceil(T / time_reduction) (CNN time pooling x subsampling)."""
+        return self.cnn_time_pool ** len(self.cnn_channels) * self.subsampling
 
 
 @dataclass
@@ -127,10 +210,36 @@ class TrainConfig:
 
 @dataclass
 class DecodeConfig:
-    decoder: str = "greedy"
+    decoder: str = "greedy"  # greedy | beam (CTC prefix beam search)
+    beam: int = 16  # hypotheses kept per frame
+    nbest: int = 1  # hypotheses returned per utterance (<= beam)
+    token_topk: int = 0  # per frame, extend with at most this many tokens (0: no limit)
+    token_min_logp: Optional[float] = -8.0  # per frame, tokens below this log-prob start nothing (null: none)
+    blank_threshold: Optional[float] = 0.999  # frames with blank probability >= this start nothing (null: off)
+    beam_threshold: Optional[float] = 15.0  # drop hypotheses this far (log) below the best (null: off)
+    lm: Optional[str] = None  # ARPA n-gram LM file over lm_unit units; null: none
+    lm_unit: str = "token"  # token: LM over the model's tokens (chars, phones); word: over words
+    lm_weight: float = 0.5  # shallow-fusion weight of the LM log-prob
+    insertion_bonus: float = 0.0  # added per token (token LM, no LM) or per word (word LM)
+    lexicon: Optional[str] = None  # word list or pronunciation dictionary: only its words are decoded
 
     def __post_init__(self) -> None:
-        _check_choice("decode.decoder", self.decoder, ("greedy",))
+        _check_choice("decode.decoder", self.decoder, ("greedy", "beam"))
+        _check_choice("decode.lm_unit", self.lm_unit, ("token", "word"))
+        _check_positive("decode.beam", self.beam)
+        _check_positive("decode.nbest", self.nbest)
+        if self.nbest > self.beam:
+            raise ConfigError(f"decode.nbest ({self.nbest}) must be <= decode.beam ({self.beam})")
+        if self.token_topk < 0:
+            raise ConfigError(f"decode.token_topk must be >= 0 (0: no limit), got {self.token_topk}")
+        if self.token_min_logp is not None and self.token_min_logp > 0:
+            raise ConfigError(f"decode.token_min_logp is a log-probability (<= 0), got {self.token_min_logp}")
+        if self.blank_threshold is not None and not 0.0 < self.blank_threshold <= 1.0:
+            raise ConfigError(f"decode.blank_threshold must be in (0, 1] or null, got {self.blank_threshold}")
+        if self.beam_threshold is not None:
+            _check_positive("decode.beam_threshold", self.beam_threshold)
+        if self.lm_weight < 0:
+            raise ConfigError(f"decode.lm_weight must be >= 0, got {self.lm_weight}")
 
 
 @dataclass

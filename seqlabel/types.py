@@ -56,12 +56,31 @@ class Batch:
 
 @dataclass(frozen=True)
 class Hypothesis:
-    """A decoded label sequence for one utterance."""
+    """A decoded (or force-aligned) label sequence for one utterance.
+
+    Frame fields count output frames (T'); ``frame_seconds`` (feature frame shift x subsampling)
+    turns them into seconds, see ``token_times``. Confidences are probabilities in [0, 1].
+    """
 
     id: str
     tokens: tuple[str, ...]
-    score: float = 0.0
-    timesteps: tuple[int, ...] = ()  # output frame index of each token
+    score: float = 0.0  # best path (greedy), fused search score (beam) or alignment log-prob
+    timesteps: tuple[int, ...] = ()  # output frame where each token is first emitted
+    words: tuple[str, ...] = ()  # words: split at the word boundary (char units) or from the lexicon
+    durations: tuple[int, ...] = ()  # output frames each token spans in its alignment
+    token_confidences: tuple[float, ...] = ()  # peak posterior of each token within its span
+    confidence: Optional[float] = None  # utterance: geometric mean of the token confidences
+    acoustic_score: Optional[float] = None  # log P_ctc(tokens), beam search only
+    lm_score: Optional[float] = None  # unweighted LM log-prob, beam search with an LM only
+    frame_seconds: Optional[float] = None  # seconds per output frame
+
+    def token_times(self) -> tuple[tuple[float, float], ...]:
+        """(start, duration) in seconds of each token; needs ``frame_seconds`` and ``durations``."""
+        if self.frame_seconds is None or len(self.durations) != len(self.timesteps):
+            raise ValueError(f"hypothesis {self.id!r} has no frame timing (frame_seconds={self.frame_seconds}, "
+                             f"{len(self.timesteps)} timesteps, {len(self.durations)} durations)")
+        fs = self.frame_seconds
+        return tuple((t * fs, d * fs) for t, d in zip(self.timesteps, self.durations))
 
 
 @dataclass(frozen=True)

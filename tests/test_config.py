@@ -86,7 +86,7 @@ def test_wrong_types_name_the_key(data: dict, key: str) -> None:
         ({"model": {"dropout": 1.0}}, "model.dropout"),
         ({"model": {"projection_size": 8, "hidden_size": 8}}, "model.projection_size"),
         ({"model": {"subsampling": 0}}, "model.subsampling"),
-        ({"decode": {"decoder": "beam"}}, "decode.decoder"),
+        ({"decode": {"decoder": "viterbi"}}, "decode.decoder"),
         ({"features": {"preset": "graves2099"}}, "features.preset"),
     ],
 )

@@ -1,0 +1,375 @@
+"""Speed and accuracy of seqlabel's CTC beam search against pyctcdecode and torchaudio's flashlight
+decoder, side by side on the same log-probs, with and without language models.
+
+Not a test: a script that prints a table (time, utterances per second, speed ratio against
+seqlabel, CER, WER) and the same as JSON.
+
+Setup (the other decoders are installed for the benchmark only)::
+
+    pip install --no-deps pyctcdecode pygtrie   # --no-deps: pyctcdecode pins numpy<2 and would
+                                                # downgrade the numpy torch was built against
+    pip install --no-deps flashlight-text       # optional: torchaudio's ctc_decoder
+
+Missing decoders are skipped with a message. Run::
+
+    python benchmarks/bench_decoders.py                      # synthetic log-probs from AN4 transcripts
+    python benchmarks/bench_decoders.py --utterances 50 --beam 16
+    python benchmarks/bench_decoders.py --checkpoint exp/an4/best.pt --manifest data/an4/dev.jsonl
+
+Log-probs: by default synthetic, CTC-like and peaky, made from real transcripts (AN4's, when
+``../shared/data/an4_wav`` is there; else generated words): each character gets one or two peaked
+frames followed by blanks, and some characters are confused with another one, so greedy decoding
+makes errors that an LM can repair. With ``--checkpoint`` and ``--manifest`` they are a trained
+model's. LMs (a word bigram and a character 5-gram) are trained by seqlabel on transcripts that
+are not decoded.
+
+Matched settings: every beam search uses the same beam width, drops tokens below log-prob -5
+per frame (pyctcdecode's default) and hypotheses 10 below the best (pyctcdecode's
+``beam_prune_logp``); the word LM is the same object for seqlabel and pyctcdecode (through
+pyctcdecode's ``AbstractLanguageModel``), with the same weight and per-word bonus. seqlabel's
+rows marked "+skip" also skip frames whose blank probability is >= 0.999 (its default).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from seqlabel.decoders.beam import CTCPrefixBeamSearch  # noqa: E402
+from seqlabel.lm import Lexicon, NgramLM, train_lm  # noqa: E402
+from seqlabel.metrics import score, to_words  # noqa: E402
+
+AN4_TRANSCRIPTS = ROOT.parent / "shared" / "data" / "an4_wav" / "etc" / "an4_train.transcription"
+BOUNDARY = "|"
+
+
+# ----------------------------------------------------------------------------- data
+def read_transcripts(path: Path) -> list[str]:
+    """AN4 ``.transcription`` lines (``<s> WORDS </s> (id)``), a JSONL manifest, or plain lines."""
+    if path.suffix == ".jsonl":
+        return [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()]
+    out = []
+    for line in path.read_text().splitlines():
+        line = re.sub(r"\([^)]*\)\s*$", "", line).replace("<s>", "").replace("</s>", "")
+        if line.strip():
+            out.append(" ".join(line.split()))
+    return out
+
+
+def generated_transcripts(n: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    letters = list("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    words = ["".join(rng.choice(letters, size=rng.integers(2, 7))) for _ in range(300)]
+    zipf = 1.0 / np.arange(1, len(words) + 1)
+    zipf /= zipf.sum()
+    return [" ".join(rng.choice(words, size=rng.integers(2, 9), p=zipf)) for _ in range(n)]
+
+
+def tokenize(text: str) -> list[str]:
+    return [BOUNDARY if c == " " else c for c in " ".join(text.split())]
+
+
+def synthetic_log_probs(text: str, tokens: list[str], rng: np.random.Generator, confusion: float) -> np.ndarray:
+    """A peaky CTC-like (T, C) log-prob matrix for ``text``: one or two frames per token, then blanks;
+    a ``confusion`` fraction of tokens share their peak with a wrong token (sometimes winning)."""
+    index = {t: i for i, t in enumerate(tokens)}
+    C = len(tokens)
+    frames: list[np.ndarray] = []
+
+    def frame(best: int, second: Optional[int] = None, gap: float = 0.0) -> np.ndarray:
+        logits = rng.normal(0.0, 1.0, C)
+        logits[best] += rng.uniform(6.0, 9.0)
+        if second is not None:
+            logits[second] = logits[best] + gap
+        return logits
+
+    frames.extend(frame(0) for _ in range(rng.integers(1, 4)))
+    for tok in tokenize(text):
+        c = index[tok]
+        confused = rng.random() < confusion
+        wrong = int(rng.choice([k for k in range(1, C) if k != c])) if confused else None
+        gap = rng.normal(0.0, 0.7)
+        for _ in range(rng.integers(1, 3)):
+            frames.append(frame(c, wrong, gap) if confused else frame(c))
+        frames.extend(frame(0) for _ in range(rng.integers(1, 4)))
+    logits = np.stack(frames)  # (T, C)
+    return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+
+
+def load_checkpoint_log_probs(checkpoint: str, manifest: str, n: int) -> tuple[list[np.ndarray], list[list[str]], list[str]]:
+    from seqlabel.manifest import read_manifest
+    from seqlabel.recognizer import Recognizer
+
+    recognizer = Recognizer.from_checkpoint(checkpoint, "auto")
+    if recognizer.vocab.unit != "char":
+        raise SystemExit("the benchmark compares character decoders: give a character model")
+    utts = read_manifest(manifest)[:n]
+    refs = recognizer.references(utts)
+    return recognizer.log_probs(utts), [refs[u.id] for u in utts], recognizer.vocab.tokens
+
+
+# ----------------------------------------------------------------------------- decoders
+class PyctcdecodeLM:
+    """A seqlabel NgramLM (word level) as a pyctcdecode language model: the same LM, weight and
+    per-word bonus as seqlabel's word-LM fusion (no partial-word scoring)."""
+
+    def __new__(cls, lm: NgramLM, alpha: float, beta: float):  # built lazily: pyctcdecode is optional
+        from pyctcdecode.language_model import AbstractLanguageModel
+
+        class _LM(AbstractLanguageModel):
+            @property
+            def order(self) -> int:
+                return lm.order
+
+            def get_start_state(self):
+                return lm.begin()
+
+            def score_partial_token(self, partial_token: str) -> float:
+                return 0.0
+
+            def score(self, prev_state, word: str, is_last_word: bool = False):
+                total, state = 0.0, prev_state
+                if word:
+                    lp, state = lm.score(prev_state, word)
+                    total = alpha * lp + beta
+                if is_last_word:
+                    total += alpha * lm.end_score(state)
+                return total, state
+
+        return _LM()
+
+
+def text_tokens(text: str) -> list[str]:
+    return tokenize(text)
+
+
+def build_decoders(tokens: list[str], beam: int, word_lm: NgramLM, char_lm: NgramLM, lexicon: Lexicon,
+                   word_arpa: Path, char_arpa: Path, lexicon_file: Path, weights: dict[str, float],
+                   only: Optional[set[str]]) -> list[tuple[str, str, Callable[[np.ndarray], list[str]]]]:
+    """(name, LM kind, decode function: list of log-probs (T, C) -> token lists) for every decoder that
+    imports. seqlabel decodes the list as one padded batch (its lockstep search); "seqlabel-1by1"
+    one utterance at a time, like the others."""
+    out: list[tuple[str, str, Callable]] = []
+    common = dict(beam=beam, token_min_logp=-5.0, beam_threshold=10.0)
+
+    def one_by_one(fn: Callable[[np.ndarray], list[str]]) -> Callable:
+        return lambda lps: [fn(lp) for lp in lps]
+
+    def seqlabel(search: CTCPrefixBeamSearch) -> Callable:
+        """Batched: the utterances padded to (B, T, C) with lengths, decoded in lockstep."""
+        def run(lps: list[np.ndarray]) -> list[list[str]]:
+            T = max(lp.shape[0] for lp in lps)
+            padded = np.zeros((len(lps), T, len(tokens)))
+            for b, lp in enumerate(lps):
+                padded[b, : lp.shape[0]] = lp
+            results = search.batch(padded, [lp.shape[0] for lp in lps])
+            return [[tokens[i] for i in r[0].ids] for r in results]
+        return run
+
+    def seqlabel_single(search: CTCPrefixBeamSearch) -> Callable:
+        return one_by_one(lambda lp: [tokens[i] for i in search(lp)[0].ids])
+
+    def greedy(lp: np.ndarray) -> list[str]:
+        best = lp.argmax(axis=1)
+        keep = (best != 0) & (best != np.concatenate([[0], best[:-1]]))
+        return [tokens[i] for i in best[keep]]
+
+    wl, wb = weights["word_weight"], weights["word_bonus"]
+    cl, cb = weights["char_weight"], weights["char_bonus"]
+    out.append(("greedy", "none", one_by_one(greedy)))
+    out.append(("seqlabel", "none", seqlabel(CTCPrefixBeamSearch(tokens, **common))))
+    out.append(("seqlabel-1by1", "none", seqlabel_single(CTCPrefixBeamSearch(tokens, **common))))
+    out.append(("seqlabel+skip", "none", seqlabel(CTCPrefixBeamSearch(tokens, **common, blank_threshold=0.999))))
+    out.append(("seqlabel", "word", seqlabel(CTCPrefixBeamSearch(tokens, **common, lm=word_lm, lm_unit="word",
+                                                                 lm_weight=wl, insertion_bonus=wb))))
+    out.append(("seqlabel+skip", "word", seqlabel(CTCPrefixBeamSearch(
+        tokens, **common, blank_threshold=0.999, lm=word_lm, lm_unit="word", lm_weight=wl, insertion_bonus=wb))))
+    out.append(("seqlabel-1by1", "word", seqlabel_single(CTCPrefixBeamSearch(
+        tokens, **common, lm=word_lm, lm_unit="word", lm_weight=wl, insertion_bonus=wb))))
+    out.append(("seqlabel", "char", seqlabel(CTCPrefixBeamSearch(tokens, **common, lm=char_lm, lm_weight=cl,
+                                                                 insertion_bonus=cb))))
+    out.append(("seqlabel", "lexicon+word", seqlabel(CTCPrefixBeamSearch(
+        tokens, **common, lm=word_lm, lm_unit="word", lm_weight=wl, insertion_bonus=wb, lexicon=lexicon))))
+
+    try:
+        import logging
+
+        logging.getLogger("pyctcdecode").setLevel(logging.ERROR)
+        from pyctcdecode import Alphabet, BeamSearchDecoderCTC, build_ctcdecoder
+    except ImportError:
+        print("pyctcdecode not installed: skipped (pip install --no-deps pyctcdecode pygtrie)", file=sys.stderr)
+    else:
+        labels = ["" if i == 0 else (" " if t == BOUNDARY else t) for i, t in enumerate(tokens)]
+
+        def pyctc(decoder: Any) -> Callable:
+            return one_by_one(lambda lp: text_tokens(decoder.decode(lp, beam_width=beam, token_min_logp=-5.0,
+                                                                    beam_prune_logp=-10.0)))
+
+        out.append(("pyctcdecode", "none", pyctc(build_ctcdecoder(labels))))
+        with_lm = BeamSearchDecoderCTC(Alphabet.build_alphabet(labels), PyctcdecodeLM(word_lm, wl, wb))
+        out.append(("pyctcdecode", "word", pyctc(with_lm)))
+
+    try:
+        import torch
+        from torchaudio.models.decoder import ctc_decoder
+        ctc_decoder(lexicon=None, tokens=tokens, blank_token=tokens[0], sil_token=BOUNDARY, unk_word="<unk>")
+    except Exception as e:  # ImportError, or RuntimeError without flashlight-text
+        print(f"torchaudio ctc_decoder unavailable: skipped ({str(e).splitlines()[0][:100]})", file=sys.stderr)
+    else:
+        def flashlight(decoder: Any) -> Callable:
+            def run(lp: np.ndarray) -> list[str]:
+                emissions = torch.from_numpy(lp.astype(np.float32)).unsqueeze(0)  # (1, T, C)
+                best = decoder(emissions)[0][0]
+                return [tokens[i] for i in best.tokens.tolist()]
+            return one_by_one(run)
+
+        fl = dict(tokens=tokens, blank_token=tokens[0], sil_token=BOUNDARY, unk_word="<unk>", beam_size=beam,
+                  beam_size_token=None, beam_threshold=10.0)
+        out.append(("flashlight", "none", flashlight(ctc_decoder(lexicon=None, lm=None, **fl))))
+        out.append(("flashlight", "char", flashlight(ctc_decoder(lexicon=None, lm=str(char_arpa), lm_weight=cl,
+                                                                 word_score=cb, **fl))))
+        out.append(("flashlight", "lexicon+word", flashlight(ctc_decoder(
+            lexicon=str(lexicon_file), lm=str(word_arpa), lm_weight=wl, word_score=wb, **fl))))
+    if only:
+        out = [d for d in out if re.split(r"[+-]", d[0])[0] in only or d[0] == "greedy"]
+    return out
+
+
+def normalise(tokens: Sequence[str]) -> list[str]:
+    """Tokens -> the canonical form of their text (single boundaries, none at either end)."""
+    return tokenize("".join(" " if t == BOUNDARY else t for t in tokens))
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--utterances", type=int, default=200, help="utterances to decode")
+    ap.add_argument("--beam", type=int, default=32)
+    ap.add_argument("--texts", type=Path, help="transcripts (AN4 .transcription, JSONL manifest or lines)")
+    ap.add_argument("--checkpoint", help="take log-probs from this model ...")
+    ap.add_argument("--manifest", help="... on this manifest")
+    ap.add_argument("--log-probs", type=Path, help="load log-probs, references and tokens saved with --save")
+    ap.add_argument("--save", type=Path, help="save the log-probs, references and tokens used (.npz)")
+    ap.add_argument("--lm-texts", type=Path, help="LM training transcripts [default: the undecoded --texts]")
+    ap.add_argument("--confusion", type=float, default=0.15, help="synthetic: fraction of confused tokens")
+    ap.add_argument("--word-weight", type=float, default=0.8)
+    ap.add_argument("--word-bonus", type=float, default=1.0)
+    ap.add_argument("--char-weight", type=float, default=0.5)
+    ap.add_argument("--char-bonus", type=float, default=0.5)
+    ap.add_argument("--only", help="comma-separated decoders to run (seqlabel, pyctcdecode, flashlight)")
+    ap.add_argument("--repeat", type=int, default=3, help="time each decoder this many times, round robin (best kept)")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    texts_path = args.texts or (AN4_TRANSCRIPTS if AN4_TRANSCRIPTS.is_file() else None)
+    texts = read_transcripts(texts_path) if texts_path else generated_transcripts(args.utterances * 4, args.seed)
+    rng = np.random.default_rng(args.seed)
+    order = rng.permutation(len(texts))
+    if args.checkpoint or args.log_probs:
+        if args.log_probs:
+            saved = np.load(args.log_probs, allow_pickle=False)
+            tokens = saved["tokens"].tolist()
+            lengths = saved["lengths"][: args.utterances]
+            flat = saved["log_probs"]
+            offsets = np.concatenate([[0], np.cumsum(saved["lengths"])])
+            log_probs = [flat[offsets[i]:offsets[i + 1]].astype(np.float64) for i in range(len(lengths))]
+            refs = [r.split() for r in saved["refs"][: args.utterances].tolist()]
+            source = str(saved["source"])
+        else:
+            if not args.manifest:
+                raise SystemExit("--checkpoint needs --manifest")
+            log_probs, refs, tokens = load_checkpoint_log_probs(args.checkpoint, args.manifest, args.utterances)
+            source = f"{args.checkpoint} on {args.manifest}"
+        decoded = set(" ".join(to_words(r)) for r in refs)
+        lm_texts = read_transcripts(args.lm_texts) if args.lm_texts else [t for t in texts if t not in decoded]
+    else:
+        test = [texts[i] for i in order[: args.utterances]]
+        lm_texts = read_transcripts(args.lm_texts) if args.lm_texts else [texts[i] for i in order[args.utterances:]]
+        chars = sorted({c for t in texts for c in t if c != " "})
+        tokens = ["<blank>", BOUNDARY, *chars]
+        log_probs = [synthetic_log_probs(t, tokens, rng, args.confusion) for t in test]
+        refs = [tokenize(t) for t in test]
+        source = f"synthetic peaky log-probs from {texts_path or 'generated words'} (confusion {args.confusion})"
+    if not lm_texts:
+        raise SystemExit("no LM training texts left: give --lm-texts")
+    if args.save:
+        np.savez_compressed(args.save, log_probs=np.concatenate(log_probs).astype(np.float32),
+                            lengths=np.array([lp.shape[0] for lp in log_probs]), tokens=np.array(tokens),
+                            refs=np.array([" ".join(r) for r in refs]), source=np.array(source))
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_decoders_"))
+    word_lm = train_lm(texts=lm_texts, unit="word", order=2, out_arpa=tmp / "word.arpa")
+    char_lm = train_lm(texts=lm_texts, unit="char", order=5, out_arpa=tmp / "char.arpa")
+    words = sorted({w for t in lm_texts for w in t.split() if all(c in tokens for c in w)})
+    lexicon = Lexicon.from_words(words)
+    (tmp / "lexicon.txt").write_text("".join(f"{w} {' '.join(w)} {BOUNDARY}\n" for w in words))
+    weights = {"word_weight": args.word_weight, "word_bonus": args.word_bonus, "char_weight": args.char_weight,
+               "char_bonus": args.char_bonus}
+    only = set(args.only.split(",")) if args.only else None
+    decoders = build_decoders(tokens, args.beam, word_lm, char_lm, lexicon, tmp / "word.arpa", tmp / "char.arpa",
+                              tmp / "lexicon.txt", weights, only)
+
+    frames = sum(lp.shape[0] for lp in log_probs)
+    print(f"{len(log_probs)} utterances, {frames} frames, {len(tokens)} classes, beam {args.beam}; {source}")
+    print(f"LMs trained on {len(lm_texts)} transcripts ({len(words)} words)", flush=True)
+    ref_map = {str(i): normalise(r) for i, r in enumerate(refs)}
+    times = [math.inf] * len(decoders)
+    outputs: list[list[list[str]]] = [[] for _ in decoders]
+    for rep in range(args.repeat):  # round robin, so that a busy spell of the machine hits all alike
+        for k, (name, lm_kind, fn) in enumerate(decoders):
+            start = time.perf_counter()
+            hyps = fn(log_probs)
+            times[k] = min(times[k], time.perf_counter() - start)
+            outputs[k] = hyps
+            if rep == args.repeat - 1:
+                print(f"  {name:14s} lm={lm_kind:13s} {times[k]:8.3f} s", flush=True)
+    rows = []
+    for (name, lm_kind, _), best_time, hyps in zip(decoders, times, outputs):
+        hyp_map = {str(i): normalise(h) for i, h in enumerate(hyps)}
+        cer = score(ref_map, hyp_map, "char").total.rate
+        wer = score({k: to_words(v) for k, v in ref_map.items()}, {k: to_words(v) for k, v in hyp_map.items()},
+                    "word").total.rate
+        rows.append({"decoder": name, "lm": lm_kind, "seconds": best_time,
+                     "ms_per_utt": 1000 * best_time / len(log_probs), "cer": cer, "wer": wer})
+
+    def reference_time(lm_kind: str) -> Optional[float]:
+        """seqlabel's time for the same LM kind (matched pruning, no blank skipping)."""
+        for r in rows:
+            if r["decoder"] == "seqlabel" and r["lm"] == lm_kind:
+                return r["seconds"]
+        return None
+
+    print()
+    print(f"{'decoder':14s} {'LM':13s} {'seconds':>8s} {'ms/utt':>8s} {'x seqlabel':>10s} {'CER':>7s} {'WER':>7s}")
+    for r in rows:
+        ref = reference_time(r["lm"])
+        r["time_vs_seqlabel"] = None if ref is None or r["decoder"] == "greedy" else r["seconds"] / ref
+        ratio = "" if r["time_vs_seqlabel"] is None else f"{r['time_vs_seqlabel']:.2f}"
+        print(f"{r['decoder']:14s} {r['lm']:13s} {r['seconds']:8.3f} {r['ms_per_utt']:8.2f} {ratio:>10s} "
+              f"{100 * r['cer']:6.2f}% {100 * r['wer']:6.2f}%")
+    print("x seqlabel: time over seqlabel's time with the same LM (matched pruning); > 1 means seqlabel is faster")
+    result = {"source": source, "utterances": len(log_probs), "frames": frames, "classes": len(tokens),
+              "beam": args.beam, "weights": weights, "machine": platform.processor() or platform.machine(),
+              "cpus": os.cpu_count(), "python": platform.python_version(), "rows": rows}
+    print(json.dumps(result, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()
