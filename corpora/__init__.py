@@ -21,6 +21,11 @@ RECIPES: dict[str, str] = {
     "an4": "CMU AN4 census (16 kHz WAV under wav/ or Sphinx cepstra under feat/)",
     "dir": "a folder of audio files plus a TSV of id<TAB>transcript",
     "espeak": "synthetic phone-labelled speech made offline with eSpeak NG (the demo corpus)",
+    "hershey": "synthetic online handwriting (pen strokes) from the Hershey script fonts, writer-disjoint splits",
+    "iam_ondb": "IAM On-Line Handwriting Database (lineStrokes XML, ascii CSR transcripts, task split files)",
+    "lines": "line images with .gt.txt transcripts (ocropus/kraken/Calamari), split by top-level folder",
+    "iam": "IAM handwriting lines (lines/a01/a01-000u/a01-000u-00.png + ascii/lines.txt), writer-disjoint",
+    "digits": "digit strings composed from scikit-learn's bundled 8x8 handwritten digits (writer-mixed)",
 }
 
 

@@ -7,14 +7,15 @@ bad file stops the run before training starts, with its name in the message.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
+import numpy as np
 import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from seqlabel.errors import DataError
+from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import FeatureExtractor
 from seqlabel.features.cmvn import CmvnStats, normalize_per_speaker
 from seqlabel.types import Batch, Utterance
@@ -71,22 +72,66 @@ def normalize(split: Split, cmvn: str, stats: Optional[CmvnStats]) -> list[torch
     return [stats.apply(f) for f in split.features]
 
 
-class SequenceDataset(Dataset):
-    """Items are (index, normalised features (T, F), target ids (L,))."""
+# Train-time augmentation: (utterance, its normalised features (T, F), a generator seeded by
+# (seed, epoch, item)) -> new normalised features (T', F). Deterministic given those three.
+Augment = Callable[[Utterance, torch.Tensor, np.random.Generator], torch.Tensor]
 
-    def __init__(self, split: Split, features: list[torch.Tensor]) -> None:
+
+class SequenceDataset(Dataset):
+    """Items are (index, normalised features (T, F), target ids (L,)).
+
+    With ``augment`` set, each item's features come from ``augment`` called with a generator
+    seeded by ``(seed, epoch, index)``; ``set_epoch`` moves to the next epoch's draws.
+    """
+
+    def __init__(self, split: Split, features: list[torch.Tensor], augment: Optional[Augment] = None,
+                 seed: int = 0) -> None:
         self.split = split
         self.features = features
         self.targets = [torch.tensor(t, dtype=torch.long) for t in split.targets]
+        self.augment = augment
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.features)
 
     def __getitem__(self, i: int) -> tuple[int, torch.Tensor, torch.Tensor]:
-        return i, self.features[i], self.targets[i]
+        feats = self.features[i]
+        if self.augment is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, i])
+            feats = self.augment(self.split.utterances[i], feats, rng)
+        return i, feats, self.targets[i]
 
     def collate(self, items: list[tuple[int, torch.Tensor, torch.Tensor]]) -> Batch:
         return collate(items, [self.split.utterances[i].id for i, _, _ in items])
+
+
+@dataclass(frozen=True)
+class ExtractorAugment:
+    """An ``Augment`` for extractors with ``augmented(utt, rng) -> (T, F)``: features of a randomly
+    altered input (strokes, image), normalised with the training statistics as in ``normalize``."""
+
+    extractor: FeatureExtractor
+    stats: Optional[CmvnStats]
+
+    def __call__(self, utt: Utterance, feats: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        raw = self.extractor.augmented(utt, rng)  # type: ignore[attr-defined]
+        return self.stats.apply(raw) if self.stats is not None else raw
+
+
+def build_augment(extractor: FeatureExtractor, cmvn: str, stats: Optional[CmvnStats]) -> Optional[Augment]:
+    """The extractor's train-time augmentation, or None when it has none or it is switched off
+    (an extractor opts in with ``augments`` (bool) and ``augmented(utt, rng)``)."""
+    if not getattr(extractor, "augments", False):
+        return None
+    if cmvn == "speaker":
+        raise ConfigError("augmentation needs features.cmvn global or none (per-speaker statistics are "
+                          "computed from the unaugmented features)")
+    return ExtractorAugment(extractor, stats if cmvn == "global" else None)
 
 
 def collate(items: list[tuple[int, torch.Tensor, torch.Tensor]], ids: list[str]) -> Batch:

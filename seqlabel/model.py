@@ -1,7 +1,10 @@
 """Deep bidirectional LSTM stack for CTC.
 
     features (B, T, F), lengths (B,)
-      -> frame stacking / subsampling  (B, T', F * frame_stacking), T' = ceil(T / subsampling)
+      -> optional CNN front end         (B, T1, K * F1), T1 = ceil(T / p ** n), F1 = ceil(F / q ** n)
+                                        (n = len(cnn_channels) layers, K their last channel count,
+                                         p = cnn_time_pool, q = cnn_height_pool; T1 = T without CNN)
+      -> frame stacking / subsampling  (B, T', F' * frame_stacking), T' = ceil(T1 / subsampling)
       -> BiLSTM x num_layers            (B, T', 2 * H)   (H = projection_size or hidden_size)
       -> linear                         (B, T', C)
       -> log-softmax (float32)          (B, T', C), output lengths (B,)
@@ -20,6 +23,51 @@ from seqlabel.config import ModelConfig
 def output_lengths(lengths: torch.Tensor, subsampling: int) -> torch.Tensor:
     """Output frames for input lengths: ceil(T / subsampling)."""
     return torch.div(lengths + subsampling - 1, subsampling, rounding_mode="floor")
+
+
+def pooled_size(size: int, pool: int, layers: int) -> int:
+    """Size of an axis after ``layers`` ceil-mode max-pools of ``pool``: ceil(size / pool ** layers)."""
+    return -(-size // pool ** layers)
+
+
+def mask_frames(x: torch.Tensor, lengths: torch.Tensor, dim: int) -> torch.Tensor:
+    """Zero the positions of axis ``dim`` at or past each item's length (the batch axis is 0)."""
+    steps = torch.arange(x.shape[dim], device=x.device)
+    keep = steps.unsqueeze(0) < lengths.to(x.device).unsqueeze(1)  # (B, T)
+    shape = [x.shape[0]] + [1] * (x.dim() - 1)
+    shape[dim] = x.shape[dim]
+    return x * keep.view(shape).to(x.dtype)
+
+
+class ConvFrontEnd(nn.Module):
+    """Conv -> ReLU -> max-pool layers over the (feature, time) plane of (B, T, F) inputs.
+
+    Frames past each item's length are zeroed before the first convolution and after every ReLU,
+    and pooling is ceil-mode over non-negative values, so an item's outputs do not depend on the
+    batch it is in (nor on what its padding holds).
+    """
+
+    def __init__(self, input_dim: int, channels: list[int], kernel: int, height_pool: int, time_pool: int) -> None:
+        super().__init__()
+        self.time_pool = time_pool
+        blocks, previous = [], 1
+        for c in channels:
+            blocks.append(nn.Conv2d(previous, c, kernel, padding=kernel // 2))
+            previous = c
+        self.convs = nn.ModuleList(blocks)
+        self.pool = nn.MaxPool2d((height_pool, time_pool), ceil_mode=True)
+        self.output_dim = previous * pooled_size(input_dim, height_pool, len(channels))
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, F), lengths (B,) -> (B, T1, output_dim), lengths (B,) with T1 = ceil(T / time_pool ** layers)."""
+        y = x.transpose(1, 2).unsqueeze(1)  # (B, 1, F, T): one channel, features as image rows
+        y = mask_frames(y, lengths, dim=3)
+        for conv in self.convs:
+            y = mask_frames(torch.relu(conv(y)), lengths, dim=3)  # (B, K, F, T)
+            y = self.pool(y)  # (B, K, ceil(F / q), ceil(T / p))
+            lengths = output_lengths(lengths, self.time_pool)
+        b, k, f, t = y.shape
+        return y.permute(0, 3, 1, 2).reshape(b, t, k * f), lengths  # (B, K, F1, T1) -> (B, T1, K * F1)
 
 
 def stack_frames(x: torch.Tensor, stacking: int, subsampling: int) -> torch.Tensor:
@@ -41,8 +89,14 @@ class BiLSTMCTC(nn.Module):
         self.config = config
         self.input_dim = input_dim
         self.num_classes = num_classes
+        self.cnn = None
+        lstm_input = input_dim
+        if config.cnn_channels:
+            self.cnn = ConvFrontEnd(input_dim, config.cnn_channels, config.cnn_kernel, config.cnn_height_pool,
+                                    config.cnn_time_pool)
+            lstm_input = self.cnn.output_dim
         self.lstm = nn.LSTM(
-            input_size=input_dim * config.frame_stacking,
+            input_size=lstm_input * config.frame_stacking,
             hidden_size=config.hidden_size,
             num_layers=config.num_layers,
             bidirectional=True,
@@ -57,7 +111,10 @@ class BiLSTMCTC(nn.Module):
         """features (B, T, F), lengths (B,) -> log-probs (B, T', C) float32, out lengths (B,)."""
         if features.dim() != 3 or features.shape[2] != self.input_dim:
             raise ValueError(f"features must be (B, T, {self.input_dim}), got {tuple(features.shape)}")
-        x = stack_frames(features, self.config.frame_stacking, self.config.subsampling)  # (B, T', F')
+        x = features
+        if self.cnn is not None:
+            x, lengths = self.cnn(x, lengths)  # (B, T1, F1)
+        x = stack_frames(x, self.config.frame_stacking, self.config.subsampling)  # (B, T', F')
         out_lengths = output_lengths(lengths, self.config.subsampling)
         packed = pack_padded_sequence(x, out_lengths.cpu(), batch_first=True, enforce_sorted=False)
         y, _ = self.lstm(packed)

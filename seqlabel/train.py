@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from seqlabel.checkpoint import load_checkpoint, save_checkpoint
 from seqlabel.config import Config, save_config, to_dict
-from seqlabel.data import Split, SequenceDataset, load_split, normalize
+from seqlabel.data import Split, SequenceDataset, build_augment, load_split, normalize
 from seqlabel.errors import CheckpointError, ConfigError, DataError
 from seqlabel.features import build_extractor
 from seqlabel.features.cmvn import CmvnStats, compute_stats
@@ -91,7 +91,8 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
     cmvn = None
     if config.features.cmvn == "global":
         cmvn = (CmvnStats.from_state(resumed["cmvn"]) if resumed else compute_stats(train_split.features))
-    train_set = SequenceDataset(train_split, normalize(train_split, config.features.cmvn, cmvn))
+    train_set = SequenceDataset(train_split, normalize(train_split, config.features.cmvn, cmvn),
+                                build_augment(extractor, config.features.cmvn, cmvn), tc.seed)
     dev_feats = normalize(dev_split, config.features.cmvn, cmvn) if dev_split else None
     input_dim = train_set.features[0].shape[1]
     echo(f"train: {len(train_set)} utterances, {sum(train_split.lengths)} frames, {input_dim}-dim features, "
@@ -134,6 +135,7 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
             break
         started = time.time()
         sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)
         stats = EpochStats()
         noise = tc.weight_noise if epoch >= tc.weight_noise_start_epoch else 0.0
         bar = tqdm(loader, desc=f"epoch {epoch}", disable=not tc.progress, leave=False)
@@ -177,7 +179,7 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
 def train_step(model: BiLSTMCTC, batch: Batch, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
                config: Config, noise: float, stats: EpochStats, device: torch.device) -> int:
     """One optimisation step on the CTC-feasible part of ``batch``; returns 1 if a step was taken."""
-    out_lengths = output_lengths(batch.feature_lengths, config.model.subsampling)
+    out_lengths = output_lengths(batch.feature_lengths, config.model.time_reduction)
     feasible = ctc_min_frames(batch.targets, batch.target_lengths) <= out_lengths
     n_bad = int((~feasible).sum())
     if n_bad:

@@ -1,6 +1,8 @@
 """Feature extractors behind one registry. An extractor maps an Utterance to (T, F) float32.
 
 Each extractor has ``dim`` (F), ``frame_rate`` (frames per second) and ``__call__(utt)``.
+Extractors with train-time augmentation also have ``augments`` (bool: switched on) and
+``augmented(utt, rng)`` (features of a randomly altered input); see ``seqlabel.data.build_augment``.
 """
 from __future__ import annotations
 
@@ -32,11 +34,23 @@ def _precomputed(config: FeatureConfig) -> FeatureExtractor:
     return PrecomputedFeatures(config)
 
 
+def _image(config: FeatureConfig) -> FeatureExtractor:
+    from seqlabel.features.image import ImageFeatures
+    return ImageFeatures(config)
+
+
+def _strokes(config: FeatureConfig) -> FeatureExtractor:
+    from seqlabel.features.strokes import StrokeFeatures
+    return StrokeFeatures(config)
+
+
 EXTRACTORS: dict[str, Callable[[FeatureConfig], FeatureExtractor]] = {
     "fbank": _audio,
     "mfcc": _audio,
     "logmel": _audio,
     "precomputed": _precomputed,
+    "strokes": _strokes,
+    "image": _image,
 }
 
 

@@ -1,0 +1,1 @@
+"""Train-time augmentation of raw inputs (pen strokes, line images), deterministic given a generator."""

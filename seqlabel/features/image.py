@@ -1,0 +1,184 @@
+"""Line images (offline handwriting) as frame sequences.
+
+    image file (PNG/JPEG/TIFF/BMP, any mode) -> grey (H0, W0) in [0, 1], 1 = white
+      -> ink (H0, W0) in [0, 1], ink = 1, paper = 0 (``ink``: dark, light or auto)
+      -> scaled to ``height`` rows, the width in proportion: (height, W)
+      -> [train only: augmentation, see seqlabel.augment.image] -> [Otsu binarisation]
+      -> ``pad`` blank columns at both ends -> frames (T, height * window), left to right
+
+Frame t holds columns t * stride .. t * stride + window - 1, each column's ``height`` pixels
+top to bottom, column after column. With window = stride = 1 a frame is one pixel column and
+the feature matrix is the transposed image.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from seqlabel.config import FeatureConfig, ImageFeatureConfig
+from seqlabel.errors import DataError
+from seqlabel.features.common import check_finite
+from seqlabel.types import Utterance
+
+_MODES_16 = ("I;16", "I;16B", "I;16L", "I", "F")
+
+
+def load_image(path: str | Path, what: str = "") -> np.ndarray:
+    """Grey levels (H, W) float32 in [0, 1] (1 = white) of an image file; errors name the file.
+
+    Colour is reduced to luminance; transparency is composited on white; 16-bit and float
+    images are scaled by their maximum. ``what`` prefixes error messages (e.g. the utterance).
+    """
+    from PIL import Image, UnidentifiedImageError  # lazy: only image features need Pillow
+
+    path = Path(path)
+    prefix = f"{what}: " if what else ""
+    if not path.is_file():
+        raise DataError(f"{prefix}image file not found: {path}")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in _MODES_16:
+                grey = np.asarray(im, dtype=np.float32)
+                top = float(grey.max()) if grey.size else 0.0
+                grey = grey / top if top > 0 else np.ones_like(grey)
+            else:
+                if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                    rgba = im.convert("RGBA")
+                    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                    im = Image.alpha_composite(white, rgba)
+                grey = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        raise DataError(f"{prefix}cannot read image {path}: {e}") from None
+    if grey.ndim != 2 or grey.shape[0] == 0 or grey.shape[1] == 0:
+        raise DataError(f"{prefix}image {path} is empty (size {grey.shape[1] if grey.ndim == 2 else 0}x"
+                        f"{grey.shape[0] if grey.ndim == 2 else 0})")
+    return np.clip(grey, 0.0, 1.0)
+
+
+def to_ink(grey: np.ndarray, ink: str = "auto") -> np.ndarray:
+    """(H, W) grey (1 = white) -> ink intensity (H, W): 1 = ink, 0 = paper.
+
+    ``dark``: dark ink on light paper; ``light``: light ink on dark ground; ``auto``: the paper
+    is whichever side of mid-grey the median pixel lies on.
+    """
+    if ink == "auto":
+        ink = "dark" if float(np.median(grey)) >= 0.5 else "light"
+    if ink == "dark":
+        return (1.0 - grey).astype(np.float32)
+    if ink == "light":
+        return grey.astype(np.float32)
+    raise ValueError(f"ink must be 'dark', 'light' or 'auto', got {ink!r}")
+
+
+def scale_to_height(image: np.ndarray, height: int) -> np.ndarray:
+    """(H, W) -> (height, round(W * height / H)) (at least one column): the aspect ratio is kept."""
+    from PIL import Image
+
+    h, w = image.shape
+    width = max(1, int(round(w * height / h)))
+    if (h, w) == (height, width):
+        return image.astype(np.float32, copy=True)
+    shrinking = height < h
+    resample = Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
+    out = Image.fromarray(image.astype(np.float32), mode="F").resize((width, height), resample)
+    return np.clip(np.asarray(out, dtype=np.float32), 0.0, 1.0)
+
+
+def otsu_threshold(image: np.ndarray, bins: int = 256) -> float:
+    """Otsu's threshold of values in [0, 1]: maximises the between-class variance of a 256-bin histogram
+    (the middle of the best run of bins when a gap between the modes makes several equally good)."""
+    counts, edges = np.histogram(image, bins=bins, range=(0.0, 1.0))
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight0 = np.cumsum(counts)  # pixels at or below each bin
+    weight1 = weight0[-1] - weight0
+    sum0 = np.cumsum(counts * centres)
+    mean0 = sum0 / np.maximum(weight0, 1)
+    mean1 = (sum0[-1] - sum0) / np.maximum(weight1, 1)
+    between = weight0 * weight1 * (mean0 - mean1) ** 2
+    good = between >= between.max() * (1 - 1e-9)  # empty bins between two modes tie
+    first = last = int(np.argmax(good))
+    while last + 1 < len(good) and good[last + 1]:
+        last += 1
+    return float(edges[(first + last) // 2 + 1])  # take the middle of the first plateau
+
+
+def binarize(image: np.ndarray) -> np.ndarray:
+    """Ink image -> {0, 1} float32 by Otsu's threshold (values above it are ink); all-paper stays 0."""
+    if float(image.max()) - float(image.min()) < 1e-6:
+        return np.zeros_like(image, dtype=np.float32) if float(image.max()) < 0.5 else np.ones_like(image)
+    return (image > otsu_threshold(image)).astype(np.float32)
+
+
+def num_frames(width: int, window: int, stride: int) -> int:
+    """Frames of an image ``width`` columns wide: ceil((max(width, window) - window) / stride) + 1."""
+    return -(-(max(width, window) - window) // stride) + 1
+
+
+def column_frames(image: np.ndarray, window: int = 1, stride: int = 1) -> np.ndarray:
+    """(H, W) -> (T, H * window) with T = num_frames(W, window, stride); zero columns pad the right end."""
+    h, w = image.shape
+    t = num_frames(w, window, stride)
+    padded = np.zeros((h, (t - 1) * stride + window), dtype=np.float32)
+    padded[:, :w] = image
+    columns = padded.T  # (W', H): one row per column
+    idx = np.arange(t)[:, None] * stride + np.arange(window)[None, :]  # (T, window)
+    return columns[idx].reshape(t, h * window)  # (T, window, H) -> (T, window * H)
+
+
+def frames_to_image(frames: np.ndarray, height: int, window: int = 1, stride: int = 1) -> np.ndarray:
+    """Inverse of ``column_frames``: (T, height * window) -> (height, (T - 1) * stride + window)."""
+    t = frames.shape[0]
+    cols = frames.reshape(t, window, height)  # (T, window, H)
+    head = cols[:, :stride].reshape(t * stride, height)  # first `stride` columns of every frame
+    tail = cols[-1, stride:]  # the last frame's remaining columns
+    return np.concatenate([head, tail]).T.copy()  # (W, H) -> (H, W)
+
+
+class ImageFeatures:
+    """Line image -> (T, height * window) float32 ink features in [0, 1] (see the module docstring)."""
+
+    def __init__(self, config: FeatureConfig) -> None:
+        self.config = config
+        self.image_config: ImageFeatureConfig = config.image
+        self.frame_rate = 1.0 / self.image_config.stride  # frames per pixel column at the scaled height
+        self._augmenter = None
+
+    @property
+    def dim(self) -> int:
+        return self.image_config.height * self.image_config.window
+
+    @property
+    def augments(self) -> bool:
+        return self.image_config.augment
+
+    def line_image(self, utt: Utterance) -> np.ndarray:
+        """``utt``'s image as ink (1) on paper (0), scaled to ``height`` rows: (height, W)."""
+        c = self.image_config
+        grey = load_image(utt.source, f"utterance {utt.id!r}")
+        return scale_to_height(to_ink(grey, c.ink), c.height)
+
+    def frames(self, image: np.ndarray, utt: Optional[Utterance] = None) -> torch.Tensor:
+        """(height, W) ink image -> (T, F) features: binarisation, padding, column frames."""
+        c = self.image_config
+        if c.binarize:
+            image = binarize(image)
+        if c.pad:
+            image = np.pad(image, ((0, 0), (c.pad, c.pad)))
+        feats = torch.from_numpy(column_frames(image, c.window, c.stride))
+        return check_finite(feats, utt) if utt is not None else feats
+
+    def __call__(self, utt: Utterance) -> torch.Tensor:
+        """(T, F) float32 features of one line image (no augmentation)."""
+        return self.frames(self.line_image(utt), utt)
+
+    def augmented(self, utt: Utterance, rng: np.random.Generator) -> torch.Tensor:
+        """(T2, F) features of a randomly altered copy of the line (affine, elastic, morphology, contrast)."""
+        if self._augmenter is None:
+            from seqlabel.augment.image import ImageAugment
+
+            self._augmenter = ImageAugment.from_config(self.image_config)
+        return self.frames(self._augmenter(self.line_image(utt), rng), utt)
