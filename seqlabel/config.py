@@ -191,6 +191,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str = "auto"  # auto (bf16 on CUDA if supported, else fp16) | bf16 | fp16 | off
     num_workers: int = 0
+    threads: int = 0  # torch intra-op CPU threads; 0: torch's default (1 avoids thrashing on a busy machine)
     tensorboard: bool = True
     progress: bool = True
 
@@ -201,7 +202,7 @@ class TrainConfig:
         _check_positive("train.max_epochs", self.max_epochs)
         _check_positive("train.batch_frames", self.batch_frames)
         _check_positive("train.max_batch_size", self.max_batch_size)
-        for name in ("weight_noise", "grad_clip", "weight_decay", "momentum"):
+        for name in ("weight_noise", "grad_clip", "weight_decay", "momentum", "threads", "num_workers"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         if not 0 < self.lr_factor <= 1:

@@ -73,6 +73,8 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
     if resume and resumed is None:
         raise CheckpointError(f"--resume: no {last_path}")
     _seed_everything(config.train.seed)
+    if config.train.threads > 0:
+        torch.set_num_threads(config.train.threads)
     device = resolve_device(config.train.device)
     tc = config.train
 

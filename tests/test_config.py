@@ -209,3 +209,9 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     assert loaded == config
     assert to_dict(loaded) == to_dict(config)
     assert "!!" not in path.read_text()  # plain data, no tags
+
+
+def test_threads_must_not_be_negative() -> None:
+    with pytest.raises(ConfigError, match="train.threads"):
+        config_from_data({"train": {"threads": -1}})
+    assert config_from_data({"train": {"threads": 1}}).train.threads == 1
