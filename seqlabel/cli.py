@@ -58,7 +58,12 @@ def main() -> None:
               help="Recipe option, e.g. -p unit=phone or -p test_speakers=theo (repeatable).")
 @_friendly
 def prepare(corpus: str, data_dir: Path | None, out_dir: Path | None, options: tuple[str, ...]) -> None:
-    """Prepare CORPUS (fsdd, an4, dir, espeak): write train/dev/test JSONL manifests."""
+    """Prepare CORPUS: write train/dev/test JSONL manifests.
+
+    \b
+    Speech:      espeak (demo, no data needed), fsdd, an4, dir
+    Handwriting: hershey (online demo), digits (offline demo), lines (image + .gt.txt), iam, iam_ondb
+    """
     from seqlabel import api
 
     paths = api.prepare(corpus, data_dir, out_dir, **_parse_options(options))
