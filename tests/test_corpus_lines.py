@@ -333,6 +333,32 @@ def test_digits_options_are_checked(tmp_path: Path) -> None:
         run_recipe("digits", None, tmp_path / "out", {"min_len": 5, "max_len": 2})
 
 
+# ----------------------------------------------------------------------------- Hershey lines as images
+def test_hershey_offline_renders_writer_disjoint_lines(tmp_path: Path) -> None:
+    pytest.importorskip("HersheyFonts", reason="the hershey-fonts package is not installed")
+    from corpora.hershey_offline import render_strokes
+
+    options = {"num_train": 6, "num_dev": 2, "num_test": 2, "train_writers": 3, "dev_writers": 1,
+               "test_writers": 1, "pen_width": [0.1, 0.2], "core_px": 10}
+    paths = run_recipe("hershey_offline", None, tmp_path / "out", options)
+    groups = [speakers(paths[s]) for s in ("train", "dev", "test")]
+    assert [len(g) for g in groups] == [3, 1, 1] and not (groups[0] & (groups[1] | groups[2]))
+    for utt in read_manifest(paths["train"]):
+        assert set(utt.text) <= set("abcdefghijklmnopqrstuvwxyz ") and " " in utt.text
+        ink = 1 - np.asarray(Image.open(utt.source), dtype=np.float32) / 255
+        assert 30 <= ink.shape[0] <= 80 and ink.shape[1] > 60 and 0.02 < ink.mean() < 0.4
+    rows = (tmp_path / "out" / "writers.tsv").read_text(encoding="utf-8").splitlines()
+    assert rows[0].endswith("pen_width") and all(0.1 <= float(r.split("\t")[-1]) <= 0.2 for r in rows[1:])
+    again = run_recipe("hershey_offline", None, tmp_path / "again", options)
+    assert texts(again["test"]) == texts(paths["test"])
+    stroke = [np.array([[0.0, 0.0], [3.0, 0.0]])]  # a horizontal bar 3 core heights long
+    thin, thick = render_strokes(stroke, 10, 0.1), render_strokes(stroke, 10, 0.4)
+    assert thin.shape == thick.shape == (20, 50)  # (2 x 5 core heights with the margin) x 10 pixels
+    assert thick.sum() > 3 * thin.sum() and thin.max() >= 0.5  # a one-pixel pen may straddle two rows
+    with pytest.raises(ConfigError, match="pen_width"):
+        run_recipe("hershey_offline", None, tmp_path / "bad", {"pen_width": [0.3, 0.1]})
+
+
 # ----------------------------------------------------------------------------- Caroline (real data)
 def test_caroline_minuscule_manuscript_disjoint(shared_data: Path, tmp_path: Path) -> None:
     data = shared_data / "caroline"
