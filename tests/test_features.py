@@ -357,3 +357,15 @@ def test_logmel_audio_shorter_than_its_fft_is_a_data_error_or_works(tmp_path: Pa
         assert "'u-short'" in str(e)
     else:
         assert feats.shape[0] >= 1 and torch.isfinite(feats).all()
+
+
+def test_cmvn_floors_near_constant_dimensions_relative_to_the_others() -> None:
+    from seqlabel.features.cmvn import compute_stats
+
+    x = torch.randn(500, 3)
+    x[:, 2] = 0.0  # a dimension that never varies in training (an image row never inked)
+    stats = compute_stats([x])
+    assert float(stats.std[2]) >= 0.05 * float(stats.std[:2].sum()) / 3 * 0.99
+    unseen = torch.zeros(1, 3)
+    unseen[0, 2] = 1.0
+    assert float(stats.apply(unseen).abs().max()) < 100.0

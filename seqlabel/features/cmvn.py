@@ -11,6 +11,7 @@ from seqlabel.manifest import speaker_of
 from seqlabel.types import Utterance
 
 _FLOOR = 1e-5
+_RELATIVE_FLOOR = 0.05  # of the mean standard deviation over dimensions
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,11 @@ def compute_stats(feats: Iterable[torch.Tensor]) -> CmvnStats:
     if total is None or count == 0:
         raise ValueError("cannot compute CMVN statistics of no frames")
     mean = total / count
-    var = (sq / count - mean * mean).clamp_min(_FLOOR**2)
-    return CmvnStats(mean.float(), var.sqrt().float())
+    std = (sq / count - mean * mean).clamp_min(_FLOOR**2).sqrt()
+    # Relative floor: a dimension that barely varies in training (an image row never inked) must not
+    # blow up inputs that do vary there at test time or under augmentation.
+    std = std.clamp_min(_RELATIVE_FLOOR * float(std.mean()))
+    return CmvnStats(mean.float(), std.float())
 
 
 def normalize_per_speaker(utts: Sequence[Utterance], feats: list[torch.Tensor]) -> list[torch.Tensor]:
