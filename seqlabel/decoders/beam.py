@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from seqlabel.errors import VocabError
+from seqlabel.lm.lexicon import Lexicon, TrieNode
 
 NEG_INF = -np.inf
 NORMALISATION_TOLERANCE = 0.05  # |logsumexp over classes| per frame; bf16 softmax stays well inside
@@ -151,7 +152,34 @@ class _Grow:
             self.data = np.concatenate([self.data, extra])
 
 
-class TokenLMTable:
+class _LMStates:
+    """LM states as small integer ids, with cached end-of-sentence scores."""
+
+    def __init__(self, lm: Any) -> None:
+        self.lm = lm
+        self._ids: dict[Any, int] = {}
+        self._states: list[Any] = []
+        self._end: dict[int, float] = {}
+
+    def state_id(self, state: Any) -> int:
+        i = self._ids.get(state)
+        if i is None:
+            i = self._ids[state] = len(self._states)
+            self._states.append(state)
+        return i
+
+    def end(self, sids: np.ndarray) -> np.ndarray:
+        """log p(</s> | state) for an array of state ids."""
+        out = np.empty(sids.shape)
+        for idx, s in np.ndenumerate(sids):
+            v = self._end.get(int(s))
+            if v is None:
+                v = self._end[int(s)] = float(self.lm.end_score(self._states[int(s)]))
+            out[idx] = v
+        return out
+
+
+class TokenLMTable(_LMStates):
     """A token LM seen as tables: state id -> log-probs of every class and the next state ids.
 
     States get small integer ids; a state's row (C LM calls) is filled on first use and kept,
@@ -159,22 +187,18 @@ class TokenLMTable:
     """
 
     def __init__(self, lm: Any, tokens: Sequence[str]) -> None:
-        self.lm = lm
+        super().__init__(lm)
         self.tokens = list(tokens)
         C = len(self.tokens)
-        self._ids: dict[Any, int] = {}
-        self._states: list[Any] = []
         self.logp = _Grow(C, np.float64, 0.0)
         self.next = _Grow(C, np.int64, -1)
         self.filled = np.zeros(16, dtype=bool)
-        self._end: dict[int, float] = {}
         self.start = self.state_id(lm.begin())
 
     def state_id(self, state: Any) -> int:
-        i = self._ids.get(state)
-        if i is None:
-            i = self._ids[state] = len(self._states)
-            self._states.append(state)
+        known = len(self._states)
+        i = super().state_id(state)
+        if i == known:  # a new state: grow the tables
             self.logp.ensure(i + 1)
             self.next.ensure(i + 1)
             if i >= self.filled.size:
@@ -194,35 +218,15 @@ class TokenLMTable:
                 self.next.data[s, c] = self.state_id(nxt)
             self.filled[s] = True
 
-    def end(self, sids: np.ndarray) -> np.ndarray:
-        """log p(</s> | state) for an array of state ids."""
-        out = np.empty(sids.shape)
-        for idx, s in np.ndenumerate(sids):
-            v = self._end.get(int(s))
-            if v is None:
-                v = self._end[int(s)] = float(self.lm.end_score(self._states[int(s)]))
-            out[idx] = v
-        return out
 
-
-class WordLMTable:
+class WordLMTable(_LMStates):
     """A word LM with states as small integers and cached word scores."""
 
     def __init__(self, lm: Any) -> None:
-        self.lm = lm
-        self._ids: dict[Any, int] = {}
-        self._states: list[Any] = []
+        super().__init__(lm)
         self._cache: dict[tuple[int, str], tuple[float, int]] = {}
         self._best: dict[tuple[int, int], tuple[float, int, str]] = {}
-        self._end: dict[int, float] = {}
         self.start = self.state_id(lm.begin())
-
-    def state_id(self, state: Any) -> int:
-        i = self._ids.get(state)
-        if i is None:
-            i = self._ids[state] = len(self._states)
-            self._states.append(state)
-        return i
 
     def score(self, sid: int, word: str) -> tuple[float, int]:
         key = (sid, word)
@@ -241,43 +245,14 @@ class WordLMTable:
             self._best[key] = hit
         return hit
 
-    def end(self, sids: np.ndarray) -> np.ndarray:
-        """log p(</s> | state) for an array of state ids."""
-        out = np.empty(sids.shape)
-        for idx, s in np.ndenumerate(sids):
-            v = self._end.get(int(s))
-            if v is None:
-                v = self._end[int(s)] = float(self.lm.end_score(self._states[int(s)]))
-            out[idx] = v
-        return out
 
-
-class _TrieNode:
-    __slots__ = ("children", "words", "is_word_end")
-
-    def __init__(self) -> None:
-        self.children: dict[str, _TrieNode] = {}
-        self.words: tuple[str, ...] = ()
-        self.is_word_end = False
-
-    def child(self, token: str) -> Optional["_TrieNode"]:
-        return self.children.get(token)
-
-
-class _VocabularyTrie:
-    """The words of a word LM spelled with the model's tokens (characters), as a trie: what a
-    search without lexicon uses to know which word it is spelling (others are ``<unk>``)."""
-
-    def __init__(self, words: Iterable[str], tokens: Sequence[str]) -> None:
-        known = set(tokens[1:])
-        self.root = _TrieNode()
-        for word in words:
-            if word in _SPECIAL or not all(ch in known for ch in word):
-                continue
-            node = self.root
-            for ch in word:
-                node = node.children.setdefault(ch, _TrieNode())
-            node.words, node.is_word_end = (word,), True
+def _vocabulary_lexicon(words: Iterable[str], tokens: Sequence[str], boundary: Optional[int]) -> Lexicon:
+    """The words of a word LM spelled with the model's tokens (characters): what a search without
+    lexicon uses to know which word it is spelling (others are ``<unk>``)."""
+    word_boundary = tokens[boundary] if boundary is not None else "|"
+    known = set(tokens[1:]) - {word_boundary}
+    spellable = sorted(w for w in words if w and w not in _SPECIAL and all(ch in known for ch in w))
+    return Lexicon.from_words(spellable, "char", word_boundary)
 
 
 class LexiconTable:
@@ -301,7 +276,7 @@ class LexiconTable:
         self.filled = np.zeros(16, dtype=bool)
         self.is_end = np.zeros(16, dtype=bool)
         self.root = self.node_id(lexicon.root)
-        self.sink = self.node_id(_TrieNode()) if open_vocabulary else -1
+        self.sink = self.node_id(TrieNode()) if open_vocabulary else -1
 
     def node_id(self, node: Any) -> int:
         i = self._ids.get(id(node))
@@ -500,7 +475,7 @@ class CTCPrefixBeamSearch:
         self._trie = self._lex
         if self._word_lm is not None and self._lex is None:
             words = getattr(lm, "vocab", None) or ()
-            self._trie = LexiconTable(_VocabularyTrie(words, self.tokens), self.tokens, self.boundary,
+            self._trie = LexiconTable(_vocabulary_lexicon(words, self.tokens, self.boundary), self.tokens, self.boundary,
                                       open_vocabulary=True)
         self._closer = _ClosureCache(self._close) if self._trie is not None else None
         self._implicit = self._lex is not None and self.boundary is None  # words end without a token
