@@ -119,6 +119,7 @@ class FeatureConfig:
     dither: float = 0.0
     dim: Optional[int] = None  # precomputed only: expected feature dimension (checked when set)
     cmvn: str = "global"  # global | speaker | none
+    cache_dir: Optional[str] = None  # raw features cached here (memory-mapped .npy, keyed by this config); null: off
     image: ImageFeatureConfig = field(default_factory=ImageFeatureConfig)  # type: image only
     strokes: StrokeFeatureConfig = field(default_factory=StrokeFeatureConfig)  # type: strokes only
 

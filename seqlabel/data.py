@@ -1,11 +1,12 @@
-"""From manifests to padded batches: feature extraction (once, in memory), normalisation,
-target encoding, and collation.
+"""From manifests to padded batches: feature extraction (once, in memory; optionally cached on
+disk, see ``seqlabel.features.cache``), normalisation, target encoding, and collation.
 
 ``load_split`` validates everything up front (audio readable, transcripts encodable), so a
 bad file stops the run before training starts, with its name in the message.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -17,6 +18,7 @@ from tqdm import tqdm
 
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import FeatureExtractor
+from seqlabel.features.cache import FeatureCache
 from seqlabel.features.cmvn import CmvnStats, normalize_per_speaker
 from seqlabel.types import Batch, Utterance
 from seqlabel.vocab import Vocab
@@ -37,8 +39,22 @@ class Split:
 
 def extract_features(utts: Sequence[Utterance], extractor: FeatureExtractor, desc: str = "features",
                      progress: bool = True) -> list[torch.Tensor]:
-    """(T, F) float32 features of every utterance, in order."""
-    return [extractor(u) for u in tqdm(utts, desc=desc, disable=not progress, leave=False)]
+    """(T, F) float32 features of every utterance, in order; read from (and added to) the feature
+    cache when ``features.cache_dir`` is set."""
+    get: Callable[[Utterance], torch.Tensor] = extractor
+    cache_dir = getattr(extractor.config, "cache_dir", None)
+    if cache_dir:
+        get = functools.partial(FeatureCache(cache_dir, extractor.config, _known_dim(extractor)).get,
+                                extract=extractor)
+    return [get(u) for u in tqdm(utts, desc=desc, disable=not progress, leave=False)]
+
+
+def _known_dim(extractor: FeatureExtractor) -> Optional[int]:
+    """F, or None when it shows only once a file is read (precomputed features without features.dim)."""
+    try:
+        return extractor.dim
+    except DataError:
+        return None
 
 
 def encode_targets(utts: Sequence[Utterance], vocab: Vocab, lowercase: bool = False,
