@@ -29,6 +29,9 @@ setup(
         "scipy",
         "scikit-learn",
     ],
-    extras_require={"dev": ["pytest", "pytest-timeout"]},
+    extras_require={
+        "export": ["onnx>=1.16", "onnxruntime>=1.18"],
+        "dev": ["pytest", "pytest-timeout", "onnx>=1.16", "onnxruntime>=1.18"],
+    },
     entry_points={"console_scripts": ["seqlabel=seqlabel.cli:main"]},
 )

@@ -86,6 +86,14 @@ def align(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path
     return hyps
 
 
+def export(checkpoint: str | Path, out: str | Path, format: str = "torchscript") -> Path:
+    """Export a checkpoint to TorchScript or ONNX (features + lengths -> log-probs + lengths, CMVN
+    folded in); ``<out>.tokens.txt`` and ``<out>.json`` go beside it. See ``seqlabel.export``."""
+    from seqlabel.export import export as run
+
+    return run(checkpoint, out, format)
+
+
 def train_lm(manifests: Sequence[str | Path], out: Optional[str | Path] = None, unit: str = "char", order: int = 4,
              smoothing: str = "kneser_ney", word_boundary: str = "|"):
     """Train an n-gram LM on the transcripts of manifests (or text files); optionally write ARPA."""

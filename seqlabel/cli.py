@@ -136,6 +136,19 @@ def align(checkpoint: Path, manifest: Path, out: Path, level: str, device: str) 
     click.echo(f"aligned {len(hyps)} utterances; wrote {out}")
 
 
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["torchscript", "onnx"]), default="torchscript", show_default=True)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Exported model file (.pt or .onnx).")
+@_friendly
+def export(checkpoint: Path, fmt: str, out: Path) -> None:
+    """Export CHECKPOINT: raw features (B, T, F) + lengths -> log-probs (B, T', C) + lengths, CMVN folded in;
+    OUT.tokens.txt (class k on line k) and OUT.json (feature config, frame timing) are written beside it."""
+    from seqlabel import api
+
+    click.echo(f"wrote {api.export(checkpoint, out, fmt)}")
+
+
 @main.group()
 def lm() -> None:
     """N-gram language models for the beam search."""
