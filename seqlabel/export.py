@@ -6,12 +6,11 @@ log-probs, with the training CMVN folded in, plus the token list and a small JSO
       -> the model's CNN front end, frame stacking, BiLSTM stack, linear, log-softmax
       -> log-probs (B, T', C) float32, output lengths (B,) int64
 
-Packed sequences do not export, so the BiLSTM runs on padded frames: the forward direction reads
-them as they are, the backward direction reads each item reversed within its length (frames
-past the length stay in place, after the real ones), so no output at a real frame ever sees a
-padded one. Outputs past each item's length are zeroed before the output layer, as
-``pad_packed_sequence`` does in ``BiLSTMCTC``; log-probs equal the checkpoint's model on every
-frame up to float rounding.
+The BiLSTM runs on padded frames as in ``seqlabel.model.bilstm`` (the backward direction reads
+each item reversed within its length), here with one one-way ``nn.LSTM`` per layer and direction
+so that TorchScript and ONNX (its LSTM operator) can hold it. Outputs past each item's length are
+zeroed before the output layer, as in ``BiLSTMCTC``; log-probs equal the checkpoint's model on
+every frame up to float rounding.
 
 A decode needs only torch (``torch.jit.load``) or onnxruntime, the exported file and
 ``<file>.tokens.txt`` (line k: token of class k, line 0 the blank).
@@ -31,19 +30,11 @@ from seqlabel.config import config_from_data, to_dict
 from seqlabel.errors import CheckpointError, ConfigError
 from seqlabel.features.cmvn import CmvnStats
 from seqlabel.inference import frame_seconds
-from seqlabel.model import BiLSTMCTC, build_model, mask_frames, output_lengths, stack_frames
+from seqlabel.model import BiLSTMCTC, build_model, mask_frames, output_lengths, reverse_within, stack_frames
 from seqlabel.vocab import Vocab
 
 FORMATS = ("torchscript", "onnx")
 ONNX_OPSET = 17
-
-
-def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """(B, T, D) -> (B, T, D): frames 0 .. len-1 of each item in reverse order, later frames in place."""
-    steps = torch.arange(x.shape[1], device=x.device).unsqueeze(0)  # (1, T)
-    index = lengths.unsqueeze(1) - 1 - steps  # (B, T)
-    index = torch.where(index >= 0, index, steps.expand_as(index))
-    return x.gather(1, index.unsqueeze(2).expand(-1, -1, x.shape[2]))
 
 
 class MaskedBiLSTMLayer(nn.Module):

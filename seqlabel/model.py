@@ -5,7 +5,8 @@
                                         (n = len(cnn_channels) layers, K their last channel count,
                                          p = cnn_time_pool, q = cnn_height_pool; T1 = T without CNN)
       -> frame stacking / subsampling  (B, T', F' * frame_stacking), T' = ceil(T1 / subsampling)
-      -> BiLSTM x num_layers            (B, T', 2 * H)   (H = projection_size or hidden_size)
+      -> BiLSTM x num_layers            (B, T', 2 * H)   (H = projection_size or hidden_size; on padded
+                                        frames, see ``bilstm``: packed sequences are ~5x slower on CPU)
       -> linear                         (B, T', C)
       -> log-softmax (float32)          (B, T', C), output lengths (B,)
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlabel.config import ModelConfig
 
@@ -83,6 +83,43 @@ def stack_frames(x: torch.Tensor, stacking: int, subsampling: int) -> torch.Tens
     return x[:, ::subsampling]
 
 
+def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(B, T, D) -> (B, T, D): frames 0 .. len-1 of each item in reverse order, later frames in place."""
+    steps = torch.arange(x.shape[1], device=x.device).unsqueeze(0)  # (1, T)
+    index = lengths.to(x.device).unsqueeze(1) - 1 - steps  # (B, T)
+    index = torch.where(index >= 0, index, steps.expand_as(index))
+    return x.gather(1, index.unsqueeze(2).expand(-1, -1, x.shape[2]))
+
+
+def bilstm(lstm: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """A bidirectional, batch-first ``nn.LSTM`` over padded (B, T, D) inputs -> (B, T, 2H), layer by
+    layer and direction by direction, with its own weights and dropout between layers.
+
+    The forward direction reads the frames as they are; the backward one reads each item reversed
+    within its length (padding after the real frames), so no output at a real frame depends on
+    padding: the same outputs as with packed sequences, at the speed of one padded LSTM call
+    (packed sequences leave oneDNN's fused kernels on CPU). Outputs past a length are junk.
+    """
+    for k in range(lstm.num_layers):
+        if k > 0 and lstm.training and lstm.dropout > 0:
+            x = nn.functional.dropout(x, lstm.dropout, training=True)
+        ahead = _one_direction(lstm, k, "", x)
+        back = reverse_within(_one_direction(lstm, k, "_reverse", reverse_within(x, lengths)), lengths)
+        x = torch.cat([ahead, back], dim=2)  # (B, T, 2H)
+    return x
+
+
+def _one_direction(lstm: nn.LSTM, layer: int, suffix: str, x: torch.Tensor) -> torch.Tensor:
+    """(B, T, D) -> (B, T, H): one direction of one layer of ``lstm``, from zero states."""
+    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if lstm.bias else []) + (
+        ["weight_hr"] if lstm.proj_size else [])
+    params = [getattr(lstm, f"{n}_l{layer}{suffix}") for n in names]
+    h0 = x.new_zeros(1, x.shape[0], lstm.proj_size or lstm.hidden_size)
+    c0 = x.new_zeros(1, x.shape[0], lstm.hidden_size)
+    y, _, _ = torch.lstm(x, (h0, c0), params, lstm.bias, 1, 0.0, lstm.training, False, True)
+    return y
+
+
 class BiLSTMCTC(nn.Module):
     def __init__(self, input_dim: int, num_classes: int, config: ModelConfig) -> None:
         super().__init__()
@@ -116,9 +153,7 @@ class BiLSTMCTC(nn.Module):
             x, lengths = self.cnn(x, lengths)  # (B, T1, F1)
         x = stack_frames(x, self.config.frame_stacking, self.config.subsampling)  # (B, T', F')
         out_lengths = output_lengths(lengths, self.config.subsampling)
-        packed = pack_padded_sequence(x, out_lengths.cpu(), batch_first=True, enforce_sorted=False)
-        y, _ = self.lstm(packed)
-        y, _ = pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])  # (B, T', 2H)
+        y = mask_frames(bilstm(self.lstm, x, out_lengths), out_lengths, dim=1)  # (B, T', 2H), zero past lengths
         logits = self.output(y)  # (B, T', C)
         return logits.float().log_softmax(dim=-1), out_lengths
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seqlabel.config import ModelConfig
-from seqlabel.model import build_model, output_lengths, stack_frames
+from seqlabel.model import bilstm, build_model, mask_frames, output_lengths, stack_frames
 
 F, C = 5, 7
 COMBOS = [(1, 1), (1, 2), (2, 2), (3, 2), (3, 3), (2, 1), (1, 4), (4, 3)]  # (frame_stacking, subsampling)
@@ -140,3 +140,21 @@ def test_gradients_reach_every_parameter() -> None:
     loss.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
                for p in model.parameters())
+
+
+@pytest.mark.parametrize("projection", [0, 3])
+def test_padded_bilstm_equals_packed_sequences(projection: int) -> None:
+    """``bilstm`` on padded frames gives nn.LSTM's packed-sequence outputs and gradients at real frames."""
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(5, 6, num_layers=2, bidirectional=True, batch_first=True, proj_size=projection)
+    lengths = torch.tensor([7, 3, 5])
+    x = torch.randn(3, 7, 5, requires_grad=True)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    expected, _ = torch.nn.utils.rnn.pad_packed_sequence(lstm(packed)[0], batch_first=True)
+    got = mask_frames(bilstm(lstm, x, lengths), lengths, dim=1)
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+    weights = torch.randn_like(got)
+    grads_expected = torch.autograd.grad((expected * weights).sum(), [x, *lstm.parameters()])
+    grads_got = torch.autograd.grad((got * weights).sum(), [x, *lstm.parameters()])
+    for a, b in zip(grads_got, grads_expected):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
