@@ -152,6 +152,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         batches, input_dim, classes = same_batches(config)  # also fills the feature cache
         frames = sum(int(b.feature_lengths.sum()) for b in batches)
         padded = sum(b.features.shape[0] * b.features.shape[1] for b in batches)
+        for model in (BareBiLSTM(input_dim, classes, args.hidden, args.layers), build_model(input_dim, classes, config.model)):
+            loop_epoch(model, batches[:2], 1e-3)  # warm-up: allocator, oneDNN kernels
         runs: dict[str, list[float]] = {"bare loop": [], "seqlabel model": [], "seqlabel train": []}
         loads = []
         for r in range(args.rounds):

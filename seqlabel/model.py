@@ -85,10 +85,12 @@ def stack_frames(x: torch.Tensor, stacking: int, subsampling: int) -> torch.Tens
 
 def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """(B, T, D) -> (B, T, D): frames 0 .. len-1 of each item in reverse order, later frames in place."""
-    steps = torch.arange(x.shape[1], device=x.device).unsqueeze(0)  # (1, T)
+    b, t, d = x.shape
+    steps = torch.arange(t, device=x.device).unsqueeze(0)  # (1, T)
     index = lengths.to(x.device).unsqueeze(1) - 1 - steps  # (B, T)
     index = torch.where(index >= 0, index, steps.expand_as(index))
-    return x.gather(1, index.unsqueeze(2).expand(-1, -1, x.shape[2]))
+    rows = (index + t * torch.arange(b, device=x.device).unsqueeze(1)).reshape(-1)  # (B * T,)
+    return x.reshape(b * t, d).index_select(0, rows).view(b, t, d)  # whole rows: faster than gather
 
 
 def bilstm(lstm: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +94,22 @@ def test_padding_ratio_by_hand() -> None:
     lengths = [2, 4, 4, 6]
     assert padding_ratio(lengths, [[0, 1], [2, 3]]) == pytest.approx((8 + 12) / 16 - 1)
     assert padding_ratio(lengths, [[0], [1, 2], [3]]) == 0.0
+
+
+@pytest.mark.parametrize("corpus, folder", [("an4", "an4_wav"), ("fsdd", "fsdd")])
+def test_real_corpus_padding_waste_at_its_config_budget_is_at_most_5_percent(
+        shared_data: Path, tmp_path: Path, corpus: str, folder: str) -> None:
+    """The target of benchmarks/bench_data.py, on frame counts from the manifests' durations."""
+    from corpora import run_recipe
+    from seqlabel.config import load_config
+    from seqlabel.manifest import read_manifest
+
+    if not (shared_data / folder).is_dir():
+        pytest.skip(f"real corpus {folder!r} not found at {shared_data / folder} (set SEQLABEL_SHARED_DATA)")
+    train = read_manifest(run_recipe(corpus, shared_data / folder, tmp_path, {})["train"])
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / f"{corpus}.yaml").train
+    lengths = [round(u.duration * 100) for u in train]  # 10 ms frames
+    for epoch in range(3):
+        sampler = BucketBatchSampler(lengths, config.batch_frames, config.max_batch_size, seed=1)
+        sampler.set_epoch(epoch)
+        assert padding_ratio(lengths, list(sampler)) <= 0.05
