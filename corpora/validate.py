@@ -144,7 +144,8 @@ def _check_durations(report: Report, utts: Sequence[Utterance], max_duration: fl
         limit = min(limit, max_duration)
     for u in utts:
         if u.duration is not None and u.duration > limit:
-            report.add("duration-outlier", u.id, f"{u.duration:.2f} s > {limit:.2f} s (median {median:.2f} s): {u.source}")
+            report.add("duration-outlier", u.id,
+                       f"{u.duration:.3f} s > {limit:.3f} s (median {median:.3f} s): {u.source}")
 
 
 def _check_sample_rates(report: Report, ids: Sequence[str]) -> None:

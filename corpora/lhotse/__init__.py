@@ -106,7 +106,8 @@ def read_part(recordings_path: Path, supervisions_path: Path, base: Path, report
         where = f"{supervisions_path}:{lineno}"
         rec = recordings.get(sup.get("recording_id"))
         if rec is None:
-            report.add("no-audio", sup["id"], f"{where}: recording {sup.get('recording_id')!r} not in {recordings_path.name}")
+            report.add("no-audio", sup["id"],
+                       f"{where}: recording {sup.get('recording_id')!r} not in {recordings_path.name}")
             continue
         used.add(rec["id"])
         if rec["id"] not in files:

@@ -75,8 +75,8 @@ def read_subset(folder: Path, report: Report) -> list[Utterance]:
             if info is not None:
                 utterances.append(Utterance(id=utt_id, source=str(path.resolve()), text=text,
                                             speaker=_UTT_ID.fullmatch(utt_id)["speaker"], duration=info.duration))
-    orphans = {p.parent for p in folder.glob(f"*/*/*{AUDIO_SUFFIX}")} - {t.parent for t in folder.glob(f"*/*/*{TRANSCRIPT_SUFFIX}")}
-    for chapter_dir in sorted(orphans):
+    chapters = {t.parent for t in folder.glob(f"*/*/*{TRANSCRIPT_SUFFIX}")}
+    for chapter_dir in sorted({p.parent for p in folder.glob(f"*/*/*{AUDIO_SUFFIX}")} - chapters):
         report.add("no-transcript", str(chapter_dir), f"chapter folder without a {TRANSCRIPT_SUFFIX} file")
     if not utterances and not report.fatal:
         raise DataError(f"librispeech: no utterances in {folder} (expected <speaker>/<chapter>/*{TRANSCRIPT_SUFFIX})")

@@ -63,8 +63,8 @@ def _kaldi_header(f: BinaryIO, where: str) -> tuple[str, int, int]:
     """Read the binary marker, type token and dimensions; return (numpy dtype, rows, cols)."""
     marker = f.read(len(KALDI_BINARY))
     if marker != KALDI_BINARY:
-        raise DataError(f"{where}: not a binary Kaldi matrix (found {marker!r}, expected {KALDI_BINARY!r}); "
-                        "text archives are not read: rewrite them with `copy-feats ark,t:in.ark ark,scp:out.ark,out.scp`")
+        raise DataError(f"{where}: not a binary Kaldi matrix (found {marker!r}, expected {KALDI_BINARY!r}); text "
+                        "archives are not read: rewrite them with `copy-feats ark,t:in.ark ark,scp:out.ark,out.scp`")
     token = _read_token(f, where)
     if token in KALDI_COMPRESSED:
         raise DataError(f"{where}: compressed Kaldi matrix ({token!r}) is not supported; write uncompressed "
