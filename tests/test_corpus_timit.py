@@ -159,11 +159,13 @@ def test_folding_at_prepare_time(timit: Path, prepared: Path, tmp_path: Path, ph
 
 def test_lower_case_tree(tmp_path: Path) -> None:
     root = make_timit(tmp_path / "timit", ["fcjf0"], {"dr1": ["mdab0", "faks0"]}, lower=True)
+    (root / "train" / "dr1" / "fcjf0" / "si1027.wav.wav").write_bytes(b"RIFF")  # a converted copy: ignored
     splits = run_recipe("timit", root, tmp_path / "out", {})
     assert [u.speaker for u in read_manifest(splits["test"])] == ["mdab0"] * 8
     assert len(read_manifest(splits["dev"])) == 8 and len(read_manifest(splits["train"])) == 8
     report = (tmp_path / "out" / "validation.txt").read_text()
     assert "missing-speaker" in report and "mwbt0" in report and "felc0" in report
+    assert "no-transcript" not in report and "unreadable" not in report
 
 
 # ----------------------------------------------------------------------------- planted faults

@@ -43,6 +43,7 @@ AUDIO_SUFFIX = ".wav"
 LABEL_SUFFIX = ".phn"
 
 _DIALECT_REGION = re.compile(r"dr\d", re.IGNORECASE)
+_SENTENCE = re.compile(r"s[aix]\d+")  # lower-cased file stems; others (e.g. converted copies *.WAV.wav) are ignored
 _PHONES61 = frozenset(TIMIT61)
 
 
@@ -111,7 +112,8 @@ def _read_speaker(folder: Path, phone_set: str, report: Report) -> list[Utteranc
     """The SI/SX utterances of one speaker folder; audio and labels are paired by file name (any case)."""
     speaker = folder.name.lower()
     files: dict[tuple[str, str], Path] = {(p.stem.lower(), p.suffix.lower()): p for p in _children(folder)}
-    sentences = sorted({stem for stem, _ in files if not stem.startswith(DROPPED_SENTENCES)})
+    sentences = sorted({stem for stem, _ in files
+                        if _SENTENCE.fullmatch(stem) and not stem.startswith(DROPPED_SENTENCES)})
     utterances: list[Utterance] = []
     for sentence in sentences:
         utt_id = f"{speaker}_{sentence}"
