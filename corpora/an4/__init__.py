@@ -23,7 +23,6 @@ from pathlib import Path
 from corpora.common import (
     note,
     pick_speakers,
-    preview,
     probe_audio,
     require_dir,
     split_by_speaker,
