@@ -72,7 +72,7 @@ def write_splits(
     (out_dir / VALIDATION_FILE).write_text(report.text(), encoding="utf-8")
     if report.issues:
         note(f"{report.summary()} (details in {out_dir / VALIDATION_FILE})")
-        for kind, n in report.counts().items():
+        for kind in report.counts():
             note(f"  {kind}: {preview([i.item for i in report.issues if i.kind == kind])}")
     report.raise_if_fatal(str(out_dir / VALIDATION_FILE))
     paths: dict[str, Path] = {}
