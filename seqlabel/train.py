@@ -8,9 +8,10 @@ from __future__ import annotations
 import csv
 import math
 import random
+import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -19,9 +20,9 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from seqlabel.checkpoint import load_checkpoint, save_checkpoint
-from seqlabel.config import Config, save_config, to_dict
+from seqlabel.config import Config, TrainConfig, save_config, to_dict
 from seqlabel.data import Split, SequenceDataset, build_augment, load_split, normalize
-from seqlabel.errors import CheckpointError, ConfigError, DataError
+from seqlabel.errors import CheckpointError, ConfigError, DataError, SeqlabelError
 from seqlabel.features import build_extractor
 from seqlabel.features.cmvn import CmvnStats, compute_stats
 from seqlabel.decoders.greedy import greedy_search
@@ -33,6 +34,7 @@ from seqlabel.sampling import BucketBatchSampler
 from seqlabel.types import Batch
 from seqlabel.vocab import Vocab
 
+LOG_NAME, SKIPPED_NAME = "log.csv", "skipped.tsv"
 LOG_FIELDS = ["epoch", "step", "lr", "train_loss", "dev_loss", "dev_error", "skipped_infeasible",
               "skipped_nonfinite", "epoch_seconds", "frames_per_second"]
 
@@ -47,6 +49,15 @@ class TrainResult:
     test: Optional[ScoreResult] = None
 
 
+@dataclass(frozen=True)
+class Skip:
+    """What ``train_step`` skipped: ``ctc_infeasible`` utterances, or a whole batch whose loss
+    (``nonfinite_loss``) or gradient norm (``nonfinite_grad``) was NaN or infinite."""
+
+    reason: str
+    ids: tuple[str, ...]
+
+
 @dataclass
 class EpochStats:
     loss_sum: float = 0.0
@@ -54,6 +65,8 @@ class EpochStats:
     frames: int = 0
     skipped_infeasible: int = 0
     skipped_nonfinite: int = 0
+    nonfinite_run: int = 0  # consecutive non-finite batches up to now
+    seconds: float = 0.0  # time spent in the epoch before a mid-epoch checkpoint (resume)
 
     @property
     def loss(self) -> float:
@@ -107,47 +120,61 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
         optimizer, mode="min", factor=tc.lr_factor, patience=tc.lr_patience, min_lr=tc.min_lr)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype(device, tc.amp) == torch.float16)
     sampler = BucketBatchSampler(train_split.lengths, tc.batch_frames, tc.max_batch_size, True, tc.seed)
-    loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=train_set.collate,
-                        num_workers=tc.num_workers, pin_memory=device.type == "cuda")
     echo(f"model: {sum(p.numel() for p in model.parameters()):,} parameters; device {device}; "
          f"{len(sampler)} batches per epoch")
+    _check_space(out_dir, model, config)
 
-    state = {"epoch": 0, "step": 0, "best": math.inf, "bad_epochs": 0}
+    state = {"epoch": 0, "step": 0, "best": math.inf, "bad_epochs": 0, "batch": 0, "stats": {}, "files": {}}
     if resumed:
-        try:
-            model.load_state_dict(resumed["model"])
-            optimizer.load_state_dict(resumed["optimizer"])
-            scheduler.load_state_dict(resumed["scheduler"])
-        except (KeyError, RuntimeError, ValueError) as e:
-            raise CheckpointError(f"--resume: {last_path} does not match this config (model shape or optimizer "
-                                  f"changed?): {str(e).splitlines()[0]}") from None
-        state = dict(resumed["progress"])
-        torch.set_rng_state(resumed["rng"])
-        echo(f"resumed from {last_path} after epoch {state['epoch']}")
+        state = _restore(resumed, last_path, model, optimizer, scheduler, scaler)
+        _truncate_logs(out_dir, state["files"])
+        where = f"batch {state['batch']} of epoch {state['epoch'] + 1}" if state["batch"] else f"epoch {state['epoch']}"
+        echo(f"resumed from {last_path} after {where}")
     else:
         save_config(config, out_dir / "config.yaml")
         vocab.save(out_dir / "tokens.txt")
 
     common = {"config": to_dict(config), "vocab": vocab.state(), "input_dim": input_dim,
               "cmvn": cmvn.state() if cmvn else None}
+
+    def checkpoint() -> dict:
+        state["files"] = {name: _size(out_dir / name) for name in (LOG_NAME, SKIPPED_NAME)}
+        return {**common, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "progress": dict(state),
+                "rng": _rng_state()}
+
     writer = _tensorboard(out_dir, tc.tensorboard, echo)
     for epoch in range(state["epoch"] + 1, tc.max_epochs + 1):
         if tc.early_stop_patience > 0 and state["bad_epochs"] >= tc.early_stop_patience:
             echo(f"early stop: no dev improvement for {state['bad_epochs']} epoch(s)")
             break
-        started = time.time()
         sampler.set_epoch(epoch)
         train_set.set_epoch(epoch)
-        stats = EpochStats()
+        batches = sampler.batches()
+        done = state["batch"]  # > 0 only when resuming inside this epoch: those batches are skipped
+        stats = EpochStats(**state["stats"]) if done else EpochStats()
+        started = time.time() - stats.seconds
+        loader = DataLoader(train_set, batch_sampler=batches[done:], collate_fn=train_set.collate,
+                            num_workers=tc.num_workers, pin_memory=device.type == "cuda")
         noise = tc.weight_noise if epoch >= tc.weight_noise_start_epoch else 0.0
-        bar = tqdm(loader, desc=f"epoch {epoch}", disable=not tc.progress, leave=False)
-        for batch in bar:
-            state["step"] += train_step(model, batch.to(device), optimizer, scaler, config, noise, stats, device)
+        bar = tqdm(loader, desc=f"epoch {epoch}", initial=done, total=len(batches), disable=not tc.progress,
+                   leave=False)
+        for index, batch in enumerate(bar, done + 1):
+            steps, skips = train_step(model, batch.to(device), optimizer, scaler, config, noise, stats, device)
+            state["step"] += steps
+            _report_skips(out_dir / SKIPPED_NAME, epoch, index, skips, echo)
+            _check_nonfinite(stats, tc, epoch, index, len(batches), skips, out_dir)
             bar.set_postfix(loss=f"{stats.loss:.3f}")
+            if tc.save_every_steps and index % tc.save_every_steps == 0 and index < len(batches):
+                stats.seconds = time.time() - started
+                state.update(batch=index, stats=asdict(stats))
+                save_checkpoint(last_path, checkpoint())
         seconds = time.time() - started
+        state.update(batch=0, stats={})
         if stats.skipped_infeasible or stats.skipped_nonfinite:
             echo(f"epoch {epoch}: skipped {stats.skipped_infeasible} utterance(s) whose transcript is too long "
-                 f"for their output frames (CTC-infeasible) and {stats.skipped_nonfinite} non-finite batch(es)")
+                 f"for their output frames (CTC-infeasible) and {stats.skipped_nonfinite} non-finite batch(es) "
+                 f"(ids in {out_dir / SKIPPED_NAME})")
         if stats.utterances == 0:
             raise DataError("no training utterance could be used this epoch (all CTC-infeasible or non-finite); "
                             "reduce model.subsampling or check the transcripts")
@@ -163,14 +190,13 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
                "train_loss": round(stats.loss, 4), "dev_loss": round(dev_loss, 4), "dev_error": round(dev_error, 5),
                "skipped_infeasible": stats.skipped_infeasible, "skipped_nonfinite": stats.skipped_nonfinite,
                "epoch_seconds": round(seconds, 2), "frames_per_second": round(stats.frames / max(seconds, 1e-9))}
-        _log_row(out_dir / "log.csv", row, writer)
+        _log_row(out_dir / LOG_NAME, row, writer)
         echo(f"epoch {epoch}: train loss {stats.loss:.3f}, dev loss {dev_loss:.3f}, dev error {100 * dev_error:.2f}%, "
              f"lr {row['lr']:.2e}, {seconds:.0f}s" + (" (best)" if improved else ""))
-        checkpoint = {**common, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                      "scheduler": scheduler.state_dict(), "progress": dict(state), "rng": torch.get_rng_state()}
+        saved = checkpoint()
         if improved:
-            save_checkpoint(best_path, checkpoint)
-        save_checkpoint(last_path, checkpoint)
+            save_checkpoint(best_path, saved)
+        save_checkpoint(last_path, saved)
     if writer is not None:
         writer.close()
     if not best_path.exists():
@@ -179,15 +205,20 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
 
 
 def train_step(model: BiLSTMCTC, batch: Batch, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-               config: Config, noise: float, stats: EpochStats, device: torch.device) -> int:
-    """One optimisation step on the CTC-feasible part of ``batch``; returns 1 if a step was taken."""
+               config: Config, noise: float, stats: EpochStats, device: torch.device) -> tuple[int, list[Skip]]:
+    """One optimisation step on the CTC-feasible part of ``batch``.
+
+    Returns the number of steps taken (0 or 1) and what was skipped, with utterance ids.
+    """
+    skips: list[Skip] = []
     out_lengths = output_lengths(batch.feature_lengths, config.model.time_reduction)
     feasible = ctc_min_frames(batch.targets, batch.target_lengths) <= out_lengths
     n_bad = int((~feasible).sum())
     if n_bad:
         stats.skipped_infeasible += n_bad
+        skips.append(Skip("ctc_infeasible", tuple(i for i, ok in zip(batch.ids, feasible.tolist()) if not ok)))
         if n_bad == len(batch):
-            return 0
+            return 0, skips
         keep = feasible.nonzero().squeeze(1)
         batch = Batch(batch.features[keep], batch.feature_lengths[keep], batch.targets[keep],
                       batch.target_lengths[keep], [batch.ids[i] for i in keep.tolist()])
@@ -201,23 +232,113 @@ def train_step(model: BiLSTMCTC, batch: Batch, optimizer: torch.optim.Optimizer,
             batch.targets, out_lengths, batch.target_lengths, blank=0, reduction="sum")
         loss = loss_sum / len(batch)
         if not torch.isfinite(loss):
-            stats.skipped_nonfinite += 1
-            return 0
+            return 0, skips + [_nonfinite(stats, "nonfinite_loss", batch.ids)]
         scaler.scale(loss).backward()
     scaler.unscale_(optimizer)
     if config.train.grad_clip > 0:
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
         if not torch.isfinite(norm):
-            stats.skipped_nonfinite += 1
             optimizer.zero_grad(set_to_none=True)
             scaler.update()
-            return 0
+            return 0, skips + [_nonfinite(stats, "nonfinite_grad", batch.ids)]
     scaler.step(optimizer)
     scaler.update()
     stats.loss_sum += float(loss_sum.detach())
     stats.utterances += len(batch)
     stats.frames += int(batch.feature_lengths.sum())
-    return 1
+    stats.nonfinite_run = 0
+    return 1, skips
+
+
+def _nonfinite(stats: EpochStats, reason: str, ids: list[str]) -> Skip:
+    stats.skipped_nonfinite += 1
+    stats.nonfinite_run += 1
+    return Skip(reason, tuple(ids))
+
+
+def _report_skips(path: Path, epoch: int, index: int, skips: list[Skip], echo: Callable[[str], None]) -> None:
+    """Append the skips of batch ``index`` to ``skipped.tsv``; echo the non-finite ones (infeasible
+    utterances are summed up at the end of the epoch)."""
+    if not skips:
+        return
+    new = not path.exists()
+    with path.open("a", encoding="utf-8") as f:
+        if new:
+            f.write("epoch\tbatch\treason\tids\n")
+        for skip in skips:
+            f.write(f"{epoch}\t{index}\t{skip.reason}\t{','.join(skip.ids)}\n")
+    for skip in skips:
+        if skip.reason != "ctc_infeasible":
+            echo(f"epoch {epoch}, batch {index}: {skip.reason.replace('_', ' ')}, step skipped; "
+                 f"utterances: {', '.join(skip.ids)}")
+
+
+def _check_nonfinite(stats: EpochStats, tc: TrainConfig, epoch: int, index: int, n_batches: int,
+                     skips: list[Skip], out_dir: Path) -> None:
+    """Stop when non-finite batches persist: ``max_nonfinite_steps`` in a row, or more than
+    ``max_nonfinite_fraction`` of the epoch's batches."""
+    consecutive = tc.max_nonfinite_steps > 0 and stats.nonfinite_run >= tc.max_nonfinite_steps
+    too_many = stats.skipped_nonfinite > tc.max_nonfinite_fraction * n_batches
+    if not (consecutive or too_many):
+        return
+    why = (f"{stats.nonfinite_run} consecutive batches (train.max_nonfinite_steps={tc.max_nonfinite_steps})"
+           if consecutive else f"{stats.skipped_nonfinite} of the {n_batches} batches of the epoch "
+           f"(train.max_nonfinite_fraction={tc.max_nonfinite_fraction})")
+    last = next((s for s in reversed(skips) if s.reason != "ctc_infeasible"), None)
+    raise SeqlabelError(
+        f"training stopped at epoch {epoch}, batch {index}: non-finite loss or gradient in {why}; last batch: "
+        f"{', '.join(last.ids) if last else '?'} (all listed in {out_dir / SKIPPED_NAME}). Lower train.lr, set "
+        f"train.grad_clip, or check those utterances' features and transcripts; then train again or --resume "
+        f"from {out_dir / 'last.pt'}")
+
+
+def _restore(resumed: dict, path: Path, model: BiLSTMCTC, optimizer: torch.optim.Optimizer,
+             scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau, scaler: torch.amp.GradScaler) -> dict:
+    """Load a ``last.pt`` into the training objects; returns its progress state."""
+    try:
+        model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        scheduler.load_state_dict(resumed["scheduler"])
+        if "scaler" in resumed:
+            scaler.load_state_dict(resumed["scaler"])
+    except (KeyError, RuntimeError, ValueError) as e:
+        raise CheckpointError(f"--resume: {path} does not match this config (model shape or optimizer "
+                              f"changed?): {str(e).splitlines()[0]}") from None
+    _set_rng_state(resumed["rng"])
+    return {"batch": 0, "stats": {}, "files": {}, **resumed["progress"]}
+
+
+def _rng_state() -> dict:
+    """Every random state the loop draws from: torch (weight noise, dropout), CUDA, Python's ``random``.
+    (Batch order and augmentation are seeded by (seed, epoch[, item]) and need no state.)"""
+    version, internal, gauss = random.getstate()
+    return {"torch": torch.get_rng_state(), "python": [version, list(internal), gauss],
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def _set_rng_state(rng: dict | torch.Tensor) -> None:
+    if isinstance(rng, torch.Tensor):  # checkpoints from before step-level resume: torch's state only
+        torch.set_rng_state(rng)
+        return
+    torch.set_rng_state(rng["torch"])
+    version, internal, gauss = rng["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if rng["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def _truncate_logs(out_dir: Path, sizes: dict[str, int]) -> None:
+    """Cut log files back to their size when the checkpoint was written, so rows written after it
+    (by a run that was then killed) are not duplicated when the resumed run writes them again."""
+    for name, size in sizes.items():
+        path = out_dir / name
+        if _size(path) > size:
+            with path.open("r+b") as f:
+                f.truncate(size)
 
 
 @contextmanager
@@ -293,6 +414,20 @@ def _drop_long(utts: list, max_duration: Optional[float], echo: Callable[[str], 
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
+
+
+def _check_space(out_dir: Path, model: torch.nn.Module, config: Config) -> None:
+    """Refuse to start when the disk cannot hold best.pt, last.pt and a temporary copy: each about
+    the weights plus the optimizer's per-weight state (two moments for Adam, momentum for SGD)."""
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    copies = 3 if config.train.optimizer == "adam" else 2
+    size = weights * copies + (1 << 20)  # + configs, vocabulary, CMVN statistics
+    need = 3 * size - _size(out_dir / "best.pt") - _size(out_dir / "last.pt")
+    free = shutil.disk_usage(out_dir).free
+    if free < need:
+        raise ConfigError(f"not enough free disk space in {out_dir}: {free / 1e6:.1f} MB free, checkpoints need "
+                          f"about {need / 1e6:.1f} MB (best.pt, last.pt and a temporary copy); free some space "
+                          "or choose another --out")
 
 
 def _check_writable(out_dir: Path) -> None:
