@@ -154,8 +154,11 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
         done = state["batch"]  # > 0 only when resuming inside this epoch: those batches are skipped
         stats = EpochStats(**state["stats"]) if done else EpochStats()
         started = time.time() - stats.seconds
+        # Its own generator: a DataLoader iterator draws a base seed, which must not move the global
+        # torch RNG (weight noise, dropout) differently in a resumed epoch.
         loader = DataLoader(train_set, batch_sampler=batches[done:], collate_fn=train_set.collate,
-                            num_workers=tc.num_workers, pin_memory=device.type == "cuda")
+                            num_workers=tc.num_workers, pin_memory=device.type == "cuda",
+                            generator=torch.Generator().manual_seed(tc.seed * 1_000_003 + epoch))
         noise = tc.weight_noise if epoch >= tc.weight_noise_start_epoch else 0.0
         bar = tqdm(loader, desc=f"epoch {epoch}", initial=done, total=len(batches), disable=not tc.progress,
                    leave=False)
