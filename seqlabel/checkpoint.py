@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, IndexError, KeyError, ValueError, zipfile.BadZipFile,
             pickle.UnpicklingError) as e:
+        code = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+        if code:
+            raise CheckpointError(f"{path} refused: loading it would import {code[1]}, and a seqlabel checkpoint "
+                                  "holds only tensors and plain data; use a checkpoint written by seqlabel train") from None
         raise CheckpointError(f"cannot read checkpoint {path}: corrupt, truncated or not a seqlabel checkpoint "
                               f"({(str(e).splitlines() or [type(e).__name__])[0]}); {_other_checkpoint(path)}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:

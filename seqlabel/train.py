@@ -22,7 +22,7 @@ from tqdm import tqdm
 from seqlabel.checkpoint import load_checkpoint, save_checkpoint
 from seqlabel.config import Config, TrainConfig, save_config, to_dict
 from seqlabel.data import Split, SequenceDataset, build_augment, load_split, normalize
-from seqlabel.errors import CheckpointError, ConfigError, DataError, SeqlabelError
+from seqlabel.errors import CheckpointError, ConfigError, DataError, SeqlabelError, VocabError
 from seqlabel.features import build_extractor
 from seqlabel.features.cmvn import CmvnStats, compute_stats
 from seqlabel.decoders.greedy import greedy_search
@@ -82,9 +82,9 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
     if not resume and last_path.exists():
         raise ConfigError(f"{out_dir} already holds a training run ({last_path}); pass --resume to "
                           "continue it or choose another --out")
+    if resume and not last_path.exists():
+        raise CheckpointError(f"--resume: no {last_path} to resume from; train without --resume")
     resumed = load_checkpoint(last_path) if resume else None
-    if resume and resumed is None:
-        raise CheckpointError(f"--resume: no {last_path}")
     _seed_everything(config.train.seed)
     if config.train.threads > 0:
         torch.set_num_threads(config.train.threads)
@@ -96,7 +96,7 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
         raise ConfigError("data.train is not set (the training manifest)")
     train_utts = read_manifest(config.data.train)
     train_utts = _drop_long(train_utts, config.data.max_duration, echo)
-    vocab = _build_vocab(config, train_utts, resumed)
+    vocab = _build_vocab(config, train_utts, resumed, last_path)
     extractor = build_extractor(config.features)
     train_split = load_split(train_utts, extractor, vocab, config.data.lowercase, "train features", tc.progress)
     dev_split = None
@@ -179,8 +179,8 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
                  f"for their output frames (CTC-infeasible) and {stats.skipped_nonfinite} non-finite batch(es) "
                  f"(ids in {out_dir / SKIPPED_NAME})")
         if stats.utterances == 0:
-            raise DataError("no training utterance could be used this epoch (all CTC-infeasible or non-finite); "
-                            "reduce model.subsampling or check the transcripts")
+            raise DataError(f"no training utterance could be used in epoch {epoch} (all CTC-infeasible or non-finite, "
+                            f"ids in {out_dir / SKIPPED_NAME}); reduce model.subsampling or check the transcripts")
         dev_loss, dev_error = math.nan, math.nan
         if dev_split is not None:
             dev_loss, result = evaluate_split(model, dev_split, dev_feats, vocab, device, config)
@@ -389,12 +389,24 @@ def evaluate_split(model: BiLSTMCTC, split: Split, features: list[torch.Tensor],
     return total / max(count, 1), score(refs, hyps, config.data.unit)
 
 
-def _build_vocab(config: Config, train_utts: list, resumed: Optional[dict]) -> Vocab:
+def _build_vocab(config: Config, train_utts: list, resumed: Optional[dict], resumed_path: Path) -> Vocab:
+    given = Vocab.load(config.data.vocab, config.data.unit, config.data.word_boundary) if config.data.vocab else None
     if resumed is not None:
-        return Vocab.from_state(resumed["vocab"])
-    if config.data.vocab:
-        return Vocab.load(config.data.vocab, config.data.unit, config.data.word_boundary)
+        vocab = Vocab.from_state(resumed["vocab"])
+        if given is not None and given != vocab:
+            raise CheckpointError(f"--resume: {resumed_path} was trained with another vocabulary ({len(vocab)} classes, "
+                                  f"unit {vocab.unit}) than data.vocab {config.data.vocab} ({len(given)} classes, unit "
+                                  f"{given.unit}); resume with the run's own tokens.txt or train into a new --out")
+        return vocab
+    if given is not None:
+        return given
     texts = [u.text.lower() if config.data.lowercase else u.text for u in train_utts]
+    probe = Vocab([], config.data.unit, config.data.word_boundary)
+    for utt, text in zip(train_utts, texts):
+        try:
+            probe.tokenize(text)
+        except VocabError as e:
+            raise VocabError(f"utterance {utt.id!r}: {e}") from None
     return Vocab.build(texts, config.data.unit, config.data.word_boundary)
 
 

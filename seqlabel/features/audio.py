@@ -7,6 +7,9 @@ Kaldi does before feature computation.
 """
 from __future__ import annotations
 
+import os
+import re
+
 import numpy as np
 import soundfile as sf
 import torch
@@ -22,12 +25,13 @@ from seqlabel.types import Utterance
 def load_audio(utt: Utterance, sample_rate: int, resample: bool = True) -> torch.Tensor:
     """Read ``utt``'s audio as a float32 waveform (N,) in [-1, 1] at ``sample_rate``."""
     path = utt.source
+    if not os.path.isfile(path):  # libsndfile reports a missing file as "System error"
+        raise DataError(f"utterance {utt.id!r}: audio file not found: {path}")
     try:
         info = sf.info(path)
-    except FileNotFoundError:
-        raise DataError(f"utterance {utt.id!r}: audio file not found: {path}") from None
     except (RuntimeError, sf.LibsndfileError) as e:
         raise DataError(f"utterance {utt.id!r}: cannot read audio file {path}: {e}") from None
+    _check_not_truncated(utt, info.extra_info)
     sr = info.samplerate
     start = int(round((utt.start or 0.0) * sr))
     stop = int(round(utt.end * sr)) if utt.end is not None else None
@@ -99,6 +103,15 @@ class AudioFeatures:
         if c.type == "fbank":
             return kaldi.fbank(scaled, use_energy=c.energy, **common)  # (T, F0)
         return kaldi.mfcc(scaled, num_ceps=c.num_ceps, use_energy=c.energy, **common)  # (T, F0)
+
+
+def _check_not_truncated(utt: Utterance, sndfile_log: str) -> None:
+    """libsndfile reads a cut-off WAV without complaint; its log line ``data : DECLARED (should be
+    FOUND)`` gives it away (0 and 0xFFFFFFFF are streaming placeholders, not truncation)."""
+    match = re.search(r"^data : (\d+) \(should be (\d+)\)", sndfile_log, re.MULTILINE)
+    if match and int(match[1]) > int(match[2]) and int(match[1]) not in (0, 0xFFFFFFFF):
+        raise DataError(f"utterance {utt.id!r}: audio file {utt.source} is truncated: its header declares "
+                        f"{match[1]} bytes of samples, the file holds {match[2]} (copy or convert it again)")
 
 
 def _next_pow2(n: int) -> int:
