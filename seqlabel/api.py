@@ -37,11 +37,13 @@ def prepare(corpus: str, data_dir: Optional[str | Path] = None, out_dir: Optiona
 def train(config: Config | str | Path, out_dir: str | Path, overrides: Sequence[str] = (), resume: bool = False,
           echo: Callable[[str], None] = print):
     """Train from a Config or a YAML file; if ``data.test`` is set, evaluate the best model on it."""
+    from seqlabel.distributed import from_environment
     from seqlabel.train import train as run_training
 
     cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
     result = run_training(cfg, out_dir, resume=resume, echo=echo)
-    if cfg.data.test:
+    env = from_environment()
+    if cfg.data.test and (env is None or env.rank == 0):  # under torchrun, rank 0 tests
         report = evaluate(result.best_checkpoint, cfg.data.test, out_dir=Path(out_dir) / "test", progress=False)
         echo(f"test ({cfg.data.test}): {report.summary()}")
         result = type(result)(**{**result.__dict__, "test": report.tokens})

@@ -11,7 +11,7 @@ import random
 import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from seqlabel import distributed
 from seqlabel.checkpoint import load_checkpoint, save_checkpoint
 from seqlabel.config import Config, TrainConfig, save_config, to_dict
 from seqlabel.data import Split, SequenceDataset, build_augment, load_split, normalize
@@ -75,9 +76,34 @@ class EpochStats:
 
 def train(config: Config, out_dir: str | Path, resume: bool = False,
           echo: Callable[[str], None] = print) -> TrainResult:
-    """Train a BiLSTM-CTC model on ``config.data.train``; write checkpoints and logs to ``out_dir``."""
-    out_dir = Path(out_dir)
-    _check_writable(out_dir)
+    """Train a BiLSTM-CTC model on ``config.data.train``; write checkpoints and logs to ``out_dir``.
+
+    Under torchrun (RANK / WORLD_SIZE / LOCAL_RANK set), every process trains on its share of each
+    epoch's batches with DDP; rank 0 alone logs, evaluates on dev and writes checkpoints.
+    """
+    env = distributed.from_environment()
+    device = resolve_device(config.train.device)
+    if env is not None:
+        if device.type == "cuda":
+            device = torch.device("cuda", env.local_rank)
+            torch.cuda.set_device(device)
+        distributed.init(env, device)
+    try:
+        return _train(config, Path(out_dir), resume, echo if distributed.is_main() else _silent, device)
+    finally:
+        if env is not None and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _silent(_: str) -> None:
+    """The echo of ranks other than 0."""
+
+
+def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], None],
+           device: torch.device) -> TrainResult:
+    main, world = distributed.is_main(), distributed.world_size()
+    if main:
+        _check_writable(out_dir)
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
     if not resume and last_path.exists():
         raise ConfigError(f"{out_dir} already holds a training run ({last_path}); pass --resume to "
@@ -88,7 +114,6 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
     _seed_everything(config.train.seed)
     if config.train.threads > 0:
         torch.set_num_threads(config.train.threads)
-    device = resolve_device(config.train.device)
     tc = config.train
 
     # Data: manifests -> features (extracted once, validated up front) -> normalised datasets.
@@ -120,17 +145,23 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
         optimizer, mode="min", factor=tc.lr_factor, patience=tc.lr_patience, min_lr=tc.min_lr)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype(device, tc.amp) == torch.float16)
     sampler = BucketBatchSampler(train_split.lengths, tc.batch_frames, tc.max_batch_size, True, tc.seed)
+    stepper: torch.nn.Module = model
+    if world > 1:
+        sampler = distributed.DistributedBucketSampler(sampler, distributed.rank(), world)
+        stepper = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     echo(f"model: {sum(p.numel() for p in model.parameters()):,} parameters; device {device}; "
-         f"{len(sampler)} batches per epoch")
-    _check_space(out_dir, model, config)
+         f"{len(sampler)} batches per epoch" + (f" on each of {world} processes" if world > 1 else ""))
+    if main:
+        _check_space(out_dir, model, config)
 
     state = {"epoch": 0, "step": 0, "best": math.inf, "bad_epochs": 0, "batch": 0, "stats": {}, "files": {}}
     if resumed:
         state = _restore(resumed, last_path, model, optimizer, scheduler, scaler)
-        _truncate_logs(out_dir, state["files"])
+        if main:
+            _truncate_logs(out_dir, state["files"])
         where = f"batch {state['batch']} of epoch {state['epoch'] + 1}" if state["batch"] else f"epoch {state['epoch']}"
         echo(f"resumed from {last_path} after {where}")
-    else:
+    elif main:
         save_config(config, out_dir / "config.yaml")
         vocab.save(out_dir / "tokens.txt")
 
@@ -143,7 +174,7 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "progress": dict(state),
                 "rng": _rng_state()}
 
-    writer = _tensorboard(out_dir, tc.tensorboard, echo)
+    writer = _tensorboard(out_dir, tc.tensorboard and main, echo)
     for epoch in range(state["epoch"] + 1, tc.max_epochs + 1):
         if tc.early_stop_patience > 0 and state["bad_epochs"] >= tc.early_stop_patience:
             echo(f"early stop: no dev improvement for {state['bad_epochs']} epoch(s)")
@@ -152,7 +183,7 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
         train_set.set_epoch(epoch)
         batches = sampler.batches()
         done = state["batch"]  # > 0 only when resuming inside this epoch: those batches are skipped
-        stats = EpochStats(**state["stats"]) if done else EpochStats()
+        stats = _rank_share(EpochStats(**state["stats"]), main) if done else EpochStats()
         started = time.time() - stats.seconds
         # Its own generator: a DataLoader iterator draws a base seed, which must not move the global
         # torch RNG (weight noise, dropout) differently in a resumed epoch.
@@ -163,17 +194,21 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
         bar = tqdm(loader, desc=f"epoch {epoch}", initial=done, total=len(batches), disable=not tc.progress,
                    leave=False)
         for index, batch in enumerate(bar, done + 1):
-            steps, skips = train_step(model, batch.to(device), optimizer, scaler, config, noise, stats, device)
+            steps, skips = train_step(stepper, batch.to(device), optimizer, scaler, config, noise, stats, device)
             state["step"] += steps
-            _report_skips(out_dir / SKIPPED_NAME, epoch, index, skips, echo)
+            skips = distributed.gather(skips) if world > 1 else skips
+            if main:
+                _report_skips(out_dir / SKIPPED_NAME, epoch, index, skips, echo)
             _check_nonfinite(stats, tc, epoch, index, len(batches), skips, out_dir)
             bar.set_postfix(loss=f"{stats.loss:.3f}")
             if tc.save_every_steps and index % tc.save_every_steps == 0 and index < len(batches):
                 stats.seconds = time.time() - started
-                state.update(batch=index, stats=asdict(stats))
-                save_checkpoint(last_path, checkpoint())
+                state.update(batch=index, stats=asdict(_reduced(stats)))
+                if main:
+                    save_checkpoint(last_path, checkpoint())
         seconds = time.time() - started
         state.update(batch=0, stats={})
+        stats = _reduced(stats)
         if stats.skipped_infeasible or stats.skipped_nonfinite:
             echo(f"epoch {epoch}: skipped {stats.skipped_infeasible} utterance(s) whose transcript is too long "
                  f"for their output frames (CTC-infeasible) and {stats.skipped_nonfinite} non-finite batch(es) "
@@ -183,8 +218,10 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
                             f"ids in {out_dir / SKIPPED_NAME}); reduce model.subsampling or check the transcripts")
         dev_loss, dev_error = math.nan, math.nan
         if dev_split is not None:
-            dev_loss, result = evaluate_split(model, dev_split, dev_feats, vocab, device, config)
-            dev_error = result.total.rate
+            if main:
+                dev_loss, result = evaluate_split(model, dev_split, dev_feats, vocab, device, config)
+                dev_error = result.total.rate
+            dev_loss, dev_error = distributed.all_sum([dev_loss, dev_error] if main else [0.0, 0.0])
         metric = dev_error if dev_split is not None else stats.loss
         scheduler.step(metric)
         improved = metric < state["best"]
@@ -193,49 +230,65 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
                "train_loss": round(stats.loss, 4), "dev_loss": round(dev_loss, 4), "dev_error": round(dev_error, 5),
                "skipped_infeasible": stats.skipped_infeasible, "skipped_nonfinite": stats.skipped_nonfinite,
                "epoch_seconds": round(seconds, 2), "frames_per_second": round(stats.frames / max(seconds, 1e-9))}
-        _log_row(out_dir / LOG_NAME, row, writer)
+        if main:
+            _log_row(out_dir / LOG_NAME, row, writer)
         echo(f"epoch {epoch}: train loss {stats.loss:.3f}, dev loss {dev_loss:.3f}, dev error {100 * dev_error:.2f}%, "
              f"lr {row['lr']:.2e}, {seconds:.0f}s" + (" (best)" if improved else ""))
-        saved = checkpoint()
-        if improved:
-            save_checkpoint(best_path, saved)
-        save_checkpoint(last_path, saved)
+        if main:
+            saved = checkpoint()
+            if improved:
+                save_checkpoint(best_path, saved)
+            save_checkpoint(last_path, saved)
     if writer is not None:
         writer.close()
-    if not best_path.exists():
+    if main and not best_path.exists():
         raise CheckpointError(f"training finished without a best checkpoint in {out_dir}")
     return TrainResult(out_dir, best_path, last_path, state["epoch"], state["best"])
 
 
-def train_step(model: BiLSTMCTC, batch: Batch, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+def train_step(model: torch.nn.Module, batch: Batch, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
                config: Config, noise: float, stats: EpochStats, device: torch.device) -> tuple[int, list[Skip]]:
     """One optimisation step on the CTC-feasible part of ``batch``.
 
-    Returns the number of steps taken (0 or 1) and what was skipped, with utterance ids.
+    ``model`` may be DDP-wrapped: then this rank's batch is one share of a global batch, the loss
+    is scaled so that DDP's gradient average equals the gradient of (CTC loss summed over the
+    global batch) / (its feasible utterances), exactly as one process on the combined batch, and
+    every rank takes or skips the step together. Returns the number of steps taken (0 or 1) and
+    what this rank skipped, with utterance ids.
     """
     skips: list[Skip] = []
     out_lengths = output_lengths(batch.feature_lengths, config.model.time_reduction)
     feasible = ctc_min_frames(batch.targets, batch.target_lengths) <= out_lengths
     n_bad = int((~feasible).sum())
+    whole = batch
     if n_bad:
         stats.skipped_infeasible += n_bad
         skips.append(Skip("ctc_infeasible", tuple(i for i, ok in zip(batch.ids, feasible.tolist()) if not ok)))
-        if n_bad == len(batch):
-            return 0, skips
         keep = feasible.nonzero().squeeze(1)
         batch = Batch(batch.features[keep], batch.feature_lengths[keep], batch.targets[keep],
                       batch.target_lengths[keep], [batch.ids[i] for i in keep.tolist()])
+    world = distributed.world_size()
+    (total,) = distributed.all_sum([len(batch)])  # feasible utterances in the global batch
+    if total == 0:
+        return 0, skips
     model.train()
     optimizer.zero_grad(set_to_none=True)
     with weight_noise(model, noise):
         with autocast(device, config.train.amp):
-            log_probs, out_lengths = model(batch.features, batch.feature_lengths)
-        loss_sum = torch.nn.functional.ctc_loss(
-            log_probs.float().transpose(0, 1),  # (T', B, C) as ctc_loss wants
-            batch.targets, out_lengths, batch.target_lengths, blank=0, reduction="sum")
-        loss = loss_sum / len(batch)
-        if not torch.isfinite(loss):
-            return 0, skips + [_nonfinite(stats, "nonfinite_loss", batch.ids)]
+            # A rank left with no feasible utterance still runs forward and backward (zero loss) for DDP.
+            inputs = batch if len(batch) else whole
+            log_probs, out_lengths = model(inputs.features, inputs.feature_lengths)
+        if len(batch):
+            loss_sum = torch.nn.functional.ctc_loss(
+                log_probs.float().transpose(0, 1),  # (T', B, C) as ctc_loss wants
+                batch.targets, out_lengths, batch.target_lengths, blank=0, reduction="sum")
+        else:
+            loss_sum = log_probs.float().sum() * 0.0
+        loss = loss_sum / (total / world)
+        bad = not torch.isfinite(loss)
+        if distributed.all_sum([float(bad)])[0] > 0:  # every rank skips when one has a non-finite loss
+            skip = _nonfinite(stats, "nonfinite_loss", batch.ids)
+            return 0, skips + ([skip] if bad else [])
         scaler.scale(loss).backward()
     scaler.unscale_(optimizer)
     if config.train.grad_clip > 0:
@@ -251,6 +304,25 @@ def train_step(model: BiLSTMCTC, batch: Batch, optimizer: torch.optim.Optimizer,
     stats.frames += int(batch.feature_lengths.sum())
     stats.nonfinite_run = 0
     return 1, skips
+
+
+def _reduced(stats: EpochStats) -> EpochStats:
+    """The epoch's totals over all ranks (the non-finite counts are global already: ranks skip together)."""
+    if distributed.world_size() == 1:
+        return stats
+    loss_sum, utterances, frames, infeasible = distributed.all_sum(
+        [stats.loss_sum, stats.utterances, stats.frames, stats.skipped_infeasible])
+    return replace(stats, loss_sum=loss_sum, utterances=int(utterances), frames=int(frames),
+                   skipped_infeasible=int(infeasible))
+
+
+def _rank_share(saved: EpochStats, main: bool) -> EpochStats:
+    """This rank's part of the totals a mid-epoch checkpoint holds: rank 0 carries them on, the
+    others start from zero (but for the global non-finite counters)."""
+    if main:
+        return saved
+    return EpochStats(skipped_nonfinite=saved.skipped_nonfinite, nonfinite_run=saved.nonfinite_run,
+                      seconds=saved.seconds)
 
 
 def _nonfinite(stats: EpochStats, reason: str, ids: list[str]) -> Skip:
