@@ -102,8 +102,7 @@ def _silent(_: str) -> None:
 def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], None],
            device: torch.device) -> TrainResult:
     main, world = distributed.is_main(), distributed.world_size()
-    if main:
-        _check_writable(out_dir)
+    _check_writable(out_dir)  # every rank checks what rank 0 will need, so that all stop together
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
     if not resume and last_path.exists():
         raise ConfigError(f"{out_dir} already holds a training run ({last_path}); pass --resume to "
@@ -151,8 +150,7 @@ def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], No
         stepper = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     echo(f"model: {sum(p.numel() for p in model.parameters()):,} parameters; device {device}; "
          f"{len(sampler)} batches per epoch" + (f" on each of {world} processes" if world > 1 else ""))
-    if main:
-        _check_space(out_dir, model, config)
+    _check_space(out_dir, model, config)
 
     state = {"epoch": 0, "step": 0, "best": math.inf, "bad_epochs": 0, "batch": 0, "stats": {}, "files": {}}
     if resumed:
@@ -191,7 +189,7 @@ def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], No
                             num_workers=tc.num_workers, pin_memory=device.type == "cuda",
                             generator=torch.Generator().manual_seed(tc.seed * 1_000_003 + epoch))
         noise = tc.weight_noise if epoch >= tc.weight_noise_start_epoch else 0.0
-        bar = tqdm(loader, desc=f"epoch {epoch}", initial=done, total=len(batches), disable=not tc.progress,
+        bar = tqdm(loader, desc=f"epoch {epoch}", initial=done, total=len(batches), disable=not (tc.progress and main),
                    leave=False)
         for index, batch in enumerate(bar, done + 1):
             steps, skips = train_step(stepper, batch.to(device), optimizer, scaler, config, noise, stats, device)
@@ -520,7 +518,7 @@ def _check_space(out_dir: Path, model: torch.nn.Module, config: Config) -> None:
 def _check_writable(out_dir: Path) -> None:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write-test"
+        probe = out_dir / f".write-test-{distributed.rank()}"
         probe.write_bytes(b"0" * 4096)
         probe.unlink()
     except OSError as e:
