@@ -10,6 +10,7 @@ with the tool that decompresses them.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +99,7 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
         info = sf.info(str(path))
     except (RuntimeError, sf.LibsndfileError) as e:
         raise DataError(f"cannot read audio file {path}: {e}") from None
+    _check_not_truncated(path, info.extra_info)
     return AudioInfo(int(info.samplerate), int(info.frames), int(info.channels))
 
 
@@ -186,6 +188,15 @@ class AudioFeatures:
         if c.type == "fbank":
             return kaldi.fbank(scaled, use_energy=c.energy, **common)  # (T, F0)
         return kaldi.mfcc(scaled, num_ceps=c.num_ceps, use_energy=c.energy, **common)  # (T, F0)
+
+
+def _check_not_truncated(path: Path, sndfile_log: str) -> None:
+    """libsndfile reads a cut-off WAV without complaint; its log line ``data : DECLARED (should be
+    FOUND)`` gives it away (0 and 0xFFFFFFFF are streaming placeholders, not truncation)."""
+    match = re.search(r"^data : (\d+) \(should be (\d+)\)", sndfile_log, re.MULTILINE)
+    if match and int(match[1]) > int(match[2]) and int(match[1]) not in (0, 0xFFFFFFFF):
+        raise DataError(f"audio file {path} is truncated: its header declares {match[1]} bytes of samples, "
+                        f"the file holds {match[2]} (copy or convert it again)")
 
 
 def _next_pow2(n: int) -> int:
