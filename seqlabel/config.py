@@ -209,8 +209,9 @@ class TrainConfig:
                      "save_every_steps", "max_nonfinite_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
-        if not 0 < self.lr_factor <= 1:
-            raise ConfigError(f"train.lr_factor must be in (0, 1], got {self.lr_factor}")
+        if not 0 < self.lr_factor < 1:
+            raise ConfigError(f"train.lr_factor must be in (0, 1), got {self.lr_factor} (for a constant "
+                              "learning rate set train.min_lr equal to train.lr)")
         if not 0 < self.max_nonfinite_fraction <= 1:
             raise ConfigError(f"train.max_nonfinite_fraction must be in (0, 1], got {self.max_nonfinite_fraction}")
 
