@@ -70,11 +70,10 @@ def _extend_hash(h: np.ndarray, token: np.ndarray, variant: Optional[np.ndarray]
     return (x | _ONE).view(np.int64)
 
 
-def _apply_gap(sch: Schedule, gap: np.ndarray, last: np.ndarray, pb: np.ndarray, pnb: np.ndarray
+def _apply_gap(sch: Schedule, row: np.ndarray, last: np.ndarray, pb: np.ndarray, pnb: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Hypotheses' p_b, p_nb (any shape) after their gaps ``gap`` (same shape, ids into ``sch``),
-    given their last tokens ``last`` (-1: the empty prefix)."""
-    row = sch.index[gap]
+    """Hypotheses' p_b, p_nb (any shape) after their gaps, rows ``row`` of ``sch``'s tables (same
+    shape), given their last tokens ``last`` (-1: the empty prefix)."""
     return np.logaddexp(pb + sch.stay[row, 0], pnb + sch.leave[row, last]), pnb + sch.stay[row, last]
 
 
@@ -230,7 +229,7 @@ class CTCPrefixBeamSearch:
         w, bonus = self.lm_weight, self.insertion_bonus
         tlm, wlm, trie, lex, closer = self._token_lm, self._word_lm, self._trie, self._lex, self._closer
         implicit, bnd = self._implicit, self.boundary
-        cnt_step = 0.0 if wlm is not None else 1.0  # the bonus counts words (word LM) or tokens
+        cnt_step = 1.0 if bonus and wlm is None else 0.0  # the bonus counts words (word LM) or tokens
         start = tlm.start if tlm is not None else (wlm.start if wlm is not None else 0)
         root = trie.root if trie is not None else 0
 
@@ -254,7 +253,8 @@ class CTCPrefixBeamSearch:
         rowp = np.empty((B, C + 1))
         rowp[:, C] = NEG_INF  # class -1 (the empty prefix's last token) reads -inf
         sch = schedule(lp, rid, lens, events)
-        frames, active, gap0 = sch.frames, sch.active, sch.gap0
+        row_type = np.int16 if B < 2 ** 15 else np.int64  # numpy sorts 16-bit ints stably in linear time
+        frames, active, gap_row = sch.frames, sch.active, sch.gap_row
         n = B
 
         def stash(cut: int) -> None:  # hypotheses cut.. belong to utterances that have ended
@@ -273,7 +273,7 @@ class CTCPrefixBeamSearch:
             H = F.shape[0]
             at = frames[:n, step]  # (n,) this step's frame of each utterance
             hrow, last, lsid, node = I[:, _I_ROW], I[:, _I_LAST], I[:, _I_LSID], I[:, _I_NODE]
-            pb, pnb = _apply_gap(sch, gap0[hrow] + step, last, F[:, _F_PB], F[:, _F_PNB])  # the frames in between
+            pb, pnb = _apply_gap(sch, gap_row[hrow, step], last, F[:, _F_PB], F[:, _F_PNB])  # the frames in between
             rows_n = rid[:n]
             rowp[:n, :C] = lp[rows_n, at]
             tot = np.logaddexp(pb, pnb)  # (H,)
@@ -320,16 +320,20 @@ class CTCPrefixBeamSearch:
                 var = np.repeat(np.array([0, 1]), E)
                 hi, tok, erow = np.concatenate([hi, hi]), np.concatenate([tok, tok]), np.concatenate([erow, erow])
             elif closer is not None:
-                is_b = tok == bnd  # (E,)
-                if is_b.any():  # the boundary closes the word (or nothing, after a boundary)
-                    c_lp, c_sid, c_ok, c_word = closer.lookup(
-                        lsid[hi] if wlm is not None else np.zeros(E, dtype=np.int64), node[hi])
-                    ok_b = is_b & c_ok
+                at_b = np.flatnonzero(tok == bnd)  # (E_b,) the boundary closes the word (or nothing, after one)
+                if at_b.size:
+                    h_b = hi[at_b]
+                    c_lp, c_sid, c_ok, c_word = closer.lookup(lsid[h_b] if wlm is not None else np.zeros_like(h_b),
+                                                              node[h_b])
                     if wlm is not None:
-                        lm_inc = np.where(ok_b, c_lp, 0.0)
-                        nsid = np.where(is_b, c_sid, lsid[hi])
-                        cnt_inc = ok_b.astype(np.float64)
-                    closed = np.where(ok_b, c_word, -1)
+                        lm_inc = np.zeros(E)
+                        lm_inc[at_b] = np.where(c_ok, c_lp, 0.0)
+                        nsid = lsid[hi]
+                        nsid[at_b] = c_sid
+                        cnt_inc = np.zeros(E)
+                        cnt_inc[at_b] = c_ok
+                    closed = np.full(E, -1)
+                    closed[at_b] = np.where(c_ok, c_word, -1)
 
             # merge: an extension equal to a prefix already in the beam adds into that prefix's p_nb
             keys = I[:, _I_HASH]  # per-utterance hashes (the roots differ)
@@ -356,7 +360,8 @@ class CTCPrefixBeamSearch:
                 ext_score = ext_score + base[hi]
             score = np.concatenate([stay_score, ext_score])  # (H + E',)
             srow = np.concatenate([hrow, erow])
-            order = np.lexsort((-score, srow))  # by utterance, best first
+            order = np.argsort(-score, kind="stable")  # best first, then grouped by utterance (radix sort)
+            order = order[np.argsort(srow.astype(row_type)[order], kind="stable")]
             ranked, r_sorted = score[order], srow[order]
             first = np.searchsorted(r_sorted, r_sorted)  # where each utterance's best is
             keep = (np.arange(order.size) - first < K) & (ranked > NEG_INF)
@@ -395,7 +400,7 @@ class CTCPrefixBeamSearch:
             history.append((src, new_tok, new_closed))
         if n:
             stash(0)
-        last_gap = (gap0 + sch.steps)[:, None]  # (B, 1) the frames after each utterance's last step
+        last_gap = gap_row[np.arange(B), sch.steps][:, None]  # (B, 1) the frames after each utterance's last step
         final_f[:, :, _F_PB], final_f[:, :, _F_PNB] = _apply_gap(sch, last_gap, final_i[:, :, _I_LAST],
                                                                  final_f[:, :, _F_PB], final_f[:, :, _F_PNB])
         final = {"pb": final_f[:, :, _F_PB], "pnb": final_f[:, :, _F_PNB], "lms": final_f[:, :, _F_LMS],

@@ -45,8 +45,8 @@ def check_log_probs(log_probs: Any, lengths: Any = None, what: str = "log_probs"
             raise ValueError(f"lengths must lie in [0, {T}], got {lens.tolist()}")
     flat = np.flatnonzero(np.arange(T)[None, :] < lens[:, None])  # (frames,) valid frames of the (B*T) rows
     frames = arr.reshape(B * T, C).take(flat, axis=0)  # (frames, C)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        sums = np.log(np.exp(frames) @ np.ones(C, dtype=frames.dtype))  # log-sum-exp of log-probs (|values| small)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # float32 is plenty for the tolerance
+        sums = np.log(np.exp(frames.astype(np.float32)) @ np.ones(C, dtype=np.float32))  # (frames,) logsumexp
     off = ~(np.abs(sums) <= NORMALISATION_TOLERANCE)  # NaN frames too
     if off.any():
         first = int(np.flatnonzero(off)[0])
@@ -82,9 +82,9 @@ class Schedule:
     number of steps, most first, and the gaps in between in closed form.
 
     Step s of utterance b handles frame ``frames[b, s]``, the s-th where some token may start
-    (s < ``steps[b]``). Gap ``gap0[b] + s`` holds the frames before step s (after step s-1), gap
-    ``gap0[b] + steps[b]`` those after the last step. Applying gap g to a prefix ending in
-    token c (c = -1: the empty prefix, read from the extra column C), with r = ``index[g]``:
+    (s < ``steps[b]``). Gap (b, s) holds the frames before step s (after step s-1), gap
+    (b, ``steps[b]``) those after the last step. Applying gap (b, s) to a prefix ending in
+    token c (c = -1: the empty prefix, read from the extra column C), with r = ``gap_row[b, s]``:
 
         p_b  <- logaddexp(p_b + stay[r, 0], p_nb + leave[r, c])
         p_nb <- p_nb + stay[r, c]
@@ -97,8 +97,7 @@ class Schedule:
     frames: np.ndarray  # (B, S) int64, padded with 0
     steps: np.ndarray  # (B,) int64, descending
     active: np.ndarray  # (S,) int64: utterances with a step s left (a prefix of the B)
-    gap0: np.ndarray  # (B,) int64: each utterance's first gap
-    index: np.ndarray  # (G,) int64: each gap's row in the tables (empty gaps share the last row)
+    gap_row: np.ndarray  # (B, S+1) int64: each gap's row in the tables (empty gaps share the last row)
     stay: np.ndarray  # (rows, C+1)
     leave: np.ndarray  # (rows, C+1)
 
@@ -122,23 +121,26 @@ def schedule(lp: np.ndarray, rid: np.ndarray, lens: np.ndarray, events: np.ndarr
     first = np.flatnonzero(np.diff(gap, prepend=-1))  # (g,) each non-empty gap's first frame
     last = np.append(first, gap.size)[1:] - 1  # (g,) and last frame
     member = np.repeat(np.arange(first.size), np.diff(np.append(first, gap.size)))  # (N,) its gap, 0..g-1
-    x = lp.reshape(-1, C).take(rid[gb] * lp.shape[1] + gt, axis=0)  # (N, C)
+    x = np.ascontiguousarray(lp.reshape(-1, C).take(rid[gb] * lp.shape[1] + gt, axis=0).T)  # (C, N)
     np.maximum(x, FLOOR, out=x)
-    cum = np.cumsum(x, axis=0)  # (N, C) running sums (gap by gap: subtract the gap's start)
-    start = cum[first] - x[first]  # (g, C)
+    cum = np.cumsum(x, axis=1)  # (C, N) running sums (gap by gap: subtract the gap's start)
+    start = cum[:, first] - x[:, first]  # (C, g)
     # the paths leaving at frame s: the token up to s-1, blanks from s on
     paths = cum - x
-    paths -= start[member]
-    paths += (cum[last, 0][member] - cum[:, 0] + x[:, 0])[:, None]
-    top = np.maximum.reduceat(paths, first, axis=0) if first.size else np.zeros((0, C))  # (g, C)
-    paths -= top[member]
+    paths -= start[:, member]
+    paths += cum[0, last][member] - cum[0] + x[0]
+    top = np.maximum.reduceat(paths, first, axis=1) if first.size else np.zeros((C, 0))  # (C, g)
+    paths -= top[:, member]
     np.exp(paths, out=paths)
     # gap g's values sit in row index[g] of the tables; empty gaps read the last row (nothing changes)
     index = np.full(G, first.size, dtype=np.int64)
     index[gap[first]] = np.arange(first.size)
+    gap_row = np.full((B, S + 1), first.size, dtype=np.int64)
+    per_gap = np.repeat(np.arange(B), steps + 1)  # (G,) the utterance of each gap
+    gap_row[per_gap, np.arange(G) - gap0[per_gap]] = index
     stay = np.zeros((first.size + 1, C + 1))
-    stay[:-1, :C] = cum[last] - start
+    stay[:-1, :C] = (cum[:, last] - start).T
     leave = np.full((first.size + 1, C + 1), NEG_INF)
     if first.size:
-        leave[:-1, :C] = np.log(np.add.reduceat(paths, first, axis=0)) + top
-    return Schedule(frames, steps, active, gap0, index, stay, leave)
+        leave[:-1, :C] = (np.log(np.add.reduceat(paths, first, axis=1)) + top).T
+    return Schedule(frames, steps, active, gap_row, stay, leave)
