@@ -13,6 +13,7 @@ import pytest
 import torch
 from click.testing import CliRunner, Result
 
+from helpers import collapse, random_log_probs
 from seqlabel.cli import main
 from seqlabel.config import DecodeConfig, config_from_data
 from seqlabel.decoders import CTCPrefixBeamSearch, ctc_prefix_beam_search, greedy_search
@@ -26,15 +27,6 @@ TOKENS = ["<blank>", "|", "a", "b"]  # a character model: blank, word boundary, 
 
 
 # ----------------------------------------------------------------------------- exhaustive search
-def collapse(path: tuple[int, ...]) -> tuple[int, ...]:
-    out, prev = [], None
-    for c in path:
-        if c != prev and c != 0:
-            out.append(c)
-        prev = c
-    return tuple(out)
-
-
 def exact_labelling_log_probs(log_probs: np.ndarray) -> dict[tuple[int, ...], float]:
     """(T, C) -> log P(labelling) for every labelling, summing all C^T frame paths that collapse to it."""
     T, C = log_probs.shape
@@ -44,11 +36,6 @@ def exact_labelling_log_probs(log_probs: np.ndarray) -> dict[tuple[int, ...], fl
         key = collapse(path)
         out[key] = float(np.logaddexp(out.get(key, -np.inf), lp))
     return out
-
-
-def random_log_probs(T: int, C: int, seed: int, scale: float = 2.0) -> np.ndarray:
-    g = torch.Generator().manual_seed(seed)
-    return (scale * torch.randn(T, C, generator=g, dtype=torch.float64)).log_softmax(-1).numpy()
 
 
 def peaky_log_probs(T: int, C: int, seed: int, peak: float = 0.95) -> np.ndarray:
