@@ -273,7 +273,9 @@ class CTCPrefixBeamSearch:
             H = F.shape[0]
             at = frames[:n, step]  # (n,) this step's frame of each utterance
             hrow, last, lsid, node = I[:, _I_ROW], I[:, _I_LAST], I[:, _I_LSID], I[:, _I_NODE]
-            pb, pnb = _apply_gap(sch, gap_row[hrow, step], last, F[:, _F_PB], F[:, _F_PNB])  # the frames in between
+            pb, pnb = F[:, _F_PB], F[:, _F_PNB]
+            if sch.any_gap[step]:  # the frames in between
+                pb, pnb = _apply_gap(sch, gap_row[hrow, step], last, pb, pnb)
             rows_n = rid[:n]
             rowp[:n, :C] = lp[rows_n, at]
             tot = np.logaddexp(pb, pnb)  # (H,)

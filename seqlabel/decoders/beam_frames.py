@@ -98,6 +98,7 @@ class Schedule:
     steps: np.ndarray  # (B,) int64, descending
     active: np.ndarray  # (S,) int64: utterances with a step s left (a prefix of the B)
     gap_row: np.ndarray  # (B, S+1) int64: each gap's row in the tables (empty gaps share the last row)
+    any_gap: np.ndarray  # (S+1,) bool: some utterance has a non-empty gap s
     stay: np.ndarray  # (rows, C+1)
     leave: np.ndarray  # (rows, C+1)
 
@@ -138,9 +139,10 @@ def schedule(lp: np.ndarray, rid: np.ndarray, lens: np.ndarray, events: np.ndarr
     gap_row = np.full((B, S + 1), first.size, dtype=np.int64)
     per_gap = np.repeat(np.arange(B), steps + 1)  # (G,) the utterance of each gap
     gap_row[per_gap, np.arange(G) - gap0[per_gap]] = index
+    any_gap = (gap_row < first.size).any(axis=0)
     stay = np.zeros((first.size + 1, C + 1))
     stay[:-1, :C] = (cum[:, last] - start).T
     leave = np.full((first.size + 1, C + 1), NEG_INF)
     if first.size:
         leave[:-1, :C] = (np.log(np.add.reduceat(paths, first, axis=1)) + top).T
-    return Schedule(frames, steps, active, gap_row, stay, leave)
+    return Schedule(frames, steps, active, gap_row, any_gap, stay, leave)
