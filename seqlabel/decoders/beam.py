@@ -5,7 +5,8 @@ utterances together), E candidate (hypothesis, token) pairs of one step.
 
 The search decodes a batch of utterances in lockstep. All live hypotheses sit in two flat tables
 (floats: log p(prefix, ending in blank) ``p_b``, log p(prefix, ending in a token) ``p_nb``, LM
-log-prob, token/word count; ints: utterance, last token, prefix hash, LM state, lexicon node), grouped by utterance. A step is a fixed number of numpy calls over those tables and
+log-prob, fused offset; ints: utterance, last token, prefix hash, LM state, lexicon node), grouped
+by utterance. A step is a fixed number of numpy calls over those tables and
 the flat list of (hypothesis, token) extensions, whatever the batch size; no Python runs per
 hypothesis or token. Step i handles, for every utterance, the i-th frame where some token passes
 the pruning; the frames in between extend no prefix and are applied in closed form
@@ -58,7 +59,9 @@ _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9)
 _S29, _ONE = np.uint64(29), np.uint64(1)
 
 # columns of the hypothesis tables
-_F_PB, _F_PNB, _F_LMS, _F_CNT = range(4)  # log p(ending in blank), log p(ending in a token), LM log-prob, count
+# log p(ending in blank), log p(ending in a token), LM log-prob, fused offset (lm_weight * LM log-prob +
+# insertion_bonus * count): the score is logaddexp(p_b, p_nb) + offset
+_F_PB, _F_PNB, _F_LMS, _F_FUSE = range(4)
 _I_ROW, _I_LAST, _I_HASH, _I_LSID, _I_NODE = range(5)  # utterance, last token, ...
 
 
@@ -75,6 +78,31 @@ def _apply_gap(sch: Schedule, row: np.ndarray, last: np.ndarray, pb: np.ndarray,
     """Hypotheses' p_b, p_nb (any shape) after their gaps, rows ``row`` of ``sch``'s tables (same
     shape), given their last tokens ``last`` (-1: the empty prefix)."""
     return np.logaddexp(pb + sch.stay[row, 0], pnb + sch.leave[row, last]), pnb + sch.stay[row, last]
+
+
+def _select(score: np.ndarray, row: np.ndarray, n: int, K: int, threshold: Optional[float]) -> np.ndarray:
+    """The candidates kept: scores (H + E',) of utterances ``row`` (H + E',) among n -> their indices,
+    grouped by utterance and in their order within it: finite, within ``threshold`` of their
+    utterance's best, and among its best K (ties: the earlier). Only utterances with more than K
+    such candidates are sorted by score."""
+    if threshold is None:
+        ok = score > NEG_INF
+    else:
+        best = np.full(n, NEG_INF)
+        np.maximum.at(best, row, score)
+        ok = (score >= best[row] - threshold) & (score > NEG_INF)
+    cand = np.flatnonzero(ok)
+    rows = row[cand]
+    count = np.bincount(rows, minlength=n)
+    if count.max(initial=0) > K:
+        crowded = np.flatnonzero(count[rows] > K)  # (c,) candidates of utterances with too many
+        order = crowded[np.argsort(-score[cand[crowded]], kind="stable")]
+        order = order[np.argsort(rows[order], kind="stable")]  # by utterance, best first
+        by_row = rows[order]
+        keep = np.ones(cand.size, dtype=bool)
+        keep[order[np.arange(order.size) - np.searchsorted(by_row, by_row) >= K]] = False
+        cand, rows = cand[keep], rows[keep]
+    return cand[np.argsort(rows, kind="stable")]  # row: 16-bit ints, sorted stably in linear time
 
 
 class CTCPrefixBeamSearch:
@@ -229,7 +257,8 @@ class CTCPrefixBeamSearch:
         w, bonus = self.lm_weight, self.insertion_bonus
         tlm, wlm, trie, lex, closer = self._token_lm, self._word_lm, self._trie, self._lex, self._closer
         implicit, bnd = self._implicit, self.boundary
-        cnt_step = 1.0 if bonus and wlm is None else 0.0  # the bonus counts words (word LM) or tokens
+        cnt_step = 0.0 if wlm is not None else 1.0  # the bonus counts words (word LM) or tokens
+        fused = bool(bonus) or (w != 0.0 and (tlm is not None or wlm is not None))  # the offset can move
         start = tlm.start if tlm is not None else (wlm.start if wlm is not None else 0)
         root = trie.root if trie is not None else 0
 
@@ -334,8 +363,9 @@ class CTCPrefixBeamSearch:
                         nsid[at_b] = c_sid
                         cnt_inc = np.zeros(E)
                         cnt_inc[at_b] = c_ok
-                    closed = np.full(E, -1)
-                    closed[at_b] = np.where(c_ok, c_word, -1)
+                    if lex is not None:  # the words are reported
+                        closed = np.full(E, -1)
+                        closed[at_b] = np.where(c_ok, c_word, -1)
 
             # merge: an extension equal to a prefix already in the beam adds into that prefix's p_nb
             keys = I[:, _I_HASH]  # per-utterance hashes (the roots differ)
@@ -352,24 +382,17 @@ class CTCPrefixBeamSearch:
             # every candidate's score: H stays, then the extensions; keep the best K per utterance
             stay_score = np.logaddexp(stay_pb, stay_pnb)
             ext_score = ext
-            if w and lm_inc is not None:
-                ext_score = ext_score + w * lm_inc
-            if bonus:
-                ext_score = ext_score + bonus * cnt_inc
-            if w or bonus:
-                base = w * F[:, _F_LMS] + bonus * F[:, _F_CNT]
-                stay_score = stay_score + base
-                ext_score = ext_score + base[hi]
+            if fused:
+                fuse = F[hi, _F_FUSE]  # (E',) the extensions' offsets
+                if w and lm_inc is not None:
+                    fuse += w * lm_inc
+                if bonus:
+                    fuse += bonus * cnt_inc
+                stay_score = stay_score + F[:, _F_FUSE]
+                ext_score = ext + fuse
             score = np.concatenate([stay_score, ext_score])  # (H + E',)
             srow = np.concatenate([hrow, erow])
-            order = np.argsort(-score, kind="stable")  # best first, then grouped by utterance (radix sort)
-            order = order[np.argsort(srow.astype(row_type)[order], kind="stable")]
-            ranked, r_sorted = score[order], srow[order]
-            first = np.searchsorted(r_sorted, r_sorted)  # where each utterance's best is
-            keep = (np.arange(order.size) - first < K) & (ranked > NEG_INF)
-            if self.beam_threshold is not None:
-                keep &= ranked >= ranked[first] - self.beam_threshold
-            sel = order[keep]
+            sel = _select(score, srow.astype(row_type), n, K, self.beam_threshold)
 
             grown = np.flatnonzero(sel >= H)  # new hypotheses that extend a prefix
             eg = sel[grown] - H  # their pairs
@@ -385,10 +408,8 @@ class CTCPrefixBeamSearch:
             I[grown, _I_LAST] = gtok
             if lm_inc is not None:
                 F[grown, _F_LMS] += lm_inc[eg]
-            if isinstance(cnt_inc, np.ndarray):
-                F[grown, _F_CNT] += cnt_inc[eg]
-            elif cnt_inc:
-                F[grown, _F_CNT] += cnt_inc
+            if fused:
+                F[grown, _F_FUSE] = fuse[eg]
             if nsid is not None:
                 I[grown, _I_LSID] = nsid[eg]
             if nnode is not None:
@@ -406,36 +427,33 @@ class CTCPrefixBeamSearch:
         final_f[:, :, _F_PB], final_f[:, :, _F_PNB] = _apply_gap(sch, last_gap, final_i[:, :, _I_LAST],
                                                                  final_f[:, :, _F_PB], final_f[:, :, _F_PNB])
         final = {"pb": final_f[:, :, _F_PB], "pnb": final_f[:, :, _F_PNB], "lms": final_f[:, :, _F_LMS],
-                 "cnt": final_f[:, :, _F_CNT], "lsid": final_i[:, :, _I_LSID], "node": final_i[:, :, _I_NODE],
+                 "fuse": final_f[:, :, _F_FUSE], "lsid": final_i[:, :, _I_LSID], "node": final_i[:, :, _I_NODE],
                  "index": final_index}
         return self._finish(final, history, sch.steps)
 
     def _finish(self, final: dict[str, np.ndarray], history: list, nev: np.ndarray) -> list[list[BeamResult]]:
         """End of utterance: close open words, add the LM's end of sentence, rank, trace back the n-best."""
-        pb, pnb, lms, cnt, lsid, node = (final[k] for k in ("pb", "pnb", "lms", "cnt", "lsid", "node"))
+        pb, pnb, lms, fuse, lsid, node = (final[k] for k in ("pb", "pnb", "lms", "fuse", "lsid", "node"))
         B, K = pb.shape
         tlm, wlm, trie, lex, closer = self._token_lm, self._word_lm, self._trie, self._lex, self._closer
+        w, bonus = self.lm_weight, self.insertion_bonus
         acoustic = np.logaddexp(pb, pnb)  # (B, K)
-        lm_total = lms.copy()
-        count = cnt.copy()
+        lm_total = lms
+        score = acoustic + fuse
         final_word = np.full((B, K), -1, dtype=np.int64)
         if closer is not None:
             c_lp, c_sid, c_ok, c_word = closer.lookup(lsid if wlm is not None else np.zeros_like(lsid), node)
             open_word = c_ok & (node != trie.root)
             if wlm is not None:
-                lm_total = lm_total + np.where(open_word, c_lp, 0.0)
-                count = count + open_word
+                closing = np.where(open_word, c_lp, 0.0)
+                lm_total = lm_total + closing
+                score = score + w * closing + bonus * open_word
                 lsid = np.where(open_word, c_sid, lsid)
             final_word = np.where(open_word, c_word, -1)
-        if tlm is not None:
-            lm_total = lm_total + tlm.end(lsid)
-        elif wlm is not None:
-            lm_total = lm_total + wlm.end(lsid)
-        score = acoustic.copy()
-        if self.lm_weight and (tlm is not None or wlm is not None):
-            score = score + self.lm_weight * lm_total
-        if self.insertion_bonus:
-            score = score + self.insertion_bonus * count
+        if tlm is not None or wlm is not None:
+            end = (tlm if tlm is not None else wlm).end(lsid)
+            lm_total = lm_total + end
+            score = score + w * end
         score = np.where(np.isfinite(acoustic), score, NEG_INF)
         if lex is not None:  # a word left half-spelled is not a dictionary word (unless nothing else is left)
             complete = ((node == lex.root) | lex.is_end[node]) & np.isfinite(score)

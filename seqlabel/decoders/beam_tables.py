@@ -126,7 +126,10 @@ class TokenLMTable(_LMStates):
         return i
 
     def ensure(self, sids: np.ndarray) -> None:
-        missing = sids[~self.filled[sids]]
+        known = self.filled[sids]
+        if known.all():
+            return
+        missing = sids[~known]
         successors = getattr(self.lm, "successors", None)  # NgramLM's whole-row fast path
         for s in np.unique(missing).tolist():
             state = self._states[s]
@@ -211,9 +214,10 @@ class LexiconTable:
         return i
 
     def ensure(self, nids: np.ndarray) -> None:
-        missing = nids[~self.filled[nids]]
-        if not missing.size:
+        known = self.filled[nids]
+        if known.all():
             return
+        missing = nids[~known]
         missing_child = self.sink if self.open else -1
         for n in np.unique(missing).tolist():
             node = self._nodes[n]
