@@ -77,7 +77,7 @@ def _apply_gap(sch: Schedule, row: np.ndarray, last: np.ndarray, pb: np.ndarray,
                ) -> tuple[np.ndarray, np.ndarray]:
     """Hypotheses' p_b, p_nb (any shape) after their gaps, rows ``row`` of ``sch``'s tables (same
     shape), given their last tokens ``last`` (-1: the empty prefix)."""
-    return np.logaddexp(pb + sch.stay[row, 0], pnb + sch.leave[row, last]), pnb + sch.stay[row, last]
+    return np.logaddexp(pb + sch.stay[:, 0][row], pnb + sch.leave[row, last]), pnb + sch.stay[row, last]
 
 
 def _select(score: np.ndarray, row: np.ndarray, n: int, K: int, threshold: Optional[float]) -> np.ndarray:
@@ -191,6 +191,7 @@ class CTCPrefixBeamSearch:
     def batch(self, log_probs: Any, lengths: Any = None) -> list[list[BeamResult]]:
         """log_probs (B, T, C), lengths (B,) -> the n-best list of each utterance, best first."""
         arr, lens = check_log_probs(log_probs, lengths)
+        arr = np.ascontiguousarray(arr)  # the search reads frames as rows of arr.reshape(-1, C)
         self._check_classes(arr.shape[2])
         B, T, _ = arr.shape
         passing = passing_tokens(arr, self.token_min_logp, self.log_blank_threshold, self.token_topk)  # (B, T, C-1)
@@ -284,6 +285,7 @@ class CTCPrefixBeamSearch:
         sch = schedule(lp, rid, lens, events)
         row_type = np.int16 if B < 2 ** 15 else np.int64  # numpy sorts 16-bit ints stably in linear time
         frames, active, gap_row = sch.frames, sch.active, sch.gap_row
+        lp_rows, passing_rows = lp.reshape(-1, C), passing.reshape(-1, C - 1)  # (*T, C), (*T, C-1): views
         n = B
 
         def stash(cut: int) -> None:  # hypotheses cut.. belong to utterances that have ended
@@ -300,18 +302,16 @@ class CTCPrefixBeamSearch:
                 stash(cut)
                 F, I = F[:cut], I[:cut]
             H = F.shape[0]
-            at = frames[:n, step]  # (n,) this step's frame of each utterance
             hrow, last, lsid, node = I[:, _I_ROW], I[:, _I_LAST], I[:, _I_LSID], I[:, _I_NODE]
             pb, pnb = F[:, _F_PB], F[:, _F_PNB]
             if sch.any_gap[step]:  # the frames in between
-                pb, pnb = _apply_gap(sch, gap_row[hrow, step], last, pb, pnb)
-            rows_n = rid[:n]
-            rowp[:n, :C] = lp[rows_n, at]
+                pb, pnb = _apply_gap(sch, gap_row[:, step][hrow], last, pb, pnb)
+            at = rid[:n] * T + frames[:n, step]  # (n,) this step's frame of each utterance, as a row of lp_rows
+            rowp[:n, :C] = lp_rows.take(at, axis=0)
             tot = np.logaddexp(pb, pnb)  # (H,)
             stay_pnb = pnb + rowp[hrow, last]
-            stay_pb = tot + rowp[hrow, 0]
-            ok = passing[rows_n, at]  # (n, C-1) tokens that may extend, per utterance
-            okh = ok[hrow]  # (H, C-1)
+            stay_pb = tot + rowp[:, 0][hrow]
+            okh = passing_rows.take(at, axis=0).take(hrow, axis=0)  # (H, C-1) tokens that may extend each
             hi, tok = np.divmod(np.flatnonzero(okh), C - 1)  # (E,) pairs: hypothesis, token (by hypothesis)
             tok += 1
             E = hi.size
@@ -383,7 +383,7 @@ class CTCPrefixBeamSearch:
             stay_score = np.logaddexp(stay_pb, stay_pnb)
             ext_score = ext
             if fused:
-                fuse = F[hi, _F_FUSE]  # (E',) the extensions' offsets
+                fuse = F[:, _F_FUSE][hi]  # (E',) the extensions' offsets
                 if w and lm_inc is not None:
                     fuse += w * lm_inc
                 if bonus:
@@ -400,20 +400,20 @@ class CTCPrefixBeamSearch:
             src[grown] = hi[eg]  # the hypothesis each new one comes from
             F[:, _F_PB] = stay_pb
             F[:, _F_PNB] = stay_pnb
-            F, I = F[src], I[src]
-            F[grown, _F_PB] = NEG_INF
-            F[grown, _F_PNB] = ext[eg]
+            F, I = F.take(src, axis=0), I.take(src, axis=0)
+            F[:, _F_PB][grown] = NEG_INF
+            F[:, _F_PNB][grown] = ext[eg]
             gtok = tok[eg]
-            I[grown, _I_HASH] = child[eg]
-            I[grown, _I_LAST] = gtok
+            I[:, _I_HASH][grown] = child[eg]
+            I[:, _I_LAST][grown] = gtok
             if lm_inc is not None:
-                F[grown, _F_LMS] += lm_inc[eg]
+                F[:, _F_LMS][grown] += lm_inc[eg]
             if fused:
-                F[grown, _F_FUSE] = fuse[eg]
+                F[:, _F_FUSE][grown] = fuse[eg]
             if nsid is not None:
-                I[grown, _I_LSID] = nsid[eg]
+                I[:, _I_LSID][grown] = nsid[eg]
             if nnode is not None:
-                I[grown, _I_NODE] = nnode[eg]
+                I[:, _I_NODE][grown] = nnode[eg]
             new_tok = np.full(sel.size, -1, dtype=np.int64)
             new_tok[grown] = gtok
             new_closed = None
