@@ -34,7 +34,7 @@ def test_gaps_equal_the_frame_by_frame_recursion(seed: int) -> None:
         bounds = [-1, *sch.frames[i, :steps].tolist(), int(lens[b])]  # gap s: frames bounds[s]+1 .. bounds[s+1]-1
         for s in range(steps + 1):
             r = sch.gap_row[i, s]
-            for last in range(-1, C):
+            for last in range(-1, C) if s else [-1]:  # before the first step only the empty prefix lives
                 if last == 0:
                     continue  # a prefix never ends in the blank
                 pb, pnb = rng.normal(-3, 2), (rng.normal(-3, 2) if last >= 0 else -np.inf)

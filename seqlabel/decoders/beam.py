@@ -96,8 +96,7 @@ def _select(score: np.ndarray, row: np.ndarray, n: int, K: int, threshold: Optio
     count = np.bincount(rows, minlength=n)
     if count.max(initial=0) > K:
         crowded = np.flatnonzero(count[rows] > K)  # (c,) candidates of utterances with too many
-        order = crowded[np.argsort(-score[cand[crowded]], kind="stable")]
-        order = order[np.argsort(rows[order], kind="stable")]  # by utterance, best first
+        order = crowded[np.lexsort((-score[cand[crowded]], rows[crowded]))]  # by utterance, best first
         by_row = rows[order]
         keep = np.ones(cand.size, dtype=bool)
         keep[order[np.arange(order.size) - np.searchsorted(by_row, by_row) >= K]] = False
@@ -286,6 +285,7 @@ class CTCPrefixBeamSearch:
         row_type = np.int16 if B < 2 ** 15 else np.int64  # numpy sorts 16-bit ints stably in linear time
         frames, active, gap_row = sch.frames, sch.active, sch.gap_row
         lp_rows, passing_rows = lp.reshape(-1, C), passing.reshape(-1, C - 1)  # (*T, C), (*T, C-1): views
+        frame_rows = rid[:, None] * T + frames  # (B, S) the rows of lp_rows the steps read
         n = B
 
         def stash(cut: int) -> None:  # hypotheses cut.. belong to utterances that have ended
@@ -306,7 +306,7 @@ class CTCPrefixBeamSearch:
             pb, pnb = F[:, _F_PB], F[:, _F_PNB]
             if sch.any_gap[step]:  # the frames in between
                 pb, pnb = _apply_gap(sch, gap_row[:, step][hrow], last, pb, pnb)
-            at = rid[:n] * T + frames[:n, step]  # (n,) this step's frame of each utterance, as a row of lp_rows
+            at = frame_rows[:n, step]  # (n,) this step's frame of each utterance, as a row of lp_rows
             rowp[:n, :C] = lp_rows.take(at, axis=0)
             tot = np.logaddexp(pb, pnb)  # (H,)
             stay_pnb = pnb + rowp[hrow, last]

@@ -91,7 +91,8 @@ class Schedule:
 
     ``stay`` sums each class's log-probs over the gap (a token that repeats at every frame; the
     blank in column 0); ``leave`` sums over the gap's frames s the paths that repeat the token up
-    to s-1, then emit blanks from s on. An empty gap changes nothing (0, 0, -inf).
+    to s-1, then emit blanks from s on. An empty gap changes nothing (0, 0, -inf). Gaps (b, 0)
+    only ever see the empty prefix: their rows hold the blank's sum alone.
     """
 
     frames: np.ndarray  # (B, S) int64, padded with 0
@@ -118,31 +119,59 @@ def schedule(lp: np.ndarray, rid: np.ndarray, lens: np.ndarray, events: np.ndarr
     G = int((steps + 1).sum())
     in_gap = (np.arange(T)[None, :] < lens[:, None]) & ~events  # (B, T)
     gb, gt = np.nonzero(in_gap)  # (N,) the frames of all gaps, gap after gap
-    gap = gap0[gb] + np.cumsum(events, axis=1)[gb, gt]  # (N,) its gap: the steps before the frame
-    first = np.flatnonzero(np.diff(gap, prepend=-1))  # (g,) each non-empty gap's first frame
-    last = np.append(first, gap.size)[1:] - 1  # (g,) and last frame
-    member = np.repeat(np.arange(first.size), np.diff(np.append(first, gap.size)))  # (N,) its gap, 0..g-1
-    x = np.ascontiguousarray(lp.reshape(-1, C).take(rid[gb] * lp.shape[1] + gt, axis=0).T)  # (C, N)
-    np.maximum(x, FLOOR, out=x)
+    before = np.cumsum(events, axis=1)[gb, gt]  # (N,) the steps before each frame
+    frame = lp.reshape(-1, C).take(rid[gb] * T + gt, axis=0)  # (N, C)
+    np.maximum(frame, FLOOR, out=frame)
+    lead = before == 0  # before the first step only the empty prefix lives: the blank is all that matters
+    lead_gap, lead_blank = _blank_sums(frame[lead, 0], gap0[gb[lead]])
+    rest = ~lead
+    main_gap, main_stay, main_leave = _gap_sums(np.ascontiguousarray(frame[rest].T), gap0[gb[rest]] + before[rest])
+    g, h = main_gap.size, lead_gap.size
+    stay = np.zeros((g + h + 1, C + 1))  # the last row: empty gaps (nothing changes)
+    stay[:g, :C] = main_stay
+    stay[g:g + h, 0] = lead_blank
+    leave = np.full((g + h + 1, C + 1), NEG_INF)
+    leave[:g, :C] = main_leave
+    index = np.full(G, g + h, dtype=np.int64)  # (G,) each gap's row
+    index[main_gap] = np.arange(g)
+    index[lead_gap] = g + np.arange(h)
+    gap_row = np.full((B, S + 1), g + h, dtype=np.int64)
+    per_gap = np.repeat(np.arange(B), steps + 1)  # (G,) the utterance of each gap
+    gap_row[per_gap, np.arange(G) - gap0[per_gap]] = index
+    any_gap = (gap_row < g + h).any(axis=0)
+    return Schedule(frames, steps, active, gap_row, any_gap, stay, leave)
+
+
+def _runs(gap: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gap ids of frames (N,), gap after gap -> each run's first frame (g,), last frame (g,) and the
+    run of each frame (N,)."""
+    first = np.flatnonzero(np.diff(gap, prepend=-1))
+    last = np.append(first, gap.size)[1:] - 1
+    member = np.repeat(np.arange(first.size), last - first + 1)
+    return first, last, member
+
+
+def _blank_sums(blank: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Blank log-probs (N,) of frames in gaps ``gap`` (N,), gap after gap -> the gaps (g,) and their sums (g,)."""
+    first, _, member = _runs(gap)
+    return gap[first], np.bincount(member, weights=blank, minlength=first.size)
+
+
+def _gap_sums(x: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log-probs x (C, N) of frames in gaps ``gap`` (N,), gap after gap -> the gaps (g,), each class's
+    sum over the gap (g, C) and the paths that leave each token for blanks in the gap (g, C)."""
+    C = x.shape[0]
+    first, last, member = _runs(gap)
+    if not first.size:
+        return gap[first], np.zeros((0, C)), np.zeros((0, C))
     cum = np.cumsum(x, axis=1)  # (C, N) running sums (gap by gap: subtract the gap's start)
     start = cum[:, first] - x[:, first]  # (C, g)
     # the paths leaving at frame s: the token up to s-1, blanks from s on
     paths = cum - x
     paths -= start[:, member]
     paths += cum[0, last][member] - cum[0] + x[0]
-    top = np.maximum.reduceat(paths, first, axis=1) if first.size else np.zeros((C, 0))  # (C, g)
+    top = np.maximum.reduceat(paths, first, axis=1)  # (C, g) for a stable log-sum-exp
     paths -= top[:, member]
     np.exp(paths, out=paths)
-    # gap g's values sit in row index[g] of the tables; empty gaps read the last row (nothing changes)
-    index = np.full(G, first.size, dtype=np.int64)
-    index[gap[first]] = np.arange(first.size)
-    gap_row = np.full((B, S + 1), first.size, dtype=np.int64)
-    per_gap = np.repeat(np.arange(B), steps + 1)  # (G,) the utterance of each gap
-    gap_row[per_gap, np.arange(G) - gap0[per_gap]] = index
-    any_gap = (gap_row < first.size).any(axis=0)
-    stay = np.zeros((first.size + 1, C + 1))
-    stay[:-1, :C] = (cum[:, last] - start).T
-    leave = np.full((first.size + 1, C + 1), NEG_INF)
-    if first.size:
-        leave[:-1, :C] = (np.log(np.add.reduceat(paths, first, axis=1)) + top).T
-    return Schedule(frames, steps, active, gap_row, any_gap, stay, leave)
+    leave = np.log(np.add.reduceat(paths, first, axis=1)) + top
+    return gap[first], (cum[:, last] - start).T, leave.T
