@@ -57,3 +57,16 @@ def test_check_log_probs_ignores_padding_and_names_the_bad_frame() -> None:
     lp[2, 3] = np.log([0.5, 0.5, 0.5])
     with pytest.raises(ValueError, match="not normalised: utterance 2, frame 3"):
         check_log_probs(lp, [6, 4, 6])
+
+
+def test_gaps_of_float32_log_probs_are_summed_in_float64() -> None:
+    B, T, C = 3, 300, 4
+    lp = np.stack([random_log_probs(T, C, s, scale=4.0) for s in range(B)]).astype(np.float32)
+    lens = np.array([300, 250, 120])
+    events = passing_tokens(lp, -0.2, None, 0).any(axis=2) & (np.arange(T)[None, :] < lens[:, None])
+    order = np.argsort(-events.sum(axis=1), kind="stable")
+    single = schedule(lp, order, lens[order], events[order])
+    double = schedule(lp.astype(np.float64), order, lens[order], events[order])
+    assert single.stay.dtype == np.float64
+    np.testing.assert_allclose(single.stay, double.stay, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(single.leave, double.leave, rtol=0, atol=1e-9)

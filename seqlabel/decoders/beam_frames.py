@@ -120,7 +120,7 @@ def schedule(lp: np.ndarray, rid: np.ndarray, lens: np.ndarray, events: np.ndarr
     in_gap = (np.arange(T)[None, :] < lens[:, None]) & ~events  # (B, T)
     gb, gt = np.nonzero(in_gap)  # (N,) the frames of all gaps, gap after gap
     before = np.cumsum(events, axis=1)[gb, gt]  # (N,) the steps before each frame
-    frame = lp.reshape(-1, C).take(rid[gb] * T + gt, axis=0)  # (N, C)
+    frame = lp.reshape(-1, C).take(rid[gb] * T + gt, axis=0).astype(np.float64, copy=False)  # (N, C) sums in float64
     np.maximum(frame, FLOOR, out=frame)
     lead = before == 0  # before the first step only the empty prefix lives: the blank is all that matters
     lead_gap, lead_blank = _blank_sums(frame[lead, 0], gap0[gb[lead]])
