@@ -32,7 +32,9 @@ rows marked "+skip" also skip frames whose blank probability is >= 0.999 (its de
 Scoring: each decoder's output tokens as they come, against the references, like ``seqlabel
 evaluate`` (greedy is seqlabel's ``greedy_search``, so its CER is the one evaluate prints);
 pyctcdecode returns text (words joined by single spaces), flashlight tokens framed by its
-silence token, both read as text. The time kept is the best of
+silence token, both read as text. "CER txt" reads every output as text first: a boundary
+token at either end or after another one (an empty word) then counts as nothing, where the
+token-level CER can count it as a hit. The time kept is the best of
 ``--repeat`` round-robin runs: on a shared machine compare ratios, not seconds.
 """
 from __future__ import annotations
@@ -254,6 +256,11 @@ def build_decoders(tokens: list[str], beam: int, word_lm: NgramLM, char_lm: Ngra
     return out
 
 
+def as_text(tokens: Sequence[str]) -> list[str]:
+    """Tokens read as text: one boundary between words, none at either end (an empty word is no word)."""
+    return tokenize("".join(" " if t == BOUNDARY else t for t in tokens))
+
+
 # ----------------------------------------------------------------------------- main
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -342,10 +349,12 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     for (name, lm_kind, _), best_time, hyps in zip(decoders, times, outputs):
         hyp_map = {str(i): list(h) for i, h in enumerate(hyps)}
         cer = score(ref_map, hyp_map, "char").total.rate
+        cer_text = score(ref_map, {k: as_text(v) for k, v in hyp_map.items()}, "char").total.rate
         wer = score({k: to_words(v) for k, v in ref_map.items()}, {k: to_words(v) for k, v in hyp_map.items()},
                     "word").total.rate
         rows.append({"decoder": name, "lm": lm_kind, "seconds": best_time,
-                     "ms_per_utt": 1000 * best_time / len(log_probs), "cer": cer, "wer": wer})
+                     "ms_per_utt": 1000 * best_time / len(log_probs), "cer": cer, "cer_text": cer_text,
+                     "wer": wer})
 
     def reference_time(lm_kind: str) -> Optional[float]:
         """seqlabel's time for the same LM kind (matched pruning, no blank skipping)."""
@@ -355,13 +364,13 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         return None
 
     print()
-    print(f"{'decoder':14s} {'LM':13s} {'seconds':>8s} {'ms/utt':>8s} {'x seqlabel':>10s} {'CER':>7s} {'WER':>7s}")
+    print(f"{'decoder':14s} {'LM':13s} {'seconds':>8s} {'ms/utt':>8s} {'x seqlabel':>10s} {'CER':>7s} {'CER txt':>7s} {'WER':>7s}")
     for r in rows:
         ref = reference_time(r["lm"])
         r["time_vs_seqlabel"] = None if ref is None or r["decoder"] == "greedy" else r["seconds"] / ref
         ratio = "" if r["time_vs_seqlabel"] is None else f"{r['time_vs_seqlabel']:.2f}"
         print(f"{r['decoder']:14s} {r['lm']:13s} {r['seconds']:8.3f} {r['ms_per_utt']:8.2f} {ratio:>10s} "
-              f"{100 * r['cer']:6.2f}% {100 * r['wer']:6.2f}%")
+              f"{100 * r['cer']:6.2f}% {100 * r['cer_text']:6.2f}% {100 * r['wer']:6.2f}%")
     print("x seqlabel: time over seqlabel's time with the same LM (matched pruning); > 1 means seqlabel is faster")
     result = {"source": source, "utterances": len(log_probs), "frames": frames, "classes": len(tokens),
               "beam": args.beam, "weights": weights, "machine": platform.processor() or platform.machine(),
