@@ -17,10 +17,10 @@ Missing decoders are skipped with a message. Run::
     python benchmarks/bench_decoders.py --checkpoint exp/an4/best.pt --manifest data/an4/dev.jsonl
 
 Log-probs: by default synthetic, CTC-like and peaky, made from real transcripts (AN4's, when
-``$SEQLABEL_SHARED_DATA/an4_wav`` is there, by default ``../shared/data``; else generated words): each character gets one or two peaked
-frames followed by blanks, and some characters are confused with another one, so greedy decoding
-makes errors that an LM can repair. With ``--checkpoint`` and ``--manifest`` they are a trained
-model's. LMs (a word bigram and a character 5-gram) are trained by seqlabel on transcripts that
+``$SEQLABEL_SHARED_DATA/an4_wav`` is there, by default ``../shared/data``; else generated words):
+each character gets one or two peaked frames followed by blanks, and some characters are confused
+with another one, so greedy decoding makes errors that an LM can repair. With ``--checkpoint`` and
+``--manifest`` they are a trained model's. LMs (a word bigram and a character 5-gram) are trained by seqlabel on transcripts that
 are not decoded.
 
 Matched settings: every beam search uses the same beam width, drops tokens below log-prob -5
@@ -364,7 +364,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         return None
 
     print()
-    print(f"{'decoder':14s} {'LM':13s} {'seconds':>8s} {'ms/utt':>8s} {'x seqlabel':>10s} {'CER':>7s} {'CER txt':>7s} {'WER':>7s}")
+    print(f"{'decoder':14s} {'LM':13s} {'seconds':>8s} {'ms/utt':>8s} {'x seqlabel':>10s} "
+          f"{'CER':>7s} {'CER txt':>7s} {'WER':>7s}")
     for r in rows:
         ref = reference_time(r["lm"])
         r["time_vs_seqlabel"] = None if ref is None or r["decoder"] == "greedy" else r["seconds"] / ref
