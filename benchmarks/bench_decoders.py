@@ -20,8 +20,8 @@ Log-probs: by default synthetic, CTC-like and peaky, made from real transcripts 
 ``$SEQLABEL_SHARED_DATA/an4_wav`` is there, by default ``../shared/data``; else generated words):
 each character gets one or two peaked frames followed by blanks, and some characters are confused
 with another one, so greedy decoding makes errors that an LM can repair. With ``--checkpoint`` and
-``--manifest`` they are a trained model's. LMs (a word bigram and a character 5-gram) are trained by seqlabel on transcripts that
-are not decoded.
+``--manifest`` they are a trained model's. LMs (a word bigram and a character 5-gram) are trained
+by seqlabel on transcripts that are not decoded.
 
 Matched settings: every beam search uses the same beam width, drops tokens below log-prob -5
 per frame (pyctcdecode's default) and hypotheses 10 below the best (pyctcdecode's
