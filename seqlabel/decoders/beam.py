@@ -80,6 +80,20 @@ def _apply_gap(sch: Schedule, row: np.ndarray, last: np.ndarray, pb: np.ndarray,
     return np.logaddexp(pb + sch.stay[:, 0][row], pnb + sch.leave[row, last]), pnb + sch.stay[row, last]
 
 
+def _merge(keys: np.ndarray, child: np.ndarray, ext: np.ndarray, stay_pnb: np.ndarray) -> None:
+    """An extension equal to a prefix already in the beam adds into that prefix's p_nb, in place:
+    hashes of the beam (H,) and of the extensions (E'), their log-probs ext (E',) (-inf once
+    merged) and the beam's p_nb (H,). Hashes differ across utterances (their roots do)."""
+    order = np.argsort(keys)
+    sorted_keys = keys[order]
+    pos = np.minimum(np.searchsorted(sorted_keys, child), keys.size - 1)
+    e = np.flatnonzero(sorted_keys[pos] == child)
+    if e.size:
+        j = order[pos[e]]
+        stay_pnb[j] = np.logaddexp(stay_pnb[j], ext[e])
+        ext[e] = NEG_INF
+
+
 def _select(score: np.ndarray, row: np.ndarray, n: int, K: int, threshold: Optional[float]) -> np.ndarray:
     """The candidates kept: scores (H + E',) of utterances ``row`` (H + E',) among n -> their indices,
     grouped by utterance and in their order within it: finite, within ``threshold`` of their
@@ -367,17 +381,8 @@ class CTCPrefixBeamSearch:
                         closed = np.full(E, -1)
                         closed[at_b] = np.where(c_ok, c_word, -1)
 
-            # merge: an extension equal to a prefix already in the beam adds into that prefix's p_nb
-            keys = I[:, _I_HASH]  # per-utterance hashes (the roots differ)
-            child = _extend_hash(keys[hi], tok, var)  # (E',) the extended prefixes' hashes
-            order = np.argsort(keys)
-            sorted_keys = keys[order]
-            pos = np.minimum(np.searchsorted(sorted_keys, child), H - 1)
-            e = np.flatnonzero(sorted_keys[pos] == child)
-            if e.size:
-                j = order[pos[e]]
-                stay_pnb[j] = np.logaddexp(stay_pnb[j], ext[e])
-                ext[e] = NEG_INF
+            child = _extend_hash(I[:, _I_HASH][hi], tok, var)  # (E',) the extended prefixes' hashes
+            _merge(I[:, _I_HASH], child, ext, stay_pnb)
 
             # every candidate's score: H stays, then the extensions; keep the best K per utterance
             stay_score = np.logaddexp(stay_pb, stay_pnb)
