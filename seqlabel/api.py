@@ -381,7 +381,7 @@ def _score_tokens(refs: dict[str, list[str]], hyps: dict[str, list[str]], unit: 
     if fold is not None:
         refs, hyps = _fold_all(refs, fold, sources[0]), _fold_all(hyps, fold, sources[1])
     try:
-        tokens = score(refs, hyps, unit, allow_missing)
+        tokens = score(refs, hyps, unit, allow_missing, word_boundary)
     except DataError as e:
         raise DataError(f"{sources[1]} against {sources[0]}: {e}") from None
     words = None

@@ -456,7 +456,7 @@ def evaluate_split(model: BiLSTMCTC, split: Split, features: list[torch.Tensor],
         for i, (ids, _) in zip(indices, greedy_search(log_probs, out_lengths)):
             hyps[split.utterances[i].id] = vocab.decode(ids)
     refs = {u.id: vocab.decode(t) for u, t in zip(split.utterances, split.targets)}
-    return total / max(count, 1), score(refs, hyps, config.data.unit)
+    return total / max(count, 1), score(refs, hyps, config.data.unit, word_boundary=config.data.word_boundary)
 
 
 def _build_vocab(config: Config, train_utts: list, resumed: Optional[dict], resumed_path: Path) -> Vocab:
