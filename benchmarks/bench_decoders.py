@@ -17,17 +17,25 @@ Missing decoders are skipped with a message. Run::
     python benchmarks/bench_decoders.py --checkpoint exp/an4/best.pt --manifest data/an4/dev.jsonl
 
 Log-probs: by default synthetic, CTC-like and peaky, made from real transcripts (AN4's, when
-``../shared/data/an4_wav`` is there; else generated words): each character gets one or two peaked
-frames followed by blanks, and some characters are confused with another one, so greedy decoding
-makes errors that an LM can repair. With ``--checkpoint`` and ``--manifest`` they are a trained
-model's. LMs (a word bigram and a character 5-gram) are trained by seqlabel on transcripts that
-are not decoded.
+``$SEQLABEL_SHARED_DATA/an4_wav`` is there, by default ``../shared/data``; else generated words):
+each character gets one or two peaked frames followed by blanks, and some characters are confused
+with another one, so greedy decoding makes errors that an LM can repair. With ``--checkpoint`` and
+``--manifest`` they are a trained model's. LMs (a word bigram and a character 5-gram) are trained
+by seqlabel on transcripts that are not decoded.
 
 Matched settings: every beam search uses the same beam width, drops tokens below log-prob -5
 per frame (pyctcdecode's default) and hypotheses 10 below the best (pyctcdecode's
 ``beam_prune_logp``); the word LM is the same object for seqlabel and pyctcdecode (through
 pyctcdecode's ``AbstractLanguageModel``), with the same weight and per-word bonus. seqlabel's
 rows marked "+skip" also skip frames whose blank probability is >= 0.999 (its default).
+
+Scoring: each decoder's output tokens as they come, against the references, like ``seqlabel
+evaluate`` (greedy is seqlabel's ``greedy_search``, so its CER is the one evaluate prints);
+pyctcdecode returns text (words joined by single spaces), flashlight tokens framed by its
+silence token, both read as text. "CER txt" reads every output as text first: a boundary
+token at either end or after another one (an empty word) then counts as nothing, where the
+token-level CER can count it as a hit. The time kept is the best of
+``--repeat`` round-robin runs: on a shared machine compare ratios, not seconds.
 """
 from __future__ import annotations
 
@@ -44,15 +52,17 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seqlabel.decoders.beam import CTCPrefixBeamSearch  # noqa: E402
+from seqlabel.decoders import CTCPrefixBeamSearch, greedy_search  # noqa: E402
 from seqlabel.lm import Lexicon, NgramLM, train_lm  # noqa: E402
 from seqlabel.metrics import score, to_words  # noqa: E402
 
-AN4_TRANSCRIPTS = ROOT.parent / "shared" / "data" / "an4_wav" / "etc" / "an4_train.transcription"
+SHARED_DATA = Path(os.environ.get("SEQLABEL_SHARED_DATA", ROOT.parent / "shared" / "data")).expanduser()
+AN4_TRANSCRIPTS = SHARED_DATA / "an4_wav" / "etc" / "an4_train.transcription"
 BOUNDARY = "|"
 
 
@@ -182,10 +192,9 @@ def build_decoders(tokens: list[str], beam: int, word_lm: NgramLM, char_lm: Ngra
     def seqlabel_single(search: CTCPrefixBeamSearch) -> Callable:
         return one_by_one(lambda lp: [tokens[i] for i in search(lp)[0].ids])
 
-    def greedy(lp: np.ndarray) -> list[str]:
-        best = lp.argmax(axis=1)
-        keep = (best != 0) & (best != np.concatenate([[0], best[:-1]]))
-        return [tokens[i] for i in best[keep]]
+    def greedy(lp: np.ndarray) -> list[str]:  # what seqlabel evaluate's greedy decoding gives
+        (ids, _), = greedy_search(torch.from_numpy(lp)[None], torch.tensor([lp.shape[0]]))
+        return [tokens[i] for i in ids]
 
     wl, wb = weights["word_weight"], weights["word_bonus"]
     cl, cb = weights["char_weight"], weights["char_bonus"]
@@ -223,7 +232,6 @@ def build_decoders(tokens: list[str], beam: int, word_lm: NgramLM, char_lm: Ngra
         out.append(("pyctcdecode", "word", pyctc(with_lm)))
 
     try:
-        import torch
         from torchaudio.models.decoder import ctc_decoder
         ctc_decoder(lexicon=None, tokens=tokens, blank_token=tokens[0], sil_token=BOUNDARY, unk_word="<unk>")
     except Exception as e:  # ImportError, or RuntimeError without flashlight-text
@@ -232,8 +240,8 @@ def build_decoders(tokens: list[str], beam: int, word_lm: NgramLM, char_lm: Ngra
         def flashlight(decoder: Any) -> Callable:
             def run(lp: np.ndarray) -> list[str]:
                 emissions = torch.from_numpy(lp.astype(np.float32)).unsqueeze(0)  # (1, T, C)
-                best = decoder(emissions)[0][0]
-                return [tokens[i] for i in best.tokens.tolist()]
+                best = decoder(emissions)[0][0]  # its tokens start and end with the silence token: read them as text
+                return tokenize("".join(" " if tokens[i] == BOUNDARY else tokens[i] for i in best.tokens.tolist()))
             return one_by_one(run)
 
         fl = dict(tokens=tokens, blank_token=tokens[0], sil_token=BOUNDARY, unk_word="<unk>", beam_size=beam,
@@ -248,8 +256,8 @@ def build_decoders(tokens: list[str], beam: int, word_lm: NgramLM, char_lm: Ngra
     return out
 
 
-def normalise(tokens: Sequence[str]) -> list[str]:
-    """Tokens -> the canonical form of their text (single boundaries, none at either end)."""
+def as_text(tokens: Sequence[str]) -> list[str]:
+    """Tokens read as text: one boundary between words, none at either end (an empty word is no word)."""
     return tokenize("".join(" " if t == BOUNDARY else t for t in tokens))
 
 
@@ -257,7 +265,7 @@ def normalise(tokens: Sequence[str]) -> list[str]:
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--utterances", type=int, default=200, help="utterances to decode")
-    ap.add_argument("--beam", type=int, default=32)
+    ap.add_argument("--beam", type=int, default=16)
     ap.add_argument("--texts", type=Path, help="transcripts (AN4 .transcription, JSONL manifest or lines)")
     ap.add_argument("--checkpoint", help="take log-probs from this model ...")
     ap.add_argument("--manifest", help="... on this manifest")
@@ -270,7 +278,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     ap.add_argument("--char-weight", type=float, default=0.5)
     ap.add_argument("--char-bonus", type=float, default=0.5)
     ap.add_argument("--only", help="comma-separated decoders to run (seqlabel, pyctcdecode, flashlight)")
-    ap.add_argument("--repeat", type=int, default=3, help="time each decoder this many times, round robin (best kept)")
+    ap.add_argument("--repeat", type=int, default=5, help="time each decoder this many times, round robin (best kept)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -326,7 +334,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     frames = sum(lp.shape[0] for lp in log_probs)
     print(f"{len(log_probs)} utterances, {frames} frames, {len(tokens)} classes, beam {args.beam}; {source}")
     print(f"LMs trained on {len(lm_texts)} transcripts ({len(words)} words)", flush=True)
-    ref_map = {str(i): normalise(r) for i, r in enumerate(refs)}
+    ref_map = {str(i): list(r) for i, r in enumerate(refs)}
     times = [math.inf] * len(decoders)
     outputs: list[list[list[str]]] = [[] for _ in decoders]
     for rep in range(args.repeat):  # round robin, so that a busy spell of the machine hits all alike
@@ -339,12 +347,14 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                 print(f"  {name:14s} lm={lm_kind:13s} {times[k]:8.3f} s", flush=True)
     rows = []
     for (name, lm_kind, _), best_time, hyps in zip(decoders, times, outputs):
-        hyp_map = {str(i): normalise(h) for i, h in enumerate(hyps)}
+        hyp_map = {str(i): list(h) for i, h in enumerate(hyps)}
         cer = score(ref_map, hyp_map, "char").total.rate
+        cer_text = score(ref_map, {k: as_text(v) for k, v in hyp_map.items()}, "char").total.rate
         wer = score({k: to_words(v) for k, v in ref_map.items()}, {k: to_words(v) for k, v in hyp_map.items()},
                     "word").total.rate
         rows.append({"decoder": name, "lm": lm_kind, "seconds": best_time,
-                     "ms_per_utt": 1000 * best_time / len(log_probs), "cer": cer, "wer": wer})
+                     "ms_per_utt": 1000 * best_time / len(log_probs), "cer": cer, "cer_text": cer_text,
+                     "wer": wer})
 
     def reference_time(lm_kind: str) -> Optional[float]:
         """seqlabel's time for the same LM kind (matched pruning, no blank skipping)."""
@@ -354,13 +364,14 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         return None
 
     print()
-    print(f"{'decoder':14s} {'LM':13s} {'seconds':>8s} {'ms/utt':>8s} {'x seqlabel':>10s} {'CER':>7s} {'WER':>7s}")
+    print(f"{'decoder':14s} {'LM':13s} {'seconds':>8s} {'ms/utt':>8s} {'x seqlabel':>10s} "
+          f"{'CER':>7s} {'CER txt':>7s} {'WER':>7s}")
     for r in rows:
         ref = reference_time(r["lm"])
         r["time_vs_seqlabel"] = None if ref is None or r["decoder"] == "greedy" else r["seconds"] / ref
         ratio = "" if r["time_vs_seqlabel"] is None else f"{r['time_vs_seqlabel']:.2f}"
         print(f"{r['decoder']:14s} {r['lm']:13s} {r['seconds']:8.3f} {r['ms_per_utt']:8.2f} {ratio:>10s} "
-              f"{100 * r['cer']:6.2f}% {100 * r['wer']:6.2f}%")
+              f"{100 * r['cer']:6.2f}% {100 * r['cer_text']:6.2f}% {100 * r['wer']:6.2f}%")
     print("x seqlabel: time over seqlabel's time with the same LM (matched pruning); > 1 means seqlabel is faster")
     result = {"source": source, "utterances": len(log_probs), "frames": frames, "classes": len(tokens),
               "beam": args.beam, "weights": weights, "machine": platform.processor() or platform.machine(),

@@ -18,7 +18,11 @@ from seqlabel.errors import ConfigError
 
 RECIPES: dict[str, str] = {
     "fsdd": "Free Spoken Digit Dataset (8 kHz WAV, digits as characters)",
-    "an4": "CMU AN4 census (16 kHz WAV under wav/ or Sphinx cepstra under feat/)",
+    "an4": "CMU AN4 census (16 kHz .wav/.sph/big-endian .raw under wav/, or Sphinx cepstra under feat/)",
+    "timit": "TIMIT (LDC93S1): 462-speaker train, 50-speaker dev, 24-speaker core test; 61/48/39 phones",
+    "librispeech": "LibriSpeech/<subset>/<spk>/<chapter>/*.flac + *.trans.txt, any subsets",
+    "kaldi": "Kaldi data dirs (wav.scp, text, utt2spk, optional segments; or feats.scp with ark files)",
+    "lhotse": "lhotse recordings + supervisions JSONL(.gz) manifests (lhotse itself not needed)",
     "dir": "a folder of audio files plus a TSV of id<TAB>transcript",
     "espeak": "synthetic phone-labelled speech made offline with eSpeak NG (the demo corpus)",
     "hershey": "synthetic online handwriting (pen strokes) from the Hershey script fonts, writer-disjoint splits",

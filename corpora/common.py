@@ -1,17 +1,25 @@
-"""Helpers shared by the recipes: speaker splits, statistics summaries, manifest writing,
-input checks and reports."""
+"""Helpers shared by the recipes: speaker splits, statistics summaries, manifest writing with
+validation (see ``corpora.validate``), input checks and reports."""
 from __future__ import annotations
 
+import json
 import os
 import random
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Collection, Sequence
+from typing import TYPE_CHECKING, Collection, Sequence
 
+from corpora.validate import Report, check_splits, split_stats, tokens_of
 from seqlabel.errors import DataError
 from seqlabel.manifest import write_manifest
 from seqlabel.types import Utterance
+
+if TYPE_CHECKING:
+    from seqlabel.features.audio import AudioInfo
+
+VALIDATION_FILE = "validation.txt"
+STATS_FILE = "stats.json"
 
 
 def split_by_speaker(
@@ -36,7 +44,7 @@ def summarize(name: str, utterances: Sequence[Utterance], unit: str = "char") ->
     speakers = {u.speaker for u in utterances}
     tokens: Counter[str] = Counter()
     for u in utterances:
-        tokens.update(u.text.split() if unit == "phone" else u.text)
+        tokens.update(tokens_of(u.text, unit))
     return (
         f"{name}: {len(utterances)} utterances, {seconds / 3600:.2f} h, "
         f"{len(speakers)} speakers, {len(tokens)} distinct {unit} tokens"
@@ -44,17 +52,39 @@ def summarize(name: str, utterances: Sequence[Utterance], unit: str = "char") ->
 
 
 def write_splits(
-    out_dir: Path, splits: dict[str, Sequence[Utterance]], unit: str = "char", echo: bool = True
+    out_dir: Path,
+    splits: dict[str, Sequence[Utterance]],
+    unit: str = "char",
+    echo: bool = True,
+    report: Report | None = None,
 ) -> dict[str, Path]:
-    """Write ``<split>.jsonl`` for each non-empty split and print a summary line for each."""
+    """Validate the splits, then write ``<split>.jsonl`` for each non-empty one; return ``{split: path}``.
+
+    ``report`` holds what the recipe found while reading (default: nothing). The full report goes to
+    ``validation.txt`` and its summary to stderr when it is not clean; a fatal problem raises DataError
+    before any manifest is written. ``stats.json`` holds utterances, hours, speakers and the token
+    inventory of each split; a summary line per split is printed.
+    """
     out_dir = Path(out_dir)
+    report = report if report is not None else Report(out_dir.name)
+    kept = check_splits(report, splits)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / VALIDATION_FILE).write_text(report.text(), encoding="utf-8")
+    if report.issues:
+        note(f"{report.summary()} (details in {out_dir / VALIDATION_FILE})")
+        for kind in report.counts():
+            note(f"  {kind}: {preview([i.item for i in report.issues if i.kind == kind])}")
+    report.raise_if_fatal(str(out_dir / VALIDATION_FILE))
     paths: dict[str, Path] = {}
-    for split, utts in splits.items():
+    stats: dict[str, dict] = {}
+    for split, utts in kept.items():
         if not utts:
             continue
         paths[split] = write_manifest(out_dir / f"{split}.jsonl", utts)
+        stats[split] = split_stats(utts, unit)
         if echo:
             print(summarize(f"{out_dir.name}/{split}", utts, unit))
+    (out_dir / STATS_FILE).write_text(json.dumps(stats, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return paths
 
 
@@ -69,13 +99,27 @@ def require_dir(data_dir: str | os.PathLike | None, recipe: str) -> Path:
 
 
 def audio_duration(path: Path) -> float:
-    """Duration in seconds read from the audio file's header (no decoding)."""
-    import soundfile  # lazy: only recipes reading audio need it
+    """Duration in seconds read from the audio file's header (no decoding); DataError names the file."""
+    from seqlabel.features.audio import audio_info  # lazy: only recipes reading audio need it
 
+    return audio_info(path).duration
+
+
+def probe_audio(report: Report, utt_id: str, path: Path) -> AudioInfo | None:
+    """The header of ``utt_id``'s audio, its sample rate recorded in ``report``; a missing or unreadable
+    file is recorded as an issue instead (None returned)."""
+    from seqlabel.features.audio import audio_info
+
+    if not path.is_file():
+        report.add("missing-file", str(path), f"audio of utterance {utt_id}")
+        return None
     try:
-        return float(soundfile.info(str(path)).duration)
-    except RuntimeError as e:  # soundfile's errors derive from RuntimeError
-        raise DataError(f"cannot read audio file {path}: {e}") from None
+        info = audio_info(path)
+    except DataError as e:
+        report.add("unreadable-file", str(path), str(e))
+        return None
+    report.sample_rates[utt_id] = info.sample_rate
+    return info
 
 
 def parse_speakers(value: str | Sequence[str] | None) -> list[str]:

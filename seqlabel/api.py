@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from seqlabel.config import Config, load_config
-from seqlabel.errors import ConfigError, DataError
+from seqlabel.errors import ConfigError, DataError, VocabError
 from seqlabel.folding import FOLDINGS, fold
 from seqlabel.manifest import read_manifest, speaker_of
 from seqlabel.metrics import RATE_NAMES, ScoreResult, score, to_words, utterance_report
@@ -37,11 +37,13 @@ def prepare(corpus: str, data_dir: Optional[str | Path] = None, out_dir: Optiona
 def train(config: Config | str | Path, out_dir: str | Path, overrides: Sequence[str] = (), resume: bool = False,
           echo: Callable[[str], None] = print):
     """Train from a Config or a YAML file; if ``data.test`` is set, evaluate the best model on it."""
+    from seqlabel.distributed import from_environment
     from seqlabel.train import train as run_training
 
     cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
     result = run_training(cfg, out_dir, resume=resume, echo=echo)
-    if cfg.data.test:
+    env = from_environment()
+    if cfg.data.test and (env is None or env.rank == 0):  # under torchrun, rank 0 tests
         report = evaluate(result.best_checkpoint, cfg.data.test, out_dir=Path(out_dir) / "test", progress=False)
         echo(f"test ({cfg.data.test}): {report.summary()}")
         result = type(result)(**{**result.__dict__, "test": report.tokens})
@@ -269,7 +271,11 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: Optional[str
     recognizer = Recognizer.from_checkpoint(checkpoint, device, overrides)
     _check_folding(fold, recognizer.vocab.unit)
     utts = read_manifest(manifest)
-    refs = recognizer.references(utts)
+    try:
+        refs = recognizer.references(utts)
+    except VocabError as e:
+        raise VocabError(f"{manifest}: {e}; {checkpoint} knows only {len(recognizer.vocab) - 1} tokens (was it "
+                         "trained on another corpus or unit?)") from None
     hyps = {h.id: list(h.tokens) for h in recognizer.transcribe(utts, progress=progress)}
     vocab = recognizer.vocab
     speakers = {u.id: speaker_of(u) for u in utts}
@@ -382,7 +388,10 @@ def _score_tokens(refs: dict[str, list[str]], hyps: dict[str, list[str]], unit: 
                   interval: bool = True) -> EvalReport:
     if fold is not None:
         refs, hyps = _fold_all(refs, fold, sources[0]), _fold_all(hyps, fold, sources[1])
-    tokens = score(refs, hyps, unit, allow_missing)
+    try:
+        tokens = score(refs, hyps, unit, allow_missing, word_boundary)
+    except DataError as e:
+        raise DataError(f"{sources[1]} against {sources[0]}: {e}") from None
     words = None
     if unit == "char":
         words = score({k: to_words(v, word_boundary) for k, v in refs.items()},

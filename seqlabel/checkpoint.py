@@ -1,12 +1,19 @@
 """Checkpoints: one file holds config + vocab + CMVN stats + weights, so decoding needs nothing else.
 
-Written atomically (temporary file, fsync, rename); read with ``torch.load(weights_only=True)``
-so a checkpoint cannot run code.
+Layout: the ``torch.save`` payload followed by an 81-byte footer ``SEQLABEL-SHA256:<64 hex>\\n``
+holding the SHA-256 of the payload, so a truncated or bit-flipped file is caught before it is
+unpickled. Written atomically (temporary file, fsync, rename): a crash or a full disk during a
+save leaves the previous checkpoint as it was. Read with ``torch.load(weights_only=True)`` so a
+checkpoint cannot run code. Files written before the footer existed (no footer) still load,
+without the checksum.
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -16,17 +23,37 @@ import torch
 from seqlabel.errors import CheckpointError
 
 FORMAT = "seqlabel-checkpoint-1"
+FOOTER_MAGIC = b"SEQLABEL-SHA256:"
+FOOTER_SIZE = len(FOOTER_MAGIC) + 64 + 1  # magic, hex digest, newline
+
+
+def footer(payload: bytes) -> bytes:
+    return FOOTER_MAGIC + hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n"
+
+
+def serialize(state: dict[str, Any]) -> bytes:
+    """The bytes ``save_checkpoint`` writes for ``state``: payload + checksum footer."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, **state}, buffer)
+    payload = buffer.getvalue()
+    return payload + footer(payload)
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
+    """Write ``state`` to ``path`` atomically; on failure the old file is intact and no temp is left."""
     path = Path(path)
+    data = serialize(state)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         with open(tmp, "wb") as f:
-            torch.save({"format": FORMAT, **state}, f)
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        kept = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} was written"
+        raise CheckpointError(f"cannot write checkpoint {path}: {e.strerror or e} ({kept}); free disk space "
+                              f"in {path.parent} or choose another --out, then --resume") from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -39,12 +66,32 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path} is a directory; pass a checkpoint file such as {path / 'best.pt'}")
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    data = path.read_bytes()
+    payload, tail = data[:-FOOTER_SIZE], data[-FOOTER_SIZE:]
+    if tail.startswith(FOOTER_MAGIC):
+        if footer(payload) != tail:
+            raise CheckpointError(f"checkpoint {path} is corrupt: its SHA-256 checksum does not match (damaged "
+                                  f"on disk or in transfer); {_other_checkpoint(path)}")
+    else:
+        payload = data  # no footer: truncated, foreign, or written before checksums
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, IndexError, KeyError, ValueError, zipfile.BadZipFile,
             pickle.UnpicklingError) as e:
-        raise CheckpointError(f"cannot read checkpoint {path} (truncated or not a seqlabel checkpoint?): "
-                              f"{(str(e).splitlines() or [type(e).__name__])[0]}") from None
+        code = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+        if code:
+            raise CheckpointError(f"{path} refused: loading it would import {code[1]}, and a seqlabel checkpoint "
+                                  "holds only tensors and plain data; use a checkpoint written by seqlabel train") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: corrupt, truncated or not a seqlabel checkpoint "
+                              f"({(str(e).splitlines() or [type(e).__name__])[0]}); {_other_checkpoint(path)}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a seqlabel checkpoint (format {FORMAT!r} expected)")
     return state
+
+
+def _other_checkpoint(path: Path) -> str:
+    """The fix to suggest: the run's other checkpoint (best.pt <-> last.pt)."""
+    other = {"best.pt": "last.pt", "last.pt": "best.pt"}.get(path.name)
+    if other is not None and (path.parent / other).is_file():
+        return f"use {path.parent / other} instead (or copy it over {path.name} to --resume)"
+    return "use another checkpoint of the run (best.pt or last.pt) or retrain"

@@ -61,7 +61,8 @@ def prepare(corpus: str, data_dir: Path | None, out_dir: Path | None, options: t
     """Prepare CORPUS: write train/dev/test JSONL manifests.
 
     \b
-    Speech:      espeak (demo, no data needed), fsdd, an4, dir
+    Speech:      espeak (demo, no data needed), fsdd, an4, dir, timit, librispeech
+    Imports:     kaldi (data dirs), lhotse (recordings + supervisions manifests)
     Handwriting: hershey (online demo), digits (offline demo), lines (image + .gt.txt), iam, iam_ondb
     """
     from seqlabel import api

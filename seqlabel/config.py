@@ -195,6 +195,9 @@ class TrainConfig:
     threads: int = 0  # torch intra-op CPU threads; 0: torch's default (1 avoids thrashing on a busy machine)
     tensorboard: bool = True
     progress: bool = True
+    save_every_steps: int = 0  # also write last.pt every this many batches inside an epoch (0: per epoch only)
+    max_nonfinite_steps: int = 20  # stop after this many consecutive non-finite batches (0: never)
+    max_nonfinite_fraction: float = 0.5  # stop when more than this fraction of an epoch's batches are non-finite
 
     def __post_init__(self) -> None:
         _check_choice("train.optimizer", self.optimizer, ("adam", "sgd"))
@@ -203,11 +206,15 @@ class TrainConfig:
         _check_positive("train.max_epochs", self.max_epochs)
         _check_positive("train.batch_frames", self.batch_frames)
         _check_positive("train.max_batch_size", self.max_batch_size)
-        for name in ("weight_noise", "grad_clip", "weight_decay", "momentum", "threads", "num_workers"):
+        for name in ("weight_noise", "grad_clip", "weight_decay", "momentum", "threads", "num_workers",
+                     "save_every_steps", "max_nonfinite_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
-        if not 0 < self.lr_factor <= 1:
-            raise ConfigError(f"train.lr_factor must be in (0, 1], got {self.lr_factor}")
+        if not 0 < self.lr_factor < 1:
+            raise ConfigError(f"train.lr_factor must be in (0, 1), got {self.lr_factor} (for a constant "
+                              "learning rate set train.min_lr equal to train.lr)")
+        if not 0 < self.max_nonfinite_fraction <= 1:
+            raise ConfigError(f"train.max_nonfinite_fraction must be in (0, 1], got {self.max_nonfinite_fraction}")
 
 
 @dataclass

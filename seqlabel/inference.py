@@ -26,9 +26,13 @@ from seqlabel.vocab import Vocab
 def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"device {name!r} requested but {torch.cuda.device_count()} CUDA device(s) are "
+                          "available; use auto or cpu (train.device, --device)")
     return device
 
 
@@ -116,7 +120,10 @@ def load_lexicon(path: str | Path, vocab: Vocab, lowercase: bool = False) -> Any
         words = [re.sub(r"\(\d+\)$", "", fields[0]) for fields in lines]
         if lowercase:
             words = [w.lower() for w in words]
-        return Lexicon.from_words(dict.fromkeys(words), "char", vocab.word_boundary)
+        try:
+            return Lexicon.from_words(dict.fromkeys(words), "char", vocab.word_boundary)
+        except DataError as e:
+            raise DataError(f"{path}: {e}") from None
     if all(len(fields) == 1 for fields in lines):
         raise DataError(f"{path} is a word list, but the model's tokens are phones: "
                         "give a pronunciation dictionary (lines 'WORD ph ph ...')")

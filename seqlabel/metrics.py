@@ -105,12 +105,17 @@ def edit_cost(ops: str) -> int:
 
 
 def score(refs: Mapping[str, Sequence[str]], hyps: Mapping[str, Sequence[str]], unit: str = "char",
-          allow_missing: bool = False) -> ScoreResult:
+          allow_missing: bool = False, word_boundary: Optional[str] = "|") -> ScoreResult:
     """Score hypotheses against references by utterance id.
 
     A reference without hypothesis is an error (or an empty hypothesis with
-    ``allow_missing``); a hypothesis without reference is always an error.
+    ``allow_missing``); a hypothesis without reference is always an error. Character tokens
+    are scored as the text they spell (``normalize_boundaries``), so a doubled, leading or
+    trailing ``word_boundary`` costs nothing and earns nothing; ``None`` scores them as they are.
     """
+    if unit == "char" and word_boundary is not None:
+        refs = {k: normalize_boundaries(v, word_boundary) for k, v in refs.items()}
+        hyps = {k: normalize_boundaries(v, word_boundary) for k, v in hyps.items()}
     extra = sorted(set(hyps) - set(refs))
     if extra:
         raise DataError(f"{len(extra)} hypothesis id(s) have no reference, e.g. {extra[:3]}")
@@ -125,6 +130,17 @@ def score(refs: Mapping[str, Sequence[str]], hyps: Mapping[str, Sequence[str]], 
     utts = tuple(UtteranceScore(u, _stats(o, len(r)), r, h, o) for u, o, r, h in zip(ids, ops, ref_seqs, hyp_seqs))
     total = sum((u.stats for u in utts), ErrorStats())
     return ScoreResult(unit, total, utts)
+
+
+def normalize_boundaries(tokens: Sequence[str], word_boundary: str = "|") -> list[str]:
+    """Character tokens as the text they spell: no leading, trailing or repeated boundary tokens."""
+    out: list[str] = []
+    for t in tokens:
+        if t != word_boundary or (out and out[-1] != word_boundary):
+            out.append(t)
+    if out and out[-1] == word_boundary:
+        out.pop()
+    return out
 
 
 def to_words(tokens: Sequence[str], word_boundary: str = "|") -> list[str]:

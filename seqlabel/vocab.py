@@ -52,7 +52,11 @@ class Vocab:
     def encode(self, text: str, utt_id: str = "?") -> list[int]:
         """Transcript -> ids. Unknown tokens raise VocabError naming the utterance."""
         ids = []
-        for tok in self.tokenize(text):
+        try:
+            tokens = self.tokenize(text)
+        except VocabError as e:
+            raise VocabError(f"utterance {utt_id!r}: {e}") from None
+        for tok in tokens:
             i = self._index.get(tok)
             if i is None or i == 0:
                 raise VocabError(f"utterance {utt_id!r}: token {tok!r} is not in the vocabulary (text: {text!r})")
@@ -96,7 +100,10 @@ class Vocab:
         for n, tok in enumerate(lines[1:], 2):
             if not tok or tok.strip() != tok:
                 raise VocabError(f"{path}:{n}: empty token or token with surrounding whitespace: {tok!r}")
-        return cls(lines[1:], unit, word_boundary)
+        try:
+            return cls(lines[1:], unit, word_boundary)
+        except VocabError as e:
+            raise VocabError(f"{path}: {e}") from None
 
     def state(self) -> dict:
         return {"tokens": self.tokens[1:], "unit": self.unit, "word_boundary": self.word_boundary}

@@ -11,6 +11,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from helpers import collapse, random_log_probs
 from seqlabel.cli import main
 from seqlabel.decoders import align_batch, ctm_entries, forced_align, greedy_search, path_alignment, read_ctm, write_ctm
 from seqlabel.errors import DataError
@@ -18,20 +19,6 @@ from seqlabel.manifest import read_manifest
 from seqlabel.types import Hypothesis
 
 CTM_LINE = re.compile(r"(\S+) (\S+) (\d+\.\d{3}) (\d+\.\d{3}) (\S+) ([01]\.\d{3})")
-
-
-def collapse(path: tuple[int, ...]) -> tuple[int, ...]:
-    out, prev = [], None
-    for c in path:
-        if c != prev and c != 0:
-            out.append(c)
-        prev = c
-    return tuple(out)
-
-
-def random_log_probs(T: int, C: int, seed: int, scale: float = 2.0) -> np.ndarray:
-    g = torch.Generator().manual_seed(seed)
-    return (scale * torch.randn(T, C, generator=g, dtype=torch.float64)).log_softmax(-1).numpy()
 
 
 def assert_spans_cover(al, targets: list[int], T: int) -> None:

@@ -1,13 +1,16 @@
-"""seqlabel.checkpoint: round trip, truncated and foreign files, atomic writes."""
+"""seqlabel.checkpoint: round trip, truncated, corrupted and foreign files, atomic writes, full disks."""
 from __future__ import annotations
 
+import errno
+import hashlib
+import os
 import pickle
 from pathlib import Path
 
 import pytest
 import torch
 
-from seqlabel.checkpoint import FORMAT, load_checkpoint, save_checkpoint
+from seqlabel.checkpoint import FOOTER_MAGIC, FOOTER_SIZE, FORMAT, load_checkpoint, save_checkpoint
 from seqlabel.errors import CheckpointError
 
 
@@ -104,3 +107,82 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "nope.pt")
     with pytest.raises(CheckpointError, match="best.pt"):
         load_checkpoint(tmp_path)
+
+
+# ----------------------------------------------------------------------------- checksum
+@pytest.mark.parametrize("offset", [0.1, 0.5, 0.9, -FOOTER_SIZE - 1])
+def test_flipped_bit_is_caught_by_the_checksum(tmp_path: Path, offset: float) -> None:
+    save_checkpoint(tmp_path / "best.pt", sample_state())
+    data = bytearray(save_checkpoint(tmp_path / "last.pt", sample_state()).read_bytes())
+    i = int(len(data) * offset) if isinstance(offset, float) else len(data) + offset
+    data[i] ^= 0x01
+    (tmp_path / "last.pt").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="last.pt is corrupt") as e:
+        load_checkpoint(tmp_path / "last.pt")
+    assert str(tmp_path / "best.pt") in str(e.value)  # the fix: the run's other checkpoint
+
+
+def test_truncated_file_suggests_the_other_checkpoint(tmp_path: Path) -> None:
+    full = save_checkpoint(tmp_path / "best.pt", sample_state()).read_bytes()
+    (tmp_path / "last.pt").write_bytes(full[: len(full) // 2])
+    with pytest.raises(CheckpointError, match="corrupt, truncated") as e:
+        load_checkpoint(tmp_path / "last.pt")
+    assert "last.pt" in str(e.value) and str(tmp_path / "best.pt") in str(e.value)
+
+
+def test_file_ends_with_the_checksum_of_its_payload(tmp_path: Path) -> None:
+    data = save_checkpoint(tmp_path / "a.pt", sample_state()).read_bytes()
+    payload, tail = data[:-FOOTER_SIZE], data[-FOOTER_SIZE:]
+    assert tail == FOOTER_MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n"
+
+
+def test_checkpoint_without_footer_still_loads(tmp_path: Path) -> None:
+    """Files written before the checksum footer existed: a plain torch.save of the tagged state."""
+    old = tmp_path / "old.pt"
+    torch.save({"format": FORMAT, **sample_state()}, old)
+    assert_same(load_checkpoint(old)["model"], sample_state()["model"])
+
+
+# ----------------------------------------------------------------------------- disk full
+def test_disk_full_during_save_keeps_the_old_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = save_checkpoint(tmp_path / "last.pt", sample_state())
+    before = path.read_bytes()
+    real_open = open
+
+    class FullDisk:
+        """A file that takes 1000 bytes, then fails like a full disk."""
+
+        def __init__(self, f) -> None:
+            self.f = f
+
+        def write(self, data: bytes) -> int:
+            self.f.write(data[:1000])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def __getattr__(self, name: str):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.f.close()
+
+    monkeypatch.setattr("builtins.open", lambda p, mode="r", *a, **k: FullDisk(real_open(p, mode, *a, **k))
+                        if "w" in mode else real_open(p, mode, *a, **k))
+    with pytest.raises(CheckpointError, match="No space left on device") as e:
+        save_checkpoint(path, {"model": {"w": torch.ones(100)}})
+    monkeypatch.undo()
+    assert "previous last.pt is intact" in str(e.value) and "free disk space" in str(e.value)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def test_failed_rename_leaves_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_rename(src, dst) -> None:
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(os, "replace", no_rename)
+    with pytest.raises(CheckpointError, match="no best.pt was written"):
+        save_checkpoint(tmp_path / "best.pt", sample_state())
+    assert list(tmp_path.iterdir()) == []

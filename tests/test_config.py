@@ -76,6 +76,7 @@ def test_wrong_types_name_the_key(data: dict, key: str) -> None:
         ({"train": {"grad_clip": -1}}, "train.grad_clip"),
         ({"train": {"max_epochs": 0}}, "train.max_epochs"),
         ({"train": {"lr_factor": 1.5}}, "train.lr_factor"),
+        ({"train": {"lr_factor": 1.0}}, "train.min_lr equal to train.lr"),
         ({"train": {"optimizer": "adagrad"}}, "train.optimizer"),
         ({"train": {"amp": "fp8"}}, "train.amp"),
         ({"features": {"type": "spectrogram"}}, "features.type"),

@@ -5,6 +5,7 @@ the real formats). Tests on the real corpora under ``shared_data`` skip when the
 """
 from __future__ import annotations
 
+import shutil
 import struct
 from pathlib import Path
 from typing import Iterable
@@ -12,6 +13,7 @@ from typing import Iterable
 import numpy as np
 import pytest
 import soundfile
+import torch
 
 from corpora import run_recipe
 from corpora.common import carve_by_speaker, parse_speakers, preview
@@ -218,8 +220,9 @@ def test_an4_layout_choice(tmp_path: Path) -> None:
 def test_an4_missing_file_names_it(tmp_path: Path) -> None:
     make_an4(tmp_path / "an4")
     (tmp_path / "an4" / "wav" / "an4_clstk" / "tr05" / "an1-tr05-b.wav").unlink()
-    with pytest.raises(DataError, match="1 transcribed .*an1-tr05-b"):
+    with pytest.raises(DataError, match=r"1 fatal .*\[no-audio\] an1-tr05-b"):
         run_recipe("an4", tmp_path / "an4", tmp_path / "out", {})
+    assert "an1-tr05-b" in (tmp_path / "out" / "validation.txt").read_text()
 
 
 def test_an4_untranscribed_file_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -245,12 +248,56 @@ def test_an4_word_missing_from_dictionary(tmp_path: Path) -> None:
         run_recipe("an4", tmp_path / "an4", tmp_path / "out", {"unit": "phone"})
 
 
-def test_an4_raw_audio_is_refused_clearly(tmp_path: Path) -> None:
+def wav_to_raw(wav: Path) -> Path:
+    """The AN4 raw distribution's form of a 16 kHz WAV: headerless 16-bit big-endian samples."""
+    samples, rate = soundfile.read(str(wav), dtype="int16")
+    assert rate == 16000
+    raw = wav.with_suffix(".raw")
+    raw.write_bytes(samples.astype(">i2").tobytes())
+    return raw
+
+
+def test_an4_raw_audio_is_read_as_big_endian(tmp_path: Path) -> None:
+    from seqlabel.features.audio import load_audio
+
     make_an4(tmp_path / "an4")
+    wavs = sorted((tmp_path / "an4" / "wav").rglob("*.wav"))
+    for wav in wavs:
+        wav_to_raw(wav)
+        wav.rename(wav.with_suffix(".keep"))  # out of the recipe's sight, kept for comparison
+    splits = splits_of(run_recipe("an4", tmp_path / "an4", tmp_path / "out", {"dev_speakers": 3}))
+    utts = {u.id: u for us in splits.values() for u in us}
+    assert len(utts) == len(wavs) and all(u.source.endswith(".raw") for u in utts.values())
+    utt = utts["an0-tr00-b"]
+    assert utt.duration == pytest.approx(0.05)
+    reference, _ = soundfile.read(str(Path(utt.source).with_suffix(".keep")), dtype="float32")
+    assert np.array_equal(load_audio(utt, 16000).numpy(), reference)
+
+
+def test_an4_sphere_audio(tmp_path: Path) -> None:
+    from test_corpus_timit import write_sphere
+
+    make_an4(tmp_path / "an4", n_speakers=4)
     for wav in (tmp_path / "an4" / "wav").rglob("*.wav"):
-        wav.rename(wav.with_suffix(".raw"))
-    with pytest.raises(DataError, match=r"\.raw.*\.wav only"):
-        run_recipe("an4", tmp_path / "an4", tmp_path / "out", {})
+        samples, _ = soundfile.read(str(wav), dtype="int16")
+        write_sphere(wav.with_suffix(".sph"), samples)
+        wav.unlink()
+    splits = splits_of(run_recipe("an4", tmp_path / "an4", tmp_path / "out", {"dev_speakers": 1}))
+    assert all(u.source.endswith(".sph") and u.duration == pytest.approx(0.05) for u in splits["train"])
+
+
+def test_real_an4_as_raw_gives_the_same_features(shared_data: Path, tmp_path: Path) -> None:
+    """Two real AN4 utterances converted to the raw distribution's form: same fbank features as the WAV."""
+    from seqlabel.config import FeatureConfig
+    from seqlabel.features.audio import AudioFeatures
+
+    real = real_corpus(shared_data, "an4_wav")
+    extractor = AudioFeatures(FeatureConfig(type="fbank", energy=True, deltas=2))
+    for wav in sorted((real / "wav" / "an4_clstk" / "fash").glob("*.wav"))[:2]:
+        raw = wav_to_raw(Path(shutil.copy(wav, tmp_path / wav.name)))
+        from_wav = extractor(Utterance(id=wav.stem, source=str(wav), text="x"))
+        from_raw = extractor(Utterance(id=wav.stem, source=str(raw), text="x"))
+        assert from_wav.shape[0] > 50 and torch.equal(from_wav, from_raw)
 
 
 def test_an4_truncated_mfc_names_file(tmp_path: Path) -> None:

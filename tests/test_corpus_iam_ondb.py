@@ -13,36 +13,7 @@ from seqlabel.config import FeatureConfig
 from seqlabel.errors import DataError
 from seqlabel.features import build_extractor
 from seqlabel.manifest import read_manifest
-
-IAM_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
-<WhiteboardCaptureSession>
-  <WhiteboardDescription>
-    <SensorLocation corner="top_left"/>
-    <DiagonallyOppositeCoords x="6512" y="1376"/>
-  </WhiteboardDescription>
-  <StrokeSet>
-{strokes}
-  </StrokeSet>
-</WhiteboardCaptureSession>
-"""
-
-
-def iam_xml(strokes: list[np.ndarray]) -> str:
-    """IAM-OnDB lineStrokes XML for strokes (N, 3): x, y, t."""
-    parts = []
-    for st in strokes:
-        points = "\n".join(f'      <Point x="{x:.0f}" y="{y:.0f}" time="{t:.2f}"/>' for x, y, t in st)
-        parts.append(f'    <Stroke colour="black" start_time="{st[0, 2]:.2f}" end_time="{st[-1, 2]:.2f}">\n'
-                     f"{points}\n    </Stroke>")
-    return IAM_XML.format(strokes="\n".join(parts))
-
-
-def handwriting(seed: int = 0) -> list[np.ndarray]:
-    """A line of synthetic cursive (the Hershey corpus's writer), y down, in tablet units."""
-    from corpora.hershey import make_writers, write_line
-
-    return write_line(["minimum", "loop"], make_writers(1, seed)[0], np.random.default_rng(seed))
-
+from stroke_fixtures import IAM_XML, handwriting, iam_xml
 
 # form -> (writer id or None when original/ has no file for it, transcript lines)
 FORMS = {

@@ -118,3 +118,13 @@ def test_per_utterance_report_has_one_row_per_utterance() -> None:
     assert (by_id["u2"]["del"], by_id["u2"]["rate"]) == ("1", "100.00")
     assert (by_id["u3"]["ins"], by_id["u3"]["rate"]) == ("1", "inf")
     assert by_id["u1"]["ref"] == "a b c" and by_id["u1"]["hyp"] == "a x c"
+
+
+def test_character_tokens_are_scored_as_the_text_they_spell() -> None:
+    refs = {"a": list("L|T"), "b": list("A|B")}
+    hyps = {"a": list("L||T"), "b": list("|B|")}
+    text = score(refs, hyps, "char")
+    assert [u.stats.errors for u in text.utterances] == [0, 2]  # "L T" = "L T"; "B" against "A B": A and the space
+    raw = score(refs, hyps, "char", word_boundary=None)
+    assert [u.stats.errors for u in raw.utterances] == [1, 2]
+    assert raw.utterances[1].ops != text.utterances[1].ops

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import torch
 import yaml
 from click.testing import CliRunner, Result
 
@@ -274,3 +275,66 @@ def test_help_works_for_every_command() -> None:
         result = ok(invoke(name, "--help"))
         assert result.output.startswith(f"Usage: main {name}") or f"{name} [OPTIONS]" in result.output
     ok(invoke("train", "-h"))
+
+
+# ----------------------------------------------------------------------------- numerical faults, disk
+def poison(monkeypatch: pytest.MonkeyPatch, bad_ids: set[str] | None) -> None:
+    """Make the features of ``bad_ids`` (every utterance when None) NaN as the loader serves them,
+    as a numerical fault deep in a run would (bad files are refused before training starts)."""
+    from seqlabel.data import SequenceDataset
+
+    serve = SequenceDataset.__getitem__
+
+    def nan_item(self, i: int):
+        index, feats, target = serve(self, i)
+        if bad_ids is None or self.split.utterances[i].id in bad_ids:
+            feats = torch.full_like(feats, math.nan)
+        return index, feats, target
+
+    monkeypatch.setattr(SequenceDataset, "__getitem__", nan_item)
+
+
+def test_nonfinite_batch_is_skipped_counted_and_its_ids_logged(corpus: dict[str, Path], tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    poison(monkeypatch, {"spk0-tr0"})
+    out = tmp_path / "exp"
+    result = ok(invoke("train", corpus["config"], "--out", out, "-o", "train.max_epochs=2"))
+    assert "nonfinite loss, step skipped" in result.output and "spk0-tr0" in result.output
+    assert [int(r["skipped_nonfinite"]) for r in log_rows(out)] == [1, 1]  # its batch, once per epoch
+    with (out / "skipped.tsv").open(newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    assert [(r["epoch"], r["reason"]) for r in rows] == [("1", "nonfinite_loss"), ("2", "nonfinite_loss")]
+    assert all("spk0-tr0" in r["ids"].split(",") for r in rows)
+    assert all(math.isfinite(float(r["train_loss"])) for r in log_rows(out))
+
+
+@pytest.mark.parametrize("options, reason", [
+    (["-o", "train.max_nonfinite_steps=3"], "3 consecutive batches (train.max_nonfinite_steps=3)"),
+    (["-o", "train.max_nonfinite_steps=0"], "train.max_nonfinite_fraction=0.5"),
+])
+def test_persistent_nonfinite_losses_stop_training(corpus: dict[str, Path], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch, options: list[str],
+                                                   reason: str) -> None:
+    poison(monkeypatch, None)
+    out = tmp_path / "exp"
+    result = refused(invoke("train", corpus["config"], "--out", out, *options), "training stopped at epoch 1",
+                     reason, "Lower train.lr", str(out / "skipped.tsv"))
+    assert "spk" in result.output  # the last batch's utterance ids
+    assert not (out / "log.csv").exists()
+
+
+def test_full_disk_is_refused_before_training(corpus: dict[str, Path], tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import seqlabel.train
+
+    monkeypatch.setattr(seqlabel.train.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 10**9, 5000))
+    out = tmp_path / "exp"
+    refused(invoke("train", corpus["config"], "--out", out), f"not enough free disk space in {out}", "0.0 MB free",
+            "choose another --out")
+    assert not (out / "last.pt").exists() and not (out / "log.csv").exists()
+
+
+def test_unwritable_output_directory_is_refused(corpus: dict[str, Path], tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("a file, not a folder")
+    refused(invoke("train", corpus["config"], "--out", tmp_path / "file" / "exp"),
+            f"output directory {tmp_path / 'file' / 'exp'} is not writable")

@@ -1,8 +1,10 @@
-"""CMU AN4 census database, as 16 kHz WAV or as Sphinx cepstra.
+"""CMU AN4 census database, as 16 kHz audio or as Sphinx cepstra.
 
-Layouts (``layout="auto"`` takes whichever is present, WAV first)::
+Layouts (``layout="auto"`` takes whichever is present, audio first)::
 
-    <data_dir>/wav/an4_clstk/<speaker>/<utt>.wav        (layout "wav")
+    <data_dir>/wav/an4_clstk/<speaker>/<utt>.wav        (layout "wav"; also .sph NIST SPHERE, or .raw:
+                                                         headerless 16 kHz 16-bit big-endian, as in
+                                                         an4_raw.bigendian.tar.gz)
     <data_dir>/feat/an4_clstk/<speaker>/<utt>.mfc       (layout "feat": 13 cepstra per frame, 100 frames/s)
     <data_dir>/etc/an4_train.transcription             "<s> RUBOUT G M E F THREE NINE </s> (an251-fash-b)"
     <data_dir>/etc/an4_train.fileids                   "an4_clstk/fash/an251-fash-b" (optional)
@@ -19,14 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpora.common import (
-    audio_duration,
     note,
     pick_speakers,
-    preview,
+    probe_audio,
     require_dir,
     split_by_speaker,
     write_splits,
 )
+from corpora.validate import Report
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
 
@@ -36,13 +38,12 @@ class Layout:
     """Where one storage form of AN4 lives and how its files are read."""
 
     folder: str  # under data_dir
-    suffix: str  # of the files holding the utterances
+    suffixes: tuple[str, ...]  # of the files holding the utterances, in order of preference
 
 
-LAYOUTS: dict[str, Layout] = {"wav": Layout("wav", ".wav"), "feat": Layout("feat", ".mfc")}
+LAYOUTS: dict[str, Layout] = {"wav": Layout("wav", (".wav", ".sph", ".raw")), "feat": Layout("feat", (".mfc",))}
 PARTS: dict[str, str] = {"train": "an4_clstk", "test": "an4test_clstk"}  # split -> folder
 UNITS = ("char", "phone")
-UNSUPPORTED_AUDIO = (".raw", ".sph")
 SENTENCE_MARKS = frozenset({"<s>", "</s>"})
 MFC_COEFFS = 13
 MFC_FRAME_RATE = 100.0  # frames per second
@@ -74,7 +75,8 @@ def prepare(
     form = _choose_layout(root, layout)
     lexicon = read_dictionary(root / "etc" / "an4.dic") if unit == "phone" else None
 
-    train = _read_part(root, form, "train", lexicon)
+    report = Report("an4")
+    train = _read_part(root, form, "train", lexicon, report)
     held: list[str] = []
     if dev_speakers:
         try:
@@ -84,8 +86,8 @@ def prepare(
     train, dev = split_by_speaker(train, held)
     splits = {"train": train, "dev": dev}
     if _has_part(root, form, "test"):
-        splits["test"] = _read_part(root, form, "test", lexicon)
-    return write_splits(Path(out_dir), splits, unit=unit)
+        splits["test"] = _read_part(root, form, "test", lexicon, report)
+    return write_splits(Path(out_dir), splits, unit=unit, report=report)
 
 
 def read_transcription(path: Path) -> dict[str, list[str]]:
@@ -180,8 +182,10 @@ def _has_part(root: Path, form: str, split: str) -> bool:
     return True
 
 
-def _read_part(root: Path, form: str, split: str, lexicon: dict[str, list[str]] | None) -> list[Utterance]:
-    """Utterances of one part (train or test), validated against the files present."""
+def _read_part(
+    root: Path, form: str, split: str, lexicon: dict[str, list[str]] | None, report: Report
+) -> list[Utterance]:
+    """Utterances of one part (train or test); problems with the files go to ``report``."""
     spec = LAYOUTS[form]
     base = root / spec.folder
     folder = base / PARTS[split]
@@ -189,50 +193,48 @@ def _read_part(root: Path, form: str, split: str, lexicon: dict[str, list[str]] 
     texts = read_transcription(etc / f"an4_{split}.transcription")
     fileids_path = etc / f"an4_{split}.fileids"
     fileids = read_fileids(fileids_path) if fileids_path.is_file() else {}
+    on_disk = _find_files(folder, spec.suffixes)
 
+    utterances: list[Utterance] = []
+    for utt_id, words in texts.items():
+        path = _listed_file(base, fileids[utt_id], spec.suffixes) if utt_id in fileids else on_disk.get(utt_id)
+        if path is None:
+            report.add("no-audio", utt_id, f"transcribed in an4_{split}.transcription, no "
+                                           f"{'/'.join(spec.suffixes)} file under {folder}")
+            continue
+        text = " ".join(words) if lexicon is None else " ".join(_phones(words, lexicon, utt_id))
+        if form == "feat":
+            num_frames: int | None = read_mfc_frames(path)
+            duration = num_frames / MFC_FRAME_RATE
+        else:
+            info = probe_audio(report, utt_id, path)
+            if info is None:
+                continue
+            num_frames, duration = None, info.duration
+        utterances.append(Utterance(id=utt_id, source=str(path.resolve()), text=text, speaker=path.parent.name,
+                                    duration=duration, num_frames=num_frames))
+    for utt_id in sorted((set(on_disk) | set(fileids)) - set(texts)):
+        report.add("no-transcript", utt_id, f"not in an4_{split}.transcription, skipped")
+    return utterances
+
+
+def _find_files(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
+    """``{utterance id: file}`` under ``folder/<speaker>/``; the same id twice is an error naming both."""
     on_disk: dict[str, Path] = {}
-    for path in sorted(folder.glob(f"*/*{spec.suffix}")):
+    for path in sorted(p for suffix in suffixes for p in folder.glob(f"*/*{suffix}")):
         if path.stem in on_disk:
             raise DataError(f"an4: duplicate utterance id {path.stem!r}: {on_disk[path.stem]} and {path}")
         on_disk[path.stem] = path
-    if not on_disk and form == "wav":
-        others = [p for s in UNSUPPORTED_AUDIO for p in folder.glob(f"*/*{s}")]
-        if others:
-            raise DataError(
-                f"an4: {folder} holds {'/'.join(UNSUPPORTED_AUDIO)} audio (e.g. {others[0].name}) but no .wav; "
-                "this recipe reads .wav only for now: convert them (e.g. `sox -r 16000 -e signed -b 16 -c 1 "
-                "-B x.raw x.wav`) or use the feat/ layout"
-            )
+    return on_disk
 
-    utterances: list[Utterance] = []
-    missing: list[str] = []
-    for utt_id, words in texts.items():
-        path = base / (fileids[utt_id] + spec.suffix) if utt_id in fileids else on_disk.get(utt_id)
-        if path is None or not path.is_file():
-            missing.append(utt_id)
-            continue
-        text = " ".join(words) if lexicon is None else " ".join(_phones(words, lexicon, utt_id))
-        num_frames = read_mfc_frames(path) if form == "feat" else None
-        duration = num_frames / MFC_FRAME_RATE if num_frames is not None else audio_duration(path)
-        utterances.append(
-            Utterance(
-                id=utt_id,
-                source=str(path.resolve()),
-                text=text,
-                speaker=path.parent.name,
-                duration=duration,
-                num_frames=num_frames,
-            )
-        )
-    if missing:
-        raise DataError(
-            f"an4: {len(missing)} transcribed {split} utterance(s) have no {spec.suffix} file under {folder}: "
-            f"{preview(missing)}"
-        )
-    untranscribed = (set(on_disk) | set(fileids)) - set(texts)
-    if untranscribed:
-        note(f"an4: {len(untranscribed)} {split} file(s) have no transcript, skipped: {preview(untranscribed)}")
-    return utterances
+
+def _listed_file(base: Path, relative: str, suffixes: tuple[str, ...]) -> Path | None:
+    """The first existing ``base/relative<suffix>``."""
+    for suffix in suffixes:
+        path = base / (relative + suffix)
+        if path.is_file():
+            return path
+    return None
 
 
 def _phones(words: list[str], lexicon: dict[str, list[str]], utt_id: str) -> list[str]:

@@ -5,13 +5,13 @@ utterances together), E candidate (hypothesis, token) pairs of one step.
 
 The search decodes a batch of utterances in lockstep. All live hypotheses sit in two flat tables
 (floats: log p(prefix, ending in blank) ``p_b``, log p(prefix, ending in a token) ``p_nb``, LM
-log-prob, token/word count; ints: utterance, last token, prefix hash, parent's hash, LM state,
-lexicon node), grouped by utterance. A step is a fixed number of numpy calls over those tables and
+log-prob, fused offset; ints: utterance, last token, prefix hash, LM state, lexicon node), grouped
+by utterance. A step is a fixed number of numpy calls over those tables and
 the flat list of (hypothesis, token) extensions, whatever the batch size; no Python runs per
 hypothesis or token. Step i handles, for every utterance, the i-th frame where some token passes
 the pruning; the frames in between extend no prefix and are applied in closed form
-(``_advance``). Prefixes are identified by 64-bit hashes of their token sequence, so an
-extension equal to a prefix already in the beam is merged into it (log-sum-exp): with a wide
+(``beam_frames.Schedule``). Prefixes are identified by 64-bit hashes of their token sequence, so
+an extension equal to a prefix already in the beam is merged into it (log-sum-exp): with a wide
 enough beam the scores are the log-probabilities of the label sequences summed over every
 alignment that the pruning allows (all of them without pruning).
 
@@ -24,26 +24,21 @@ Fusion (Graves et al. 2009 token passing; Hannun et al. 2014 prefix search):
 (the boundary token, the end of the utterance, or, with a pronunciation lexicon, the start of
 the next word). With a lexicon every hypothesis follows a path in the prefix trie, so only
 dictionary words can be produced. LM scores and trie moves are looked up in tables filled on
-first use (``TokenLMTable``, ``LexiconTable``, ``_ClosureCache``), kept across utterances.
-
-LMs are used through ``begin() -> state``, ``score(state, token) -> (logprob, state)``,
-``end_score(state) -> logprob`` (natural logs; ``successors(state)`` when present) and ``vocab``;
-lexicons through ``root``, ``node.child(token)``, ``node.words``, ``node.is_word_end`` and ``tokens``.
+first use (``beam_tables``: ``TokenLMTable``, ``LexiconTable``, ``ClosureCache``), kept across
+utterances.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
 
-from seqlabel.errors import VocabError
-from seqlabel.lm.lexicon import Lexicon, TrieNode
-
-NEG_INF = -np.inf
-NORMALISATION_TOLERANCE = 0.05  # |logsumexp over classes| per frame; bf16 softmax stays well inside
+from seqlabel.decoders.beam_frames import NEG_INF, Schedule, check_log_probs, passing_tokens, schedule
+from seqlabel.decoders.beam_tables import (ClosureCache, LexiconTable, TokenLMTable, WordLMTable, check_vocabularies,
+                                           vocabulary_lexicon)
 
 
 @dataclass(frozen=True)
@@ -57,312 +52,17 @@ class BeamResult:
     words: Optional[tuple[str, ...]] = None  # the words, when a lexicon chose them
 
 
-def check_log_probs(log_probs: Any, lengths: Any = None, what: str = "log_probs") -> tuple[np.ndarray, np.ndarray]:
-    """(B, T, C) log-probs (tensor or array) and lengths (B,) -> float array (float32 stays float32,
-    anything else becomes float64; no copy when none is needed), int64 lengths.
-
-    Refuses other shapes, lengths out of range, NaN or infinite-positive frames, and frames
-    that are not normalised (probabilities summing to something other than 1).
-    """
-    if isinstance(log_probs, torch.Tensor):
-        t = log_probs.detach().cpu()
-        log_probs = t.numpy() if t.dtype in (torch.float32, torch.float64) else t.to(torch.float64).numpy()
-    arr = np.asarray(log_probs)
-    if arr.dtype not in (np.float32, np.float64):
-        arr = arr.astype(np.float64)
-    if arr.ndim != 3:
-        raise ValueError(f"{what} must be 3D (B, T, C), got shape {tuple(arr.shape)}")
-    B, T, C = arr.shape
-    if C < 2:
-        raise ValueError(f"{what} must have at least 2 classes (blank + one token), got C={C}")
-    if lengths is None:
-        lens = np.full(B, T, dtype=np.int64)
-    else:
-        lens = np.asarray(lengths.cpu() if isinstance(lengths, torch.Tensor) else lengths, dtype=np.int64).reshape(-1)
-        if lens.shape != (B,):
-            raise ValueError(f"lengths must be (B,) = ({B},), got shape {tuple(lens.shape)}")
-        if (lens < 0).any() or (lens > T).any():
-            raise ValueError(f"lengths must lie in [0, {T}], got {lens.tolist()}")
-    valid = np.arange(T)[None, :] < lens[:, None]  # (B, T)
-    frames = arr[valid] if not valid.all() else arr.reshape(B * T, C)  # (frames, C)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        sums = np.log(np.exp(frames).sum(axis=1))  # log-sum-exp of log-probs (|values| small)
-    off = ~(np.abs(sums) <= NORMALISATION_TOLERANCE)  # NaN frames too
-    if off.any():
-        b, t = map(int, np.argwhere(valid)[np.flatnonzero(off)[0]])
-        values = arr[b, t]
-        if np.isnan(values).any() or np.isposinf(values).any():
-            raise ValueError(f"{what}: utterance {b}, frame {t} holds NaN or +inf values: {values.tolist()[:8]}")
-        raise ValueError(f"{what} are not normalised: utterance {b}, frame {t} has logsumexp {sums[np.flatnonzero(off)[0]]:.4g} "
-                         "(expected 0); pass log_softmax outputs, not logits or probabilities")
-    return arr, lens
-
-
-_SPECIAL = ("<s>", "</s>", "<unk>", "<UNK>")
-
-
-def check_vocabularies(tokens: Sequence[str], lm: Any = None, lm_unit: str = "token", lexicon: Any = None) -> None:
-    """Refuse an LM or lexicon that does not fit the model's classes ``tokens`` (index 0 the blank).
-
-    A token LM must know every token; a word LM must know some word made of the tokens (or of the
-    lexicon); a lexicon may only spell words with the tokens.
-    """
-    known = set(tokens[1:])
-    lexicon_tokens = getattr(lexicon, "tokens", None)
-    if lexicon is not None and lexicon_tokens is not None:
-        foreign = sorted(set(lexicon_tokens) - known)
-        if foreign:
-            words = [w for w in getattr(lexicon, "words", [])
-                     if any(t in foreign for sp in lexicon.spellings(w) for t in sp)][:5]
-            raise VocabError(f"the lexicon spells words with {len(foreign)} token(s) the model does not have: "
-                             f"{foreign[:10]} (e.g. in {words}); the model's tokens are {sorted(known)[:40]}")
-    vocab = getattr(lm, "vocab", None)
-    if lm is None or vocab is None:
-        return
-    lm_words = set(vocab) - set(_SPECIAL)
-    if lm_unit == "token":
-        missing = sorted(known - set(vocab))
-        if missing:
-            raise VocabError(f"the token LM does not know {len(missing)} of the model's tokens: {missing[:10]} "
-                             f"(its vocabulary: {sorted(lm_words)[:20]}); train it on the same units and case, "
-                             "e.g. seqlabel lm train MANIFEST --unit char")
-        return
-    if lexicon is not None:
-        usable = [w for w in getattr(lexicon, "words", []) if w in vocab]
-        if not usable and getattr(lexicon, "words", None):
-            raise VocabError(f"the word LM knows none of the lexicon's words (LM words e.g. {sorted(lm_words)[:5]}, "
-                             f"lexicon words e.g. {lexicon.words[:5]}): check the case")
-        return
-    if lm_words and not any(all(ch in known for ch in w) for w in lm_words):
-        raise VocabError(f"no word of the word LM can be spelled with the model's tokens (LM words e.g. "
-                         f"{sorted(lm_words)[:5]}, model tokens {sorted(known)[:40]}): check the case")
-
-
-class _Grow:
-    """A growable int64 or float64 table: rows appended, doubled when full."""
-
-    def __init__(self, width: int, dtype: type, fill: float) -> None:
-        self.data = np.full((16, width), fill, dtype=dtype)
-        self.fill = fill
-
-    def ensure(self, rows: int) -> None:
-        if rows > self.data.shape[0]:
-            extra = np.full((max(rows, 2 * self.data.shape[0]) - self.data.shape[0], self.data.shape[1]),
-                            self.fill, dtype=self.data.dtype)
-            self.data = np.concatenate([self.data, extra])
-
-
-class _LMStates:
-    """LM states as small integer ids, with cached end-of-sentence scores."""
-
-    def __init__(self, lm: Any) -> None:
-        self.lm = lm
-        self._ids: dict[Any, int] = {}
-        self._states: list[Any] = []
-        self._end: dict[int, float] = {}
-
-    def state_id(self, state: Any) -> int:
-        i = self._ids.get(state)
-        if i is None:
-            i = self._ids[state] = len(self._states)
-            self._states.append(state)
-        return i
-
-    def end(self, sids: np.ndarray) -> np.ndarray:
-        """log p(</s> | state) for an array of state ids."""
-        out = np.empty(sids.shape)
-        for idx, s in np.ndenumerate(sids):
-            v = self._end.get(int(s))
-            if v is None:
-                v = self._end[int(s)] = float(self.lm.end_score(self._states[int(s)]))
-            out[idx] = v
-        return out
-
-
-class TokenLMTable(_LMStates):
-    """A token LM seen as tables: state id -> log-probs of every class and the next state ids.
-
-    States get small integer ids; a state's row (C LM calls) is filled on first use and kept,
-    across utterances too, so the search looks LM scores up with array indexing.
-    """
-
-    def __init__(self, lm: Any, tokens: Sequence[str]) -> None:
-        super().__init__(lm)
-        self.tokens = list(tokens)
-        C = len(self.tokens)
-        self.logp = _Grow(C, np.float64, 0.0)
-        self.next = _Grow(C, np.int64, -1)
-        self.filled = np.zeros(16, dtype=bool)
-        self.start = self.state_id(lm.begin())
-
-    def state_id(self, state: Any) -> int:
-        known = len(self._states)
-        i = super().state_id(state)
-        if i == known:  # a new state: grow the tables
-            self.logp.ensure(i + 1)
-            self.next.ensure(i + 1)
-            if i >= self.filled.size:
-                self.filled = np.concatenate([self.filled, np.zeros(self.filled.size, dtype=bool)])
-        return i
-
-    def ensure(self, sids: np.ndarray) -> None:
-        missing = sids[~self.filled[sids]]
-        successors = getattr(self.lm, "successors", None)  # NgramLM's whole-row fast path
-        for s in np.unique(missing).tolist():
-            state = self._states[s]
-            row = successors(state) if successors is not None else {}
-            for c in range(1, len(self.tokens)):
-                hit = row.get(self.tokens[c])
-                lp, nxt = hit if hit is not None else self.lm.score(state, self.tokens[c])
-                self.logp.data[s, c] = lp
-                self.next.data[s, c] = self.state_id(nxt)
-            self.filled[s] = True
-
-
-class WordLMTable(_LMStates):
-    """A word LM with states as small integers and cached word scores."""
-
-    def __init__(self, lm: Any) -> None:
-        super().__init__(lm)
-        self._cache: dict[tuple[int, str], tuple[float, int]] = {}
-        self._best: dict[tuple[int, int], tuple[float, int, str]] = {}
-        self.start = self.state_id(lm.begin())
-
-    def score(self, sid: int, word: str) -> tuple[float, int]:
-        key = (sid, word)
-        hit = self._cache.get(key)
-        if hit is None:
-            lp, nxt = self.lm.score(self._states[sid], word)
-            hit = self._cache[key] = (float(lp), self.state_id(nxt))
-        return hit
-
-    def best(self, sid: int, node_id: int, words: Sequence[str]) -> tuple[float, int, str]:
-        """The most probable of a trie node's words (homophones) after state ``sid``."""
-        key = (sid, node_id)
-        hit = self._best.get(key)
-        if hit is None:
-            hit = max(((*self.score(sid, w), w) for w in words), key=lambda x: x[0])
-            self._best[key] = hit
-        return hit
-
-
-def _vocabulary_lexicon(words: Iterable[str], tokens: Sequence[str], boundary: Optional[int]) -> Lexicon:
-    """The words of a word LM spelled with the model's tokens (characters): what a search without
-    lexicon uses to know which word it is spelling (others are ``<unk>``)."""
-    word_boundary = tokens[boundary] if boundary is not None else "|"
-    known = set(tokens[1:]) - {word_boundary}
-    spellable = sorted(w for w in words if w and w not in _SPECIAL and all(ch in known for ch in w))
-    return Lexicon.from_words(spellable, "char", word_boundary)
-
-
-class LexiconTable:
-    """A trie seen as a table: node id x class -> child node id.
-
-    Constrained (a lexicon): a missing child is -1 (not allowed); with a word-boundary class
-    (character units) the boundary leads from a word-end node back to the root (node 0); without
-    one (pronunciation lexicons over phones) words end implicitly. Open (``open_vocabulary``, the
-    words of a word LM): a missing child is the sink node 1 (an unknown word), and the boundary
-    leads back to the root from anywhere.
-    """
-
-    def __init__(self, lexicon: Any, tokens: Sequence[str], boundary: Optional[int],
-                 open_vocabulary: bool = False) -> None:
-        self.tokens = list(tokens)
-        self.boundary = boundary
-        self.open = open_vocabulary
-        self._nodes: list[Any] = []
-        self._ids: dict[int, int] = {}
-        self.child = _Grow(len(self.tokens), np.int64, -1)
-        self.filled = np.zeros(16, dtype=bool)
-        self.is_end = np.zeros(16, dtype=bool)
-        self.root = self.node_id(lexicon.root)
-        self.sink = self.node_id(TrieNode()) if open_vocabulary else -1
-
-    def node_id(self, node: Any) -> int:
-        i = self._ids.get(id(node))
-        if i is None:
-            i = self._ids[id(node)] = len(self._nodes)
-            self._nodes.append(node)
-            self.child.ensure(i + 1)
-            if i >= self.filled.size:
-                self.filled = np.concatenate([self.filled, np.zeros(self.filled.size, dtype=bool)])
-                self.is_end = np.concatenate([self.is_end, np.zeros(self.is_end.size, dtype=bool)])
-            self.is_end[i] = bool(node.is_word_end)
-        return i
-
-    def ensure(self, nids: np.ndarray) -> None:
-        missing = nids[~self.filled[nids]]
-        if not missing.size:
-            return
-        missing_child = self.sink if self.open else -1
-        for n in np.unique(missing).tolist():
-            node = self._nodes[n]
-            for c in range(1, len(self.tokens)):
-                if c == self.boundary:
-                    self.child.data[n, c] = self.root if (self.open or self.is_end[n]) else -1
-                    continue
-                nxt = node.child(self.tokens[c])
-                self.child.data[n, c] = missing_child if nxt is None else self.node_id(nxt)
-            self.filled[n] = True
-
-    def words(self, nid: int) -> list[str]:
-        return list(self._nodes[nid].words)
-
-
-class _ClosureCache:
-    """(LM state id, trie node id) -> what closing the word spelled so far gives: LM log-prob,
-    next LM state, whether a word closes, the word (index into ``words``). Looked up for arrays
-    of pairs at once (sorted keys, ``searchsorted``); misses are computed in Python once."""
-
-    def __init__(self, compute: Callable[[int, int], tuple[float, int, bool, Optional[str]]]) -> None:
-        self.compute = compute
-        self.keys = np.empty(0, dtype=np.int64)
-        self.lp = np.empty(0)
-        self.sid = np.empty(0, dtype=np.int64)
-        self.ok = np.empty(0, dtype=bool)
-        self.word = np.empty(0, dtype=np.int64)
-        self.words: list[str] = []
-        self._word_ids: dict[str, int] = {}
-
-    def lookup(self, sids: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        keys = (sids.astype(np.int64) << 32) | nodes.astype(np.int64)
-        idx = np.searchsorted(self.keys, keys)
-        hit = self.keys[np.minimum(idx, self.keys.size - 1)] == keys if self.keys.size else np.zeros(keys.shape, bool)
-        if not hit.all():
-            self._add(np.unique(keys[~hit]))
-            idx = np.searchsorted(self.keys, keys)
-        return self.lp[idx], self.sid[idx], self.ok[idx], self.word[idx]
-
-    def _add(self, keys: np.ndarray) -> None:
-        lp, sid, ok, word = [], [], [], []
-        for key in keys.tolist():
-            a, b, c, w = self.compute(key >> 32, key & 0xFFFFFFFF)
-            lp.append(a)
-            sid.append(b)
-            ok.append(c)
-            if w is not None and w not in self._word_ids:
-                self._word_ids[w] = len(self.words)
-                self.words.append(w)
-            word.append(-1 if w is None else self._word_ids[w])
-        all_keys = np.concatenate([self.keys, keys])
-        order = np.argsort(all_keys, kind="stable")
-        self.keys = all_keys[order]
-        self.lp = np.concatenate([self.lp, lp])[order]
-        self.sid = np.concatenate([self.sid, np.asarray(sid, dtype=np.int64)])[order]
-        self.ok = np.concatenate([self.ok, np.asarray(ok, dtype=bool)])[order]
-        self.word = np.concatenate([self.word, np.asarray(word, dtype=np.int64)])[order]
-
-
 # prefix identity: 64-bit hashes of (parent hash, token, segmentation variant), kept as int64
 _ROOT_HASH = np.int64(0x5BD1E9955BD1E995)  # odd; every extended hash is odd too
-_NO_PARENT = np.int64(2)  # the parent "hash" of the empty prefix: matches nothing
 _SALT = np.int64(0x2545F4914F6CDD1D)  # mixes the utterance into hashes compared across a batch
 _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9)
 _S29, _ONE = np.uint64(29), np.uint64(1)
 
 # columns of the hypothesis tables
-_F_PB, _F_PNB, _F_LMS, _F_CNT = range(4)  # log p(ending in blank), log p(ending in a token), LM log-prob, count
-_I_ROW, _I_LAST, _I_HASH, _I_PHASH, _I_PVAR, _I_LSID, _I_NODE = range(7)  # utterance, last token, ...
+# log p(ending in blank), log p(ending in a token), LM log-prob, fused offset (lm_weight * LM log-prob +
+# insertion_bonus * count): the score is logaddexp(p_b, p_nb) + offset
+_F_PB, _F_PNB, _F_LMS, _F_FUSE = range(4)
+_I_ROW, _I_LAST, _I_HASH, _I_LSID, _I_NODE = range(5)  # utterance, last token, ...
 
 
 def _extend_hash(h: np.ndarray, token: np.ndarray, variant: Optional[np.ndarray]) -> np.ndarray:
@@ -373,46 +73,49 @@ def _extend_hash(h: np.ndarray, token: np.ndarray, variant: Optional[np.ndarray]
     return (x | _ONE).view(np.int64)
 
 
-_FLOOR = -1e4  # log-probs below this are taken as this (exp underflows long before)
+def _apply_gap(sch: Schedule, row: np.ndarray, last: np.ndarray, pb: np.ndarray, pnb: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Hypotheses' p_b, p_nb (any shape) after their gaps, rows ``row`` of ``sch``'s tables (same
+    shape), given their last tokens ``last`` (-1: the empty prefix)."""
+    return np.logaddexp(pb + sch.stay[:, 0][row], pnb + sch.leave[row, last]), pnb + sch.stay[row, last]
 
 
-def _advance(lp: np.ndarray, rid: np.ndarray, F: np.ndarray, I: np.ndarray, start: np.ndarray,
-             stop: np.ndarray) -> None:
-    """Apply frames start..stop-1 (per hypothesis) that extend no prefix, in place on F's p_b, p_nb.
-    ``rid`` maps the tables' utterance numbers to rows of lp (*, T, C).
+def _merge(keys: np.ndarray, child: np.ndarray, ext: np.ndarray, stay_pnb: np.ndarray) -> None:
+    """An extension equal to a prefix already in the beam adds into that prefix's p_nb, in place:
+    hashes of the beam (H,) and of the extensions (E'), their log-probs ext (E',) (-inf once
+    merged) and the beam's p_nb (H,). Hashes differ across utterances (their roots do)."""
+    order = np.argsort(keys)
+    sorted_keys = keys[order]
+    pos = np.minimum(np.searchsorted(sorted_keys, child), keys.size - 1)
+    e = np.flatnonzero(sorted_keys[pos] == child)
+    if e.size:
+        j = order[pos[e]]
+        stay_pnb[j] = np.logaddexp(stay_pnb[j], ext[e])
+        ext[e] = NEG_INF
 
-    Frame by frame: p_nb += log p(last token); p_b = logaddexp(p_b, p_nb) + log p(blank). Over R
-    frames, in closed form: p_nb gains the sum of its token's log-probs; p_b keeps its blanks or
-    leaves p_nb at some frame s (token up to s-1, blank at s, blank after), all s summed.
-    """
-    R = stop - start  # (H,)
-    nz = np.flatnonzero(R > 0)
-    if not nz.size:
-        return
-    Rn = R[nz]
-    last = I[nz, _I_LAST]
-    pb, pnb = F[nz, _F_PB], F[nz, _F_PNB]
-    if Rn.max() == 1:  # one frame each: the frame-by-frame rule
-        row, frame = rid[I[nz, _I_ROW]], start[nz]
-        F[nz, _F_PB] = np.logaddexp(pb, pnb) + lp[row, frame, 0]
-        F[nz, _F_PNB] = pnb + np.where(last >= 0, lp[row, frame, last], NEG_INF)
-        return
-    seg_start = np.cumsum(Rn) - Rn  # (h,) where each hypothesis's frames begin in the flat arrays
-    seg_end = seg_start + Rn - 1
-    seg = np.repeat(np.arange(nz.size), Rn)  # (S,) the hypothesis of each flat frame
-    frame = np.repeat(start[nz] - seg_start, Rn) + np.arange(seg.size)
-    row = rid[I[nz, _I_ROW]][seg]
-    tok_lp = np.where(last[seg] >= 0, np.maximum(lp[row, frame, np.maximum(last[seg], 0)], _FLOOR), 0.0)  # (S,)
-    blank_lp = np.maximum(lp[row, frame, 0], _FLOOR)
-    cx = np.cumsum(tok_lp, dtype=np.float64)
-    cb = np.cumsum(blank_lp, dtype=np.float64)
-    x0 = cx[seg_start] - tok_lp[seg_start]  # (h,) sums before each segment
-    b0 = cb[seg_start] - blank_lp[seg_start]
-    sum_x = cx[seg_end] - x0
-    sum_b = cb[seg_end] - b0
-    leave = (cx - tok_lp - x0[seg]) + blank_lp + (cb[seg_end][seg] - cb)  # (S,) token before s, blank at s, blank after
-    F[nz, _F_PB] = np.logaddexp(pb + sum_b, pnb + np.logaddexp.reduceat(leave, seg_start))
-    F[nz, _F_PNB] = pnb + sum_x  # the empty prefix's p_nb stays -inf
+
+def _select(score: np.ndarray, row: np.ndarray, n: int, K: int, threshold: Optional[float]) -> np.ndarray:
+    """The candidates kept: scores (H + E',) of utterances ``row`` (H + E',) among n -> their indices,
+    grouped by utterance and in their order within it: finite, within ``threshold`` of their
+    utterance's best, and among its best K (ties: the earlier). Only utterances with more than K
+    such candidates are sorted by score."""
+    if threshold is None:
+        ok = score > NEG_INF
+    else:
+        best = np.full(n, NEG_INF)
+        np.maximum.at(best, row, score)
+        ok = (score >= best[row] - threshold) & (score > NEG_INF)
+    cand = np.flatnonzero(ok)
+    rows = row[cand]
+    count = np.bincount(rows, minlength=n)
+    if count.max(initial=0) > K:
+        crowded = np.flatnonzero(count[rows] > K)  # (c,) candidates of utterances with too many
+        order = crowded[np.lexsort((-score[cand[crowded]], rows[crowded]))]  # by utterance, best first
+        by_row = rows[order]
+        keep = np.ones(cand.size, dtype=bool)
+        keep[order[np.arange(order.size) - np.searchsorted(by_row, by_row) >= K]] = False
+        cand, rows = cand[keep], rows[keep]
+    return cand[np.argsort(rows, kind="stable")]  # row: 16-bit ints, sorted stably in linear time
 
 
 class CTCPrefixBeamSearch:
@@ -475,9 +178,9 @@ class CTCPrefixBeamSearch:
         self._trie = self._lex
         if self._word_lm is not None and self._lex is None:
             words = getattr(lm, "vocab", None) or ()
-            self._trie = LexiconTable(_vocabulary_lexicon(words, self.tokens, self.boundary), self.tokens, self.boundary,
+            self._trie = LexiconTable(vocabulary_lexicon(words, self.tokens, self.boundary), self.tokens, self.boundary,
                                       open_vocabulary=True)
-        self._closer = _ClosureCache(self._close) if self._trie is not None else None
+        self._closer = ClosureCache(self._close) if self._trie is not None else None
         self._implicit = self._lex is not None and self.boundary is None  # words end without a token
 
     def replace(self, **changes: Any) -> "CTCPrefixBeamSearch":
@@ -501,9 +204,10 @@ class CTCPrefixBeamSearch:
     def batch(self, log_probs: Any, lengths: Any = None) -> list[list[BeamResult]]:
         """log_probs (B, T, C), lengths (B,) -> the n-best list of each utterance, best first."""
         arr, lens = check_log_probs(log_probs, lengths)
+        arr = np.ascontiguousarray(arr)  # the search reads frames as rows of arr.reshape(-1, C)
         self._check_classes(arr.shape[2])
         B, T, _ = arr.shape
-        passing = self._passing(arr)  # (B, T, C-1)
+        passing = passing_tokens(arr, self.token_min_logp, self.log_blank_threshold, self.token_topk)  # (B, T, C-1)
         events = passing.any(axis=2) & (np.arange(T)[None, :] < lens[:, None])  # (B, T) frames that extend
         nev = events.sum(axis=1)
         order = np.argsort(-nev, kind="stable")  # the busiest first: the others drop off the end
@@ -528,17 +232,6 @@ class CTCPrefixBeamSearch:
         if C != len(self.tokens):
             raise ValueError(f"log_probs have {C} classes but the decoder's vocabulary has {len(self.tokens)} "
                              "(blank included)")
-
-    def _passing(self, lp: np.ndarray) -> np.ndarray:
-        """Tokens worth extending with: log-probs (..., C) -> mask (..., C-1) over tokens 1..C-1."""
-        toks = lp[..., 1:]
-        ok = np.ones(toks.shape, dtype=bool) if self.token_min_logp is None else toks >= self.token_min_logp
-        if self.log_blank_threshold is not None:
-            ok &= lp[..., :1] < self.log_blank_threshold
-        k = self.token_topk
-        if k and k < toks.shape[-1]:
-            ok &= toks >= -np.partition(-toks, k - 1, axis=-1)[..., k - 1:k]  # the k best (ties kept)
-        return ok
 
     def _close(self, sid: int, nid: int) -> tuple[float, int, bool, Optional[str]]:
         """Closing the word at trie node ``nid`` after LM state ``sid``: (LM log-prob, next state,
@@ -565,11 +258,11 @@ class CTCPrefixBeamSearch:
         lengths (B,) and frames where some token passes (B, T), sorted by their number of such
         frames, most first -> n-best lists.
 
-        All hypotheses of all utterances live in two flat tables, F (H, 4) floats and I (H, 7) ints
+        All hypotheses of all utterances live in two flat tables, F (H, 4) floats and I (H, 5) ints
         (columns ``_F_*``, ``_I_*``), grouped by utterance (ascending; finished utterances drop
         off the end); candidates are flat (hypothesis, token) pairs (E,). Step i processes the i-th
         frame of each utterance where some token passes; the frames in between only extend no
-        prefix, and ``_advance`` applies them in closed form. A step costs the same few numpy calls
+        prefix and are applied in closed form (``Schedule``). A step costs the same few numpy calls
         whatever the batch, and only live hypotheses and passing tokens take space.
         """
         B, T = events.shape
@@ -579,36 +272,34 @@ class CTCPrefixBeamSearch:
         tlm, wlm, trie, lex, closer = self._token_lm, self._word_lm, self._trie, self._lex, self._closer
         implicit, bnd = self._implicit, self.boundary
         cnt_step = 0.0 if wlm is not None else 1.0  # the bonus counts words (word LM) or tokens
+        fused = bool(bonus) or (w != 0.0 and (tlm is not None or wlm is not None))  # the offset can move
         start = tlm.start if tlm is not None else (wlm.start if wlm is not None else 0)
         root = trie.root if trie is not None else 0
 
         # one hypothesis per utterance to begin with: the empty prefix
         F = np.zeros((B, 4))
         F[:, _F_PNB] = NEG_INF
-        I = np.zeros((B, 7), dtype=np.int64)
+        I = np.zeros((B, 5), dtype=np.int64)
         I[:, _I_ROW] = np.arange(B)
         I[:, _I_LAST] = -1  # the empty prefix has no last token
         I[:, _I_HASH] = _ROOT_HASH ^ (np.arange(B) * _SALT)  # per utterance: hashes never meet across
-        I[:, _I_PHASH] = _NO_PARENT
         I[:, _I_LSID] = start
         I[:, _I_NODE] = root
         # each utterance's final hypotheses (at most K) and their index in the last frame's tables
         final_f = np.zeros((B, K, 4))
         final_f[:, :, _F_PB] = final_f[:, :, _F_PNB] = NEG_INF
-        final_i = np.zeros((B, K, 7), dtype=np.int64)
+        final_i = np.zeros((B, K, 5), dtype=np.int64)
         final_i[:, :, _I_LSID] = start
         final_i[:, :, _I_NODE] = root
         final_index = np.zeros((B, K), dtype=np.int64)
         history: list[Optional[tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]]] = []
         rowp = np.empty((B, C + 1))
         rowp[:, C] = NEG_INF  # class -1 (the empty prefix's last token) reads -inf
-        nev = events.sum(axis=1)  # (B,) descending
-        steps = int(nev.max()) if B else 0
-        ev_r, ev_t = np.nonzero(events)
-        frames = np.zeros((B, max(steps, 1)), dtype=np.int64)  # (B, steps) the frames each utterance extends at
-        frames[ev_r, np.arange(ev_r.size) - np.searchsorted(ev_r, ev_r)] = ev_t
-        active = (nev[None, :] > np.arange(steps)[:, None]).sum(axis=1)  # (steps,) utterances with a step left
-        done = np.full(B, -1, dtype=np.int64)  # the last frame applied, per utterance
+        sch = schedule(lp, rid, lens, events)
+        row_type = np.int16 if B < 2 ** 15 else np.int64  # numpy sorts 16-bit ints stably in linear time
+        frames, active, gap_row = sch.frames, sch.active, sch.gap_row
+        lp_rows, passing_rows = lp.reshape(-1, C), passing.reshape(-1, C - 1)  # (*T, C), (*T, C-1): views
+        frame_rows = rid[:, None] * T + frames  # (B, S) the rows of lp_rows the steps read
         n = B
 
         def stash(cut: int) -> None:  # hypotheses cut.. belong to utterances that have ended
@@ -618,28 +309,24 @@ class CTCPrefixBeamSearch:
             final_i[rows, rank] = I[cut:]
             final_index[rows, rank] = np.arange(cut, rows.size + cut)
 
-        for step in range(steps):
-            if active[step] < n:  # utterances active[step]..n-1 are through: their last frames, then out
+        for step in range(len(active)):
+            if active[step] < n:  # utterances active[step]..n-1 are through (their last gap comes at the end)
                 n = int(active[step])
                 cut = int(np.searchsorted(I[:, _I_ROW], n))
-                tail = I[cut:, _I_ROW]
-                _advance(lp, rid, F[cut:], I[cut:], done[tail] + 1, lens[tail])
                 stash(cut)
                 F, I = F[:cut], I[:cut]
             H = F.shape[0]
-            at = frames[:n, step]  # (n,) this step's frame of each utterance
-            _advance(lp, rid, F, I, done[I[:, _I_ROW]] + 1, at[I[:, _I_ROW]])  # the frames in between
-            done[:n] = at
             hrow, last, lsid, node = I[:, _I_ROW], I[:, _I_LAST], I[:, _I_LSID], I[:, _I_NODE]
-            rows_n = rid[:n]
-            rowp[:n, :C] = lp[rows_n, at]
             pb, pnb = F[:, _F_PB], F[:, _F_PNB]
+            if sch.any_gap[step]:  # the frames in between
+                pb, pnb = _apply_gap(sch, gap_row[:, step][hrow], last, pb, pnb)
+            at = frame_rows[:n, step]  # (n,) this step's frame of each utterance, as a row of lp_rows
+            rowp[:n, :C] = lp_rows.take(at, axis=0)
             tot = np.logaddexp(pb, pnb)  # (H,)
             stay_pnb = pnb + rowp[hrow, last]
-            stay_pb = tot + rowp[hrow, 0]
-            ok = passing[rows_n, at]  # (n, C-1) tokens that may extend, per utterance
-            okh = ok[hrow]  # (H, C-1)
-            hi, tok = np.nonzero(okh)  # (E,) pairs: hypothesis, token (by hypothesis)
+            stay_pb = tot + rowp[:, 0][hrow]
+            okh = passing_rows.take(at, axis=0).take(hrow, axis=0)  # (H, C-1) tokens that may extend each
+            hi, tok = np.divmod(np.flatnonzero(okh), C - 1)  # (E,) pairs: hypothesis, token (by hypothesis)
             tok += 1
             E = hi.size
             erow = hrow[hi]
@@ -678,61 +365,39 @@ class CTCPrefixBeamSearch:
                 var = np.repeat(np.array([0, 1]), E)
                 hi, tok, erow = np.concatenate([hi, hi]), np.concatenate([tok, tok]), np.concatenate([erow, erow])
             elif closer is not None:
-                is_b = tok == bnd  # (E,)
-                if is_b.any():  # the boundary closes the word (or nothing, after a boundary)
-                    c_lp, c_sid, c_ok, c_word = closer.lookup(
-                        lsid[hi] if wlm is not None else np.zeros(E, dtype=np.int64), node[hi])
-                    ok_b = is_b & c_ok
+                at_b = np.flatnonzero(tok == bnd)  # (E_b,) the boundary closes the word (or nothing, after one)
+                if at_b.size:
+                    h_b = hi[at_b]
+                    c_lp, c_sid, c_ok, c_word = closer.lookup(lsid[h_b] if wlm is not None else np.zeros_like(h_b),
+                                                              node[h_b])
                     if wlm is not None:
-                        lm_inc = np.where(ok_b, c_lp, 0.0)
-                        nsid = np.where(is_b, c_sid, lsid[hi])
-                        cnt_inc = ok_b.astype(np.float64)
-                    closed = np.where(ok_b, c_word, -1)
+                        lm_inc = np.zeros(E)
+                        lm_inc[at_b] = np.where(c_ok, c_lp, 0.0)
+                        nsid = lsid[hi]
+                        nsid[at_b] = c_sid
+                        cnt_inc = np.zeros(E)
+                        cnt_inc[at_b] = c_ok
+                    if lex is not None:  # the words are reported
+                        closed = np.full(E, -1)
+                        closed[at_b] = np.where(c_ok, c_word, -1)
 
-            # merge: an extension equal to a prefix already in the beam adds into that prefix's p_nb
-            rank = np.cumsum(ok, axis=1)  # (n, C-1) passing tokens up to each token, per utterance
-            last_col = np.maximum(last - 1, 0)  # (H,) column of the last token (the empty prefix: masked)
-            j = np.flatnonzero(okh[np.arange(H), last_col] & (last > 0))  # last token extends now
-            if j.size:
-                keys = I[:, _I_HASH]  # per-utterance hashes (the roots differ)
-                order = np.argsort(keys)
-                sorted_keys = keys[order]
-                want = I[j, _I_PHASH]
-                pos = np.minimum(np.searchsorted(sorted_keys, want), H - 1)
-                found = sorted_keys[pos] == want
-                j, parent = j[found], order[pos[found]]
-                if j.size:  # the parent's pair with j's last token (same utterance: same token list)
-                    count = rank[hrow, -1]  # (H,) pairs per hypothesis
-                    e = (np.cumsum(count) - count)[parent] + rank[hrow[j], last_col[j]] - 1
-                    if var is not None:
-                        e = e + I[j, _I_PVAR] * E
-                    stay_pnb[j] = np.logaddexp(stay_pnb[j], ext[e])
-                    ext[e] = NEG_INF
+            child = _extend_hash(I[:, _I_HASH][hi], tok, var)  # (E',) the extended prefixes' hashes
+            _merge(I[:, _I_HASH], child, ext, stay_pnb)
 
             # every candidate's score: H stays, then the extensions; keep the best K per utterance
             stay_score = np.logaddexp(stay_pb, stay_pnb)
             ext_score = ext
-            if w and lm_inc is not None:
-                ext_score = ext_score + w * lm_inc
-            if bonus:
-                ext_score = ext_score + bonus * cnt_inc
-            if w or bonus:
-                base = w * F[:, _F_LMS] + bonus * F[:, _F_CNT]
-                stay_score = stay_score + base
-                ext_score = ext_score + base[hi]
+            if fused:
+                fuse = F[:, _F_FUSE][hi]  # (E',) the extensions' offsets
+                if w and lm_inc is not None:
+                    fuse += w * lm_inc
+                if bonus:
+                    fuse += bonus * cnt_inc
+                stay_score = stay_score + F[:, _F_FUSE]
+                ext_score = ext + fuse
             score = np.concatenate([stay_score, ext_score])  # (H + E',)
             srow = np.concatenate([hrow, erow])
-            if self.beam_threshold is not None:  # drop the hopeless before sorting
-                best = np.full(n, NEG_INF)
-                np.maximum.at(best, srow, score)
-                cand = np.flatnonzero((score >= best[srow] - self.beam_threshold) & (score > NEG_INF))
-            else:
-                cand = np.flatnonzero(score > NEG_INF)
-            order = cand[np.lexsort((-score[cand], srow[cand]))]  # by utterance, best first
-            r_sorted = srow[order]
-            first = np.searchsorted(r_sorted, r_sorted)  # where each utterance's best is
-            keep = np.arange(order.size) - first < K
-            sel = order[keep]
+            sel = _select(score, srow.astype(row_type), n, K, self.beam_threshold)
 
             grown = np.flatnonzero(sel >= H)  # new hypotheses that extend a prefix
             eg = sel[grown] - H  # their pairs
@@ -740,26 +405,20 @@ class CTCPrefixBeamSearch:
             src[grown] = hi[eg]  # the hypothesis each new one comes from
             F[:, _F_PB] = stay_pb
             F[:, _F_PNB] = stay_pnb
-            F, I = F[src], I[src]
-            F[grown, _F_PB] = NEG_INF
-            F[grown, _F_PNB] = ext[eg]
+            F, I = F.take(src, axis=0), I.take(src, axis=0)
+            F[:, _F_PB][grown] = NEG_INF
+            F[:, _F_PNB][grown] = ext[eg]
             gtok = tok[eg]
-            parent_hash = I[grown, _I_HASH]
-            I[grown, _I_PHASH] = parent_hash
-            I[grown, _I_HASH] = _extend_hash(parent_hash, gtok, None if var is None else var[eg])
-            I[grown, _I_LAST] = gtok
-            if var is not None:
-                I[grown, _I_PVAR] = var[eg]
+            I[:, _I_HASH][grown] = child[eg]
+            I[:, _I_LAST][grown] = gtok
             if lm_inc is not None:
-                F[grown, _F_LMS] += lm_inc[eg]
-            if isinstance(cnt_inc, np.ndarray):
-                F[grown, _F_CNT] += cnt_inc[eg]
-            elif cnt_inc:
-                F[grown, _F_CNT] += cnt_inc
+                F[:, _F_LMS][grown] += lm_inc[eg]
+            if fused:
+                F[:, _F_FUSE][grown] = fuse[eg]
             if nsid is not None:
-                I[grown, _I_LSID] = nsid[eg]
+                I[:, _I_LSID][grown] = nsid[eg]
             if nnode is not None:
-                I[grown, _I_NODE] = nnode[eg]
+                I[:, _I_NODE][grown] = nnode[eg]
             new_tok = np.full(sel.size, -1, dtype=np.int64)
             new_tok[grown] = gtok
             new_closed = None
@@ -768,40 +427,38 @@ class CTCPrefixBeamSearch:
                 new_closed[grown] = closed[eg]
             history.append((src, new_tok, new_closed))
         if n:
-            tail = I[:, _I_ROW]
-            _advance(lp, rid, F, I, done[tail] + 1, lens[tail])
             stash(0)
+        last_gap = gap_row[np.arange(B), sch.steps][:, None]  # (B, 1) the frames after each utterance's last step
+        final_f[:, :, _F_PB], final_f[:, :, _F_PNB] = _apply_gap(sch, last_gap, final_i[:, :, _I_LAST],
+                                                                 final_f[:, :, _F_PB], final_f[:, :, _F_PNB])
         final = {"pb": final_f[:, :, _F_PB], "pnb": final_f[:, :, _F_PNB], "lms": final_f[:, :, _F_LMS],
-                 "cnt": final_f[:, :, _F_CNT], "lsid": final_i[:, :, _I_LSID], "node": final_i[:, :, _I_NODE],
+                 "fuse": final_f[:, :, _F_FUSE], "lsid": final_i[:, :, _I_LSID], "node": final_i[:, :, _I_NODE],
                  "index": final_index}
-        return self._finish(final, history, nev)
+        return self._finish(final, history, sch.steps)
 
     def _finish(self, final: dict[str, np.ndarray], history: list, nev: np.ndarray) -> list[list[BeamResult]]:
         """End of utterance: close open words, add the LM's end of sentence, rank, trace back the n-best."""
-        pb, pnb, lms, cnt, lsid, node = (final[k] for k in ("pb", "pnb", "lms", "cnt", "lsid", "node"))
+        pb, pnb, lms, fuse, lsid, node = (final[k] for k in ("pb", "pnb", "lms", "fuse", "lsid", "node"))
         B, K = pb.shape
         tlm, wlm, trie, lex, closer = self._token_lm, self._word_lm, self._trie, self._lex, self._closer
+        w, bonus = self.lm_weight, self.insertion_bonus
         acoustic = np.logaddexp(pb, pnb)  # (B, K)
-        lm_total = lms.copy()
-        count = cnt.copy()
+        lm_total = lms
+        score = acoustic + fuse
         final_word = np.full((B, K), -1, dtype=np.int64)
         if closer is not None:
             c_lp, c_sid, c_ok, c_word = closer.lookup(lsid if wlm is not None else np.zeros_like(lsid), node)
             open_word = c_ok & (node != trie.root)
             if wlm is not None:
-                lm_total = lm_total + np.where(open_word, c_lp, 0.0)
-                count = count + open_word
+                closing = np.where(open_word, c_lp, 0.0)
+                lm_total = lm_total + closing
+                score = score + w * closing + bonus * open_word
                 lsid = np.where(open_word, c_sid, lsid)
             final_word = np.where(open_word, c_word, -1)
-        if tlm is not None:
-            lm_total = lm_total + tlm.end(lsid)
-        elif wlm is not None:
-            lm_total = lm_total + wlm.end(lsid)
-        score = acoustic.copy()
-        if self.lm_weight and (tlm is not None or wlm is not None):
-            score = score + self.lm_weight * lm_total
-        if self.insertion_bonus:
-            score = score + self.insertion_bonus * count
+        if tlm is not None or wlm is not None:
+            end = (tlm if tlm is not None else wlm).end(lsid)
+            lm_total = lm_total + end
+            score = score + w * end
         score = np.where(np.isfinite(acoustic), score, NEG_INF)
         if lex is not None:  # a word left half-spelled is not a dictionary word (unless nothing else is left)
             complete = ((node == lex.root) | lex.is_end[node]) & np.isfinite(score)

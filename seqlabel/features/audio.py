@@ -1,11 +1,18 @@
 """Audio loading and audio feature extractors (Kaldi-compatible fbank/MFCC, log-mel).
 
-Waveforms are read with soundfile (wav, flac, uncompressed NIST SPHERE), cut to the
-utterance's ``start``/``end``, reduced to the first channel, resampled to the configured
-rate (or refused when ``features.resample`` is false) and scaled to the int16 range as
-Kaldi does before feature computation.
+Waveforms are read with soundfile (wav, flac, uncompressed NIST SPHERE such as TIMIT's
+``.WAV``), or as headerless ``.raw`` files (AN4's distribution: 16 kHz, 16-bit, big-endian,
+mono), cut to the utterance's ``start``/``end``, reduced to the first channel, resampled to
+the configured rate (or refused when ``features.resample`` is false) and scaled to the int16
+range as Kaldi does before feature computation. Shorten-compressed SPHERE files are refused
+with the tool that decompresses them.
 """
 from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -19,25 +26,107 @@ from seqlabel.features.common import add_deltas, check_finite
 from seqlabel.types import Utterance
 
 
+RAW_SUFFIX = ".raw"
+RAW_FORMAT: dict[str, object] = {  # headerless .raw audio, as AN4 distributes it
+    "format": "RAW", "samplerate": 16000, "channels": 1, "subtype": "PCM_16", "endian": "BIG"}
+SPHERE_MAGIC = b"NIST_1A"
+SPHERE_MAX_HEADER = 1 << 16  # bytes; the header size is written in the file (1024 in TIMIT)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What an audio file's header says: sample rate (Hz), samples per channel, channels."""
+
+    sample_rate: int
+    frames: int
+    channels: int
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sample_rate
+
+
+def read_sphere_header(path: str | os.PathLike) -> dict[str, str | int | float] | None:
+    """The fields of a NIST SPHERE header (``sample_rate``, ``sample_coding``, ...), or None when
+    ``path`` does not start with ``NIST_1A``. Header layout: ``NIST_1A``, the header size in bytes,
+    then ``name -type value`` lines (type i: integer, r: real, sN: string) up to ``end_head``."""
+    with open(path, "rb") as f:
+        if f.read(len(SPHERE_MAGIC)) != SPHERE_MAGIC:
+            return None
+        first = f.read(16).split(b"\n")
+        try:
+            size = int(first[1])
+        except (IndexError, ValueError):
+            raise DataError(f"{path}: NIST SPHERE file without a header size on its second line") from None
+        f.seek(0)
+        header = f.read(min(size, SPHERE_MAX_HEADER)).decode("ascii", errors="replace")
+    fields: dict[str, str | int | float] = {}
+    for line in header.splitlines()[2:]:
+        parts = line.split(None, 2)
+        if not parts or parts[0] == "end_head":
+            break
+        if len(parts) < 3 or not parts[1].startswith("-"):
+            continue  # comments and malformed lines carry nothing we need
+        name, kind, value = parts[0], parts[1][1:2], parts[2].strip()
+        try:
+            fields[name] = int(value) if kind == "i" else float(value) if kind == "r" else value
+        except ValueError:
+            raise DataError(f"{path}: SPHERE header field {name} {parts[1]} has a bad value {value!r}") from None
+    return fields
+
+
+def audio_info(path: str | os.PathLike) -> AudioInfo:
+    """Sample rate, length and channels from the file's header, without decoding.
+
+    Raises DataError naming the file when it is missing, unreadable, or shorten-compressed SPHERE
+    (naming sph2pipe, the tool that decompresses it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"audio file not found: {path}")
+    if path.suffix.lower() == RAW_SUFFIX:
+        size = path.stat().st_size
+        if size % 2:
+            raise DataError(f"{path}: headerless 16-bit .raw audio must have an even size, got {size} bytes")
+        return AudioInfo(int(RAW_FORMAT["samplerate"]), size // 2, 1)
+    sphere = read_sphere_header(path)
+    if sphere is not None and "shorten" in str(sphere.get("sample_coding", "")):
+        raise DataError(
+            f"{path} is shorten-compressed NIST SPHERE (sample_coding {sphere['sample_coding']}), which libsndfile "
+            "cannot decode; decompress it first with sph2pipe (e.g. `sph2pipe -f wav in.sph out.wav`, built in "
+            "Kaldi's tools/) and point the recipe at the result")
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError) as e:
+        raise DataError(f"cannot read audio file {path}: {e}") from None
+    _check_not_truncated(path, info.extra_info)
+    return AudioInfo(int(info.samplerate), int(info.frames), int(info.channels))
+
+
+def read_samples(path: str | os.PathLike, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """(N, channels) float32 samples ``start:stop`` of an audio file (see ``audio_info``)."""
+    raw = Path(path).suffix.lower() == RAW_SUFFIX
+    try:
+        samples, _ = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True,
+                             **(RAW_FORMAT if raw else {}))
+    except (RuntimeError, sf.LibsndfileError) as e:
+        raise DataError(f"cannot read audio file {path}: {e}") from None
+    return samples
+
+
 def load_audio(utt: Utterance, sample_rate: int, resample: bool = True) -> torch.Tensor:
     """Read ``utt``'s audio as a float32 waveform (N,) in [-1, 1] at ``sample_rate``."""
     path = utt.source
     try:
-        info = sf.info(path)
-    except FileNotFoundError:
-        raise DataError(f"utterance {utt.id!r}: audio file not found: {path}") from None
-    except (RuntimeError, sf.LibsndfileError) as e:
-        raise DataError(f"utterance {utt.id!r}: cannot read audio file {path}: {e}") from None
-    sr = info.samplerate
-    start = int(round((utt.start or 0.0) * sr))
-    stop = int(round(utt.end * sr)) if utt.end is not None else None
-    if stop is not None and stop > info.frames:
-        raise DataError(
-            f"utterance {utt.id!r}: segment end {utt.end}s is past the end of {path} ({info.frames / sr:.3f}s)")
-    try:
-        samples, _ = sf.read(path, start=start, stop=stop, dtype="float32", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError) as e:
-        raise DataError(f"utterance {utt.id!r}: cannot read audio file {path}: {e}") from None
+        info = audio_info(path)
+        sr = info.sample_rate
+        start = int(round((utt.start or 0.0) * sr))
+        stop = int(round(utt.end * sr)) if utt.end is not None else None
+        if stop is not None and stop > info.frames:
+            raise DataError(f"segment end {utt.end}s is past the end of {path} ({info.duration:.3f}s)")
+        samples = read_samples(path, start, stop)
+    except DataError as e:
+        raise DataError(f"utterance {utt.id!r}: {e}") from None
     if samples.shape[0] == 0:
         raise DataError(f"utterance {utt.id!r}: audio is empty: {path}")
     wave = torch.from_numpy(np.ascontiguousarray(samples[:, 0]))
@@ -99,6 +188,15 @@ class AudioFeatures:
         if c.type == "fbank":
             return kaldi.fbank(scaled, use_energy=c.energy, **common)  # (T, F0)
         return kaldi.mfcc(scaled, num_ceps=c.num_ceps, use_energy=c.energy, **common)  # (T, F0)
+
+
+def _check_not_truncated(path: Path, sndfile_log: str) -> None:
+    """libsndfile reads a cut-off WAV without complaint; its log line ``data : DECLARED (should be
+    FOUND)`` gives it away (0 and 0xFFFFFFFF are streaming placeholders, not truncation)."""
+    match = re.search(r"^data : (\d+) \(should be (\d+)\)", sndfile_log, re.MULTILINE)
+    if match and int(match[1]) > int(match[2]) and int(match[1]) not in (0, 0xFFFFFFFF):
+        raise DataError(f"audio file {path} is truncated: its header declares {match[1]} bytes of samples, "
+                        f"the file holds {match[2]} (copy or convert it again)")
 
 
 def _next_pow2(n: int) -> int:
