@@ -16,6 +16,7 @@ from seqlabel.config import FeatureConfig
 from seqlabel.data import Split, SequenceDataset, collate, load_split, normalize
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import build_extractor
+from seqlabel.features.fbank import KaldiFbank
 from seqlabel.features.cmvn import compute_stats, normalize_per_speaker
 from seqlabel.features.common import add_deltas
 from seqlabel.features.precomputed import read_sphinx_mfc
@@ -96,6 +97,20 @@ def test_fbank_equals_kaldi_on_int16_waveform(tmp_path: Path, energy: bool) -> N
     expected = kaldi.fbank(wave, sample_frequency=rate, num_mel_bins=23, use_energy=energy, dither=0.0)
     got = build_extractor(FeatureConfig(type="fbank", num_bins=23, energy=energy))(utt(path))
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("rate, bins, energy", [(8000, 23, False), (16000, 40, True), (16000, 80, False)])
+def test_cached_fbank_equals_torchaudio_kaldi_at_every_length(rate: int, bins: int, energy: bool) -> None:
+    fbank = KaldiFbank(rate, bins, use_energy=energy)
+    window = int(rate * 0.025)
+    g = torch.Generator().manual_seed(rate + bins)
+    waves = [torch.randn(n, generator=g) * 3000 for n in (window, window + 1, window + 79, 12345)]
+    waves += [torch.zeros(4000), torch.full((4000,), 7.0)]  # the log floors: silence, pure DC
+    for wave in waves:
+        expected = kaldi.fbank(wave.unsqueeze(0), sample_frequency=rate, num_mel_bins=bins, use_energy=energy,
+                               dither=0.0)
+        torch.testing.assert_close(fbank(wave), expected, rtol=1e-5, atol=1e-4)
+    assert fbank(torch.zeros(window - 1)).shape == (0, bins + int(energy))
 
 
 def test_mfcc_equals_kaldi_on_int16_waveform(tmp_path: Path) -> None:

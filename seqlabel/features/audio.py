@@ -23,6 +23,7 @@ import torchaudio.compliance.kaldi as kaldi
 from seqlabel.config import FeatureConfig
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features.common import add_deltas, check_finite
+from seqlabel.features.fbank import KaldiFbank
 from seqlabel.types import Utterance
 
 
@@ -75,56 +76,69 @@ def read_sphere_header(path: str | os.PathLike) -> dict[str, str | int | float] 
     return fields
 
 
-def audio_info(path: str | os.PathLike) -> AudioInfo:
-    """Sample rate, length and channels from the file's header, without decoding.
+def open_audio(path: str | os.PathLike) -> sf.SoundFile:
+    """An open soundfile for ``path`` (use it as a context manager), its header checked.
 
-    Raises DataError naming the file when it is missing, unreadable, or shorten-compressed SPHERE
-    (naming sph2pipe, the tool that decompresses it).
+    Raises DataError naming the file when it is missing, unreadable, truncated, or
+    shorten-compressed SPHERE (naming sph2pipe, the tool that decompresses it).
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"audio file not found: {path}")
-    if path.suffix.lower() == RAW_SUFFIX:
-        size = path.stat().st_size
-        if size % 2:
-            raise DataError(f"{path}: headerless 16-bit .raw audio must have an even size, got {size} bytes")
-        return AudioInfo(int(RAW_FORMAT["samplerate"]), size // 2, 1)
-    sphere = read_sphere_header(path)
+    raw = path.suffix.lower() == RAW_SUFFIX
+    if raw and path.stat().st_size % 2:
+        raise DataError(f"{path}: headerless 16-bit .raw audio must have an even size, "
+                        f"got {path.stat().st_size} bytes")
+    sphere = None if raw else read_sphere_header(path)
     if sphere is not None and "shorten" in str(sphere.get("sample_coding", "")):
         raise DataError(
             f"{path} is shorten-compressed NIST SPHERE (sample_coding {sphere['sample_coding']}), which libsndfile "
             "cannot decode; decompress it first with sph2pipe (e.g. `sph2pipe -f wav in.sph out.wav`, built in "
             "Kaldi's tools/) and point the recipe at the result")
     try:
-        info = sf.info(str(path))
+        f = sf.SoundFile(str(path), **(RAW_FORMAT if raw else {}))
     except (RuntimeError, sf.LibsndfileError) as e:
         raise DataError(f"cannot read audio file {path}: {e}") from None
-    _check_not_truncated(path, info.extra_info)
-    return AudioInfo(int(info.samplerate), int(info.frames), int(info.channels))
+    if not raw:
+        try:
+            _check_not_truncated(path, f.extra_info)
+        except DataError:
+            f.close()
+            raise
+    return f
+
+
+def audio_info(path: str | os.PathLike) -> AudioInfo:
+    """Sample rate, length and channels from the file's header, without decoding (see ``open_audio``)."""
+    with open_audio(path) as f:
+        return AudioInfo(int(f.samplerate), int(f.frames), int(f.channels))
 
 
 def read_samples(path: str | os.PathLike, start: int = 0, stop: int | None = None) -> np.ndarray:
-    """(N, channels) float32 samples ``start:stop`` of an audio file (see ``audio_info``)."""
-    raw = Path(path).suffix.lower() == RAW_SUFFIX
+    """(N, channels) float32 samples ``start:stop`` of an audio file (see ``open_audio``)."""
+    with open_audio(path) as f:
+        return _read(f, path, start, stop)
+
+
+def _read(f: sf.SoundFile, path: str | os.PathLike, start: int, stop: int | None) -> np.ndarray:
     try:
-        samples, _ = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True,
-                             **(RAW_FORMAT if raw else {}))
+        f.seek(start)
+        return f.read(-1 if stop is None else stop - start, dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as e:
         raise DataError(f"cannot read audio file {path}: {e}") from None
-    return samples
 
 
 def load_audio(utt: Utterance, sample_rate: int, resample: bool = True) -> torch.Tensor:
     """Read ``utt``'s audio as a float32 waveform (N,) in [-1, 1] at ``sample_rate``."""
     path = utt.source
     try:
-        info = audio_info(path)
-        sr = info.sample_rate
-        start = int(round((utt.start or 0.0) * sr))
-        stop = int(round(utt.end * sr)) if utt.end is not None else None
-        if stop is not None and stop > info.frames:
-            raise DataError(f"segment end {utt.end}s is past the end of {path} ({info.duration:.3f}s)")
-        samples = read_samples(path, start, stop)
+        with open_audio(path) as f:
+            sr = int(f.samplerate)
+            start = int(round((utt.start or 0.0) * sr))
+            stop = int(round(utt.end * sr)) if utt.end is not None else None
+            if stop is not None and stop > f.frames:
+                raise DataError(f"segment end {utt.end}s is past the end of {path} ({f.frames / sr:.3f}s)")
+            samples = _read(f, path, start, stop)
     except DataError as e:
         raise DataError(f"utterance {utt.id!r}: {e}") from None
     if samples.shape[0] == 0:
@@ -148,6 +162,10 @@ class AudioFeatures:
         self.config = config
         self.frame_rate = 1000.0 / config.frame_shift_ms
         self._mel = None
+        self._fbank = None  # tables built once; torchaudio's kaldi.fbank rebuilds them per call
+        if config.type == "fbank" and config.dither == 0:
+            self._fbank = KaldiFbank(config.sample_rate, config.num_bins, config.frame_length_ms,
+                                     config.frame_shift_ms, config.energy)
         if config.type == "logmel":
             win = int(round(config.sample_rate * config.frame_length_ms / 1000))
             self._mel = torchaudio.transforms.MelSpectrogram(
@@ -180,6 +198,8 @@ class AudioFeatures:
                 return torch.zeros(0, c.num_bins)
             mel = self._mel(wave)  # (F, T)
             return torch.log(mel + 1e-6).transpose(0, 1).contiguous()  # (T, F)
+        if self._fbank is not None:
+            return self._fbank(wave * 32768.0)  # (T, F0); int16 range, as Kaldi reads wavs
         scaled = (wave * 32768.0).unsqueeze(0)  # (1, N) in the int16 range, as Kaldi reads wavs
         common = dict(sample_frequency=c.sample_rate, frame_length=c.frame_length_ms,
                       frame_shift=c.frame_shift_ms, dither=c.dither, num_mel_bins=c.num_bins)
