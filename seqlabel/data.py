@@ -23,6 +23,8 @@ from seqlabel.features.cmvn import CmvnStats, normalize_per_speaker
 from seqlabel.types import Batch, Utterance
 from seqlabel.vocab import Vocab
 
+EXTRACT_CHUNK = 64  # utterances per call of an extractor's batched ``many`` (frames of a chunk processed together)
+
 
 @dataclass
 class Split:
@@ -41,12 +43,19 @@ def extract_features(utts: Sequence[Utterance], extractor: FeatureExtractor, des
                      progress: bool = True) -> list[torch.Tensor]:
     """(T, F) float32 features of every utterance, in order; read from (and added to) the feature
     cache when ``features.cache_dir`` is set."""
-    get: Callable[[Utterance], torch.Tensor] = extractor
+    many: Callable[[Sequence[Utterance]], list[torch.Tensor]] = getattr(
+        extractor, "many", lambda chunk: [extractor(u) for u in chunk])
     cache_dir = getattr(extractor.config, "cache_dir", None)
     if cache_dir:
-        get = functools.partial(FeatureCache(cache_dir, extractor.config, _known_dim(extractor)).get,
-                                extract=extractor)
-    return [get(u) for u in tqdm(utts, desc=desc, disable=not progress, leave=False)]
+        many = functools.partial(FeatureCache(cache_dir, extractor.config, _known_dim(extractor)).get_many,
+                                 extract_many=many)
+    feats: list[torch.Tensor] = []
+    with tqdm(total=len(utts), desc=desc, disable=not progress, leave=False) as bar:
+        for i in range(0, len(utts), EXTRACT_CHUNK):
+            chunk = utts[i : i + EXTRACT_CHUNK]
+            feats.extend(many(chunk))
+            bar.update(len(chunk))
+    return feats
 
 
 def _known_dim(extractor: FeatureExtractor) -> Optional[int]:

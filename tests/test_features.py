@@ -113,6 +113,20 @@ def test_cached_fbank_equals_torchaudio_kaldi_at_every_length(rate: int, bins: i
     assert fbank(torch.zeros(window - 1)).shape == (0, bins + int(energy))
 
 
+@pytest.mark.parametrize("deltas", [0, 2])
+def test_batched_extraction_equals_one_utterance_at_a_time(tmp_path: Path, deltas: int) -> None:
+    seconds = [0.03, 0.4, 2.5, 6.0, 0.2, 0.05]  # groups of several short files and a long one alone
+    utts = [utt(noise_wav(tmp_path / f"{i}.wav", s, 8000, seed=i), f"u{i}") for i, s in enumerate(seconds)]
+    extractor = build_extractor(FeatureConfig(type="fbank", sample_rate=8000, energy=True, deltas=deltas))
+    together = extractor.many(utts)
+    assert [f.shape[0] for f in together] == [1 + (int(s * 8000) - 200) // 80 for s in seconds]
+    for u, f in zip(utts, together):
+        torch.testing.assert_close(f, extractor(u), rtol=1e-6, atol=1e-5)
+    short = utt(noise_wav(tmp_path / "short.wav", 0.02, 8000), "tiny")
+    with pytest.raises(DataError, match="'tiny'.*too short"):
+        extractor.many(utts[:2] + [short])
+
+
 def test_mfcc_equals_kaldi_on_int16_waveform(tmp_path: Path) -> None:
     path = noise_wav(tmp_path / "a.wav", 0.4, 8000, seed=4)
     ints, rate = soundfile.read(str(path), dtype="int16")

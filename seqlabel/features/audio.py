@@ -13,6 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -22,7 +23,7 @@ import torchaudio.compliance.kaldi as kaldi
 
 from seqlabel.config import FeatureConfig
 from seqlabel.errors import ConfigError, DataError
-from seqlabel.features.common import add_deltas, check_finite
+from seqlabel.features.common import add_deltas_many, check_finite
 from seqlabel.features.fbank import KaldiFbank
 from seqlabel.types import Utterance
 
@@ -31,6 +32,8 @@ RAW_SUFFIX = ".raw"
 RAW_FORMAT: dict[str, object] = {  # headerless .raw audio, as AN4 distributes it
     "format": "RAW", "samplerate": 16000, "channels": 1, "subtype": "PCM_16", "endian": "BIG"}
 SPHERE_MAGIC = b"NIST_1A"
+GROUP_SECONDS = 5.0  # audio whose frames go through the fbank together: batching pays for short files,
+# while long concatenations fall out of the CPU caches
 SPHERE_MAX_HEADER = 1 << 16  # bytes; the header size is written in the file (1024 in TIMIT)
 
 
@@ -83,29 +86,44 @@ def open_audio(path: str | os.PathLike) -> sf.SoundFile:
     shorten-compressed SPHERE (naming sph2pipe, the tool that decompresses it).
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"audio file not found: {path}")
     raw = path.suffix.lower() == RAW_SUFFIX
-    if raw and path.stat().st_size % 2:
+    try:
+        f = sf.SoundFile(str(path), **(RAW_FORMAT if raw else {}))
+    except (RuntimeError, sf.LibsndfileError) as e:
+        raise _open_error(path, e) from None
+    if raw and f.frames * 2 != path.stat().st_size:
+        f.close()
         raise DataError(f"{path}: headerless 16-bit .raw audio must have an even size, "
                         f"got {path.stat().st_size} bytes")
-    sphere = None if raw else read_sphere_header(path)
+    try:
+        if f.format == "WAV":
+            _check_not_truncated(path, f.extra_info)
+        elif f.format == "NIST":
+            _check_not_shorten(path)
+    except DataError:
+        f.close()
+        raise
+    return f
+
+
+def _open_error(path: Path, error: Exception) -> DataError:
+    """Why libsndfile could not open ``path``, in words that say what to do."""
+    if not path.is_file():
+        return DataError(f"audio file not found: {path}")
+    try:
+        _check_not_shorten(path)
+    except DataError as e:
+        return e
+    return DataError(f"cannot read audio file {path}: {error}")
+
+
+def _check_not_shorten(path: Path) -> None:
+    sphere = read_sphere_header(path)
     if sphere is not None and "shorten" in str(sphere.get("sample_coding", "")):
         raise DataError(
             f"{path} is shorten-compressed NIST SPHERE (sample_coding {sphere['sample_coding']}), which libsndfile "
             "cannot decode; decompress it first with sph2pipe (e.g. `sph2pipe -f wav in.sph out.wav`, built in "
             "Kaldi's tools/) and point the recipe at the result")
-    try:
-        f = sf.SoundFile(str(path), **(RAW_FORMAT if raw else {}))
-    except (RuntimeError, sf.LibsndfileError) as e:
-        raise DataError(f"cannot read audio file {path}: {e}") from None
-    if not raw:
-        try:
-            _check_not_truncated(path, f.extra_info)
-        except DataError:
-            f.close()
-            raise
-    return f
 
 
 def audio_info(path: str | os.PathLike) -> AudioInfo:
@@ -181,14 +199,28 @@ class AudioFeatures:
 
     def __call__(self, utt: Utterance) -> torch.Tensor:
         """(T, F) float32 features of one utterance (no normalisation)."""
+        return self.many([utt])[0]
+
+    def many(self, utts: Sequence[Utterance]) -> list[torch.Tensor]:
+        """(T_i, F) float32 features of several utterances; the Kaldi fbank and the deltas run
+        once over all their frames (short files are dominated by per-call costs otherwise)."""
         c = self.config
-        wave = load_audio(utt, c.sample_rate, c.resample)
-        feats = self.from_waveform(wave)
-        if feats.shape[0] == 0:
-            raise DataError(
-                f"utterance {utt.id!r}: audio too short for one {c.frame_length_ms} ms frame "
-                f"({wave.numel() / c.sample_rate:.3f} s): {utt.source}")
-        return check_finite(add_deltas(feats, c.deltas), utt)
+        waves = [load_audio(u, c.sample_rate, c.resample) for u in utts]
+        if self._fbank is not None:
+            static = [f for group in _groups(waves, GROUP_SECONDS * c.sample_rate)
+                      for f in self._fbank.many([w * 32768.0 for w in group])]  # int16 range, as Kaldi reads wavs
+        else:
+            static = [self.from_waveform(w) for w in waves]
+        for u, w, f in zip(utts, waves, static):
+            if f.shape[0] == 0:
+                raise DataError(
+                    f"utterance {u.id!r}: audio too short for one {c.frame_length_ms} ms frame "
+                    f"({w.numel() / c.sample_rate:.3f} s): {u.source}")
+        feats = add_deltas_many(static, c.deltas)
+        if not torch.isfinite(torch.cat(feats)).all():
+            for u, f in zip(utts, feats):
+                check_finite(f, u)  # raises, naming the utterance and frame
+        return feats
 
     def from_waveform(self, wave: torch.Tensor) -> torch.Tensor:
         """(N,) waveform at ``config.sample_rate`` -> (T, F0) static features (before deltas)."""
@@ -208,6 +240,20 @@ class AudioFeatures:
         if c.type == "fbank":
             return kaldi.fbank(scaled, use_energy=c.energy, **common)  # (T, F0)
         return kaldi.mfcc(scaled, num_ceps=c.num_ceps, use_energy=c.energy, **common)  # (T, F0)
+
+
+def _groups(waves: list[torch.Tensor], max_samples: float) -> Iterator[list[torch.Tensor]]:
+    """Consecutive waveforms in groups of at most ``max_samples`` samples (a longer one alone)."""
+    group: list[torch.Tensor] = []
+    total = 0
+    for w in waves:
+        if group and total + w.numel() > max_samples:
+            yield group
+            group, total = [], 0
+        group.append(w)
+        total += w.numel()
+    if group:
+        yield group
 
 
 def _check_not_truncated(path: Path, sndfile_log: str) -> None:

@@ -23,7 +23,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -90,21 +90,31 @@ class FeatureCache:
     def get(self, utt: Utterance, extract: Callable[[Utterance], torch.Tensor]) -> torch.Tensor:
         """(T, F) float32 features of ``utt``: memory-mapped from the cache, else ``extract(utt)``
         (stored for next time)."""
-        path = self.path(utt)
-        if path is None:
-            self.stats.uncached += 1
-            return extract(utt)
-        if path.exists():
-            feats = self._read(path)
-            if feats is not None:
+        return self.get_many([utt], lambda utts: [extract(u) for u in utts])[0]
+
+    def get_many(self, utts: Sequence[Utterance],
+                 extract_many: Callable[[Sequence[Utterance]], list[torch.Tensor]]) -> list[torch.Tensor]:
+        """``get`` for several utterances; the ones not cached are extracted together."""
+        out: list[Optional[torch.Tensor]] = [None] * len(utts)
+        todo: list[int] = []
+        paths = [self.path(u) for u in utts]
+        for i, path in enumerate(paths):
+            if path is None:
+                self.stats.uncached += 1
+            elif not path.exists():
+                self.stats.misses += 1
+            elif (feats := self._read(path)) is not None:
                 self.stats.hits += 1
-                return feats
-            self.stats.repaired += 1
-        else:
-            self.stats.misses += 1
-        feats = extract(utt)
-        self._write(path, feats)
-        return feats
+                out[i] = feats
+                continue
+            else:
+                self.stats.repaired += 1
+            todo.append(i)
+        for i, feats in zip(todo, extract_many([utts[i] for i in todo]) if todo else []):
+            out[i] = feats
+            if paths[i] is not None:
+                self._write(paths[i], feats)
+        return out  # type: ignore[return-value]  # every slot is filled above
 
     def _read(self, path: Path) -> Optional[torch.Tensor]:
         """The entry (a copy-on-write memory map for the first ``MAX_MAPS``), or None when it is corrupt."""

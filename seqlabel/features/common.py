@@ -1,6 +1,8 @@
 """Feature helpers shared by the extractors: deltas and sanity checks."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 
 from seqlabel.errors import DataError
@@ -12,17 +14,34 @@ def add_deltas(feats: torch.Tensor, order: int, window: int = 2) -> torch.Tensor
 
     d_t = sum_{n=1..N} n (c_{t+n} - c_{t-n}) / (2 sum_{n=1..N} n^2), edges replicated, N = window.
     """
-    out = [feats]
-    denom = 2.0 * sum(n * n for n in range(1, window + 1))
+    return add_deltas_many([feats], order, window)[0]
+
+
+def add_deltas_many(feats: Sequence[torch.Tensor], order: int, window: int = 2) -> list[torch.Tensor]:
+    """``add_deltas`` of several (T_i, F) matrices in one pass: each is padded with its own
+    replicated edge rows, all are concatenated, the differences are taken once, and the rows
+    of each matrix are picked back out (no (T_i = 0) matrix allowed)."""
+    if not order:
+        return list(feats)
+    lengths = [f.shape[0] for f in feats]
+    N = window
+    # Frame t of matrix i sits at row offset_i + t of the padded concatenation minus its first N rows.
+    rows = None
+    if len(feats) > 1:
+        starts = torch.tensor([0] + lengths[:-1]).cumsum(0) + 2 * N * torch.arange(len(feats))
+        rows = torch.cat([torch.arange(n) + s for n, s in zip(lengths, starts.tolist())])  # (sum T,)
+    denom = 2.0 * sum(n * n for n in range(1, N + 1))
+    out = [torch.cat(list(feats)) if len(feats) > 1 else feats[0]]  # (sum T, F)
     for _ in range(order):
-        prev = out[-1]
-        T = prev.shape[0]
-        padded = torch.cat([prev[:1].expand(window, -1), prev, prev[-1:].expand(window, -1)])  # (T + 2N, F)
-        delta = torch.zeros_like(prev)
-        for n in range(1, window + 1):
-            delta += n * (padded[window + n : window + n + T] - padded[window - n : window - n + T])
-        out.append(delta / denom)
-    return torch.cat(out, dim=1) if order else feats
+        prev = out[-1].split(lengths)
+        padded = torch.cat([part for p in prev for part in (p[:1].expand(N, -1), p, p[-1:].expand(N, -1))])
+        L = padded.shape[0] - 2 * N  # rows with N neighbours on both sides
+        delta = padded[N + 1 : N + 1 + L] - padded[N - 1 : N - 1 + L]
+        for n in range(2, N + 1):
+            delta = delta.add(padded[N + n : N + n + L] - padded[N - n : N - n + L], alpha=n)
+        delta = delta.div_(denom)
+        out.append(delta if rows is None else delta.index_select(0, rows))
+    return list(torch.cat(out, dim=1).split(lengths))
 
 
 def check_finite(feats: torch.Tensor, utt: Utterance) -> torch.Tensor:

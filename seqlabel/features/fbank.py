@@ -42,14 +42,26 @@ class KaldiFbank:
     def __call__(self, wave: torch.Tensor) -> torch.Tensor:
         """``wave`` (N,) float32 -> (T, dim) with T = 1 + (N - window) // shift (0 when too short);
         log energy first when ``use_energy``."""
-        if wave.numel() < self.window_size:
-            return torch.zeros(0, self.dim)
-        frames = wave.unfold(0, self.window_size, self.window_shift)  # (T, W), a view
-        frames = frames - frames.mean(dim=1, keepdim=True)  # remove the DC offset
-        energy = frames.pow(2).sum(dim=1).clamp_min(EPSILON).log().clamp_min(0.0)  # energy floor 1.0 -> log 0
-        previous = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)  # (T, W): x[t-1], x[-1] := x[0]
-        frames = (frames - PREEMPHASIS * previous) * self.window
-        spectrum = torch.fft.rfft(frames, n=self.padded_size).abs().pow(2)  # (T, padded / 2 + 1)
-        mel = (spectrum @ self.mel_t).clamp_min(EPSILON).log()  # (T, num_bins)
-        return torch.cat([energy.unsqueeze(1), mel], dim=1) if self.use_energy else mel
+        return self.many([wave])[0]
 
+    def many(self, waves: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Several waveforms at once: their frames go through every step together (one call per step
+        instead of one per utterance), then are split back. Frames never cross utterances."""
+        frames = [w.unfold(0, self.window_size, self.window_shift) if w.numel() >= self.window_size
+                  else w.new_zeros(0, self.window_size) for w in waves]  # (T_i, W) views
+        lengths = [f.shape[0] for f in frames]
+        if not sum(lengths):
+            return [torch.zeros(0, self.dim) for _ in waves]
+        feats = self._frames(torch.cat(frames) if len(frames) > 1 else frames[0])
+        return list(feats.split(lengths))
+
+    def _frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """(T, W) raw frames -> (T, dim) log mel energies (log energy first when ``use_energy``)."""
+        frames = frames - frames.mean(dim=1, keepdim=True)  # remove the DC offset
+        previous = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)  # (T, W): x[t-1], x[-1] := x[0]
+        spectrum = torch.fft.rfft((frames - PREEMPHASIS * previous) * self.window, n=self.padded_size)
+        mel = (spectrum.abs().pow(2) @ self.mel_t).clamp_min(EPSILON).log()  # (T, num_bins)
+        if not self.use_energy:
+            return mel
+        energy = frames.pow(2).sum(dim=1, keepdim=True).clamp_min(EPSILON).log().clamp_min(0.0)  # floor 1.0 -> 0
+        return torch.cat([energy, mel], dim=1)  # (T, 1 + num_bins)
