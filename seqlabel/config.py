@@ -180,7 +180,11 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 5.0  # max gradient norm; 0 disables
     weight_noise: float = 0.0  # std of Gaussian weight noise (Graves 2013); 0 disables
-    weight_noise_start_epoch: int = 1  # first epoch (1-based) that uses weight noise
+    weight_noise_start_epoch: int = 1  # first epoch (1-based) that uses weight noise (weight_noise_phase: epoch)
+    # epoch: noise from weight_noise_start_epoch on, continuing from the current weights. restart
+    # (Graves 2013): phase 1 without noise, early-stopped on the dev loss, keeps phase1.pt; phase 2
+    # restarts from phase1.pt with noise, early-stopped on the dev error, keeps best.pt
+    weight_noise_phase: str = "epoch"
     max_epochs: int = 20
     batch_frames: int = 20000  # total (padded) input frames per batch
     max_batch_size: int = 64
@@ -202,6 +206,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check_choice("train.optimizer", self.optimizer, ("adam", "sgd"))
         _check_choice("train.amp", self.amp, ("auto", "bf16", "fp16", "off"))
+        _check_choice("train.weight_noise_phase", self.weight_noise_phase, ("epoch", "restart"))
         _check_positive("train.lr", self.lr)
         _check_positive("train.max_epochs", self.max_epochs)
         _check_positive("train.batch_frames", self.batch_frames)
@@ -215,6 +220,23 @@ class TrainConfig:
                               "learning rate set train.min_lr equal to train.lr)")
         if not 0 < self.max_nonfinite_fraction <= 1:
             raise ConfigError(f"train.max_nonfinite_fraction must be in (0, 1], got {self.max_nonfinite_fraction}")
+        if self.weight_noise_phase == "restart":
+            self._check_restart()
+
+    def _check_restart(self) -> None:
+        """``weight_noise_phase: restart`` needs a noise for phase 2 and a patience that ends phase 1
+        (its need of a dev set is checked by the training loop, which sees ``data.dev``)."""
+        if self.weight_noise <= 0:
+            raise ConfigError(f"train.weight_noise_phase: restart trains phase 2 with weight noise, but "
+                              f"train.weight_noise is {self.weight_noise}; set it > 0 (Graves 2013: 0.075) or "
+                              "use train.weight_noise_phase: epoch")
+        if self.early_stop_patience <= 0:
+            raise ConfigError(f"train.weight_noise_phase: restart ends phase 1 when the dev loss has not improved "
+                              f"for train.early_stop_patience epochs, but it is {self.early_stop_patience}; set it > 0")
+        if self.weight_noise_start_epoch != 1:
+            raise ConfigError(f"train.weight_noise_start_epoch ({self.weight_noise_start_epoch}) applies to "
+                              "train.weight_noise_phase: epoch only; remove it (with restart the noise starts when "
+                              "phase 1 early-stops)")
 
 
 @dataclass

@@ -238,7 +238,7 @@ def test_graves2013_configs_state_the_paper_setup() -> None:
         assert (config.model.num_layers, config.model.hidden_size) == (layers, 250)
         assert (config.features.num_bins, config.features.energy, config.features.deltas) == (40, True, 2)
         assert (config.train.optimizer, config.train.lr, config.train.momentum) == ("sgd", 1e-4, 0.9)
-        assert config.train.weight_noise == 0.075 and config.train.weight_noise_start_epoch > 1
+        assert config.train.weight_noise == 0.075 and config.train.weight_noise_phase == "restart"
         assert config.decode.decoder == "beam" and config.data.unit == "phone"
 
 
@@ -252,7 +252,7 @@ def test_graves2013_trains_end_to_end_on_the_fixture(tmp_path: Path) -> None:
     vocab.write_text("\n".join(["<blank>", *TIMIT61]) + "\n", encoding="utf-8")
     overrides = [f"data.vocab={vocab}", f"data.train={data / 'train.jsonl'}", f"data.dev={data / 'dev.jsonl'}",
                  f"data.test={data / 'test.jsonl'}", "model.hidden_size=8", "model.num_layers=1",
-                 "train.max_epochs=2", "train.weight_noise_start_epoch=2", "train.max_batch_size=8",
+                 "train.max_epochs=2", "train.max_batch_size=8",
                  "train.progress=false", "train.tensorboard=false", "train.device=cpu", "decode.beam=4"]
     args = ["train", str(REPO / "configs" / "timit_graves2013.yaml"), "--out", str(tmp_path / "exp")]
     trained = runner.invoke(main, args + [a for o in overrides for a in ("-o", o)])

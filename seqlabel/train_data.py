@@ -1,0 +1,83 @@
+"""The training run's data: manifests -> vocabulary -> features (extracted once, validated up
+front) -> normalised training set and dev features, with the CMVN statistics checkpoints carry."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+
+from seqlabel.config import Config
+from seqlabel.data import Split, SequenceDataset, build_augment, load_split, normalize
+from seqlabel.errors import CheckpointError, VocabError
+from seqlabel.features import build_extractor
+from seqlabel.features.cmvn import CmvnStats, compute_stats
+from seqlabel.manifest import read_manifest
+from seqlabel.vocab import Vocab
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """The normalised training set and dev features, with what the checkpoints must carry."""
+
+    vocab: Vocab
+    train_split: Split
+    train_set: SequenceDataset
+    dev_split: Optional[Split]
+    dev_feats: Optional[list[torch.Tensor]]  # each (T, F), normalised
+    cmvn: Optional[CmvnStats]
+    input_dim: int
+
+
+def load_data(config: Config, resumed: Optional[dict], last_path: Path, echo: Callable[[str], None]) -> TrainData:
+    """Manifests -> features (extracted once, validated up front) -> normalised datasets."""
+    tc = config.train
+    train_utts = _drop_long(read_manifest(config.data.train), config.data.max_duration, echo)
+    vocab = _build_vocab(config, train_utts, resumed, last_path)
+    extractor = build_extractor(config.features)
+    train_split = load_split(train_utts, extractor, vocab, config.data.lowercase, "train features", tc.progress)
+    dev_split = None
+    if config.data.dev:
+        dev_split = load_split(read_manifest(config.data.dev), extractor, vocab, config.data.lowercase,
+                               "dev features", tc.progress)
+    cmvn = None
+    if config.features.cmvn == "global":
+        cmvn = (CmvnStats.from_state(resumed["cmvn"]) if resumed else compute_stats(train_split.features))
+    train_set = SequenceDataset(train_split, normalize(train_split, config.features.cmvn, cmvn),
+                                build_augment(extractor, config.features.cmvn, cmvn), tc.seed)
+    dev_feats = normalize(dev_split, config.features.cmvn, cmvn) if dev_split else None
+    input_dim = train_set.features[0].shape[1]
+    echo(f"train: {len(train_set)} utterances, {sum(train_split.lengths)} frames, {input_dim}-dim features, "
+         f"{len(vocab)} classes (blank included); dev: {len(dev_split.utterances) if dev_split else 0} utterances")
+    return TrainData(vocab, train_split, train_set, dev_split, dev_feats, cmvn, input_dim)
+
+
+def _build_vocab(config: Config, train_utts: list, resumed: Optional[dict], resumed_path: Path) -> Vocab:
+    given = Vocab.load(config.data.vocab, config.data.unit, config.data.word_boundary) if config.data.vocab else None
+    if resumed is not None:
+        vocab = Vocab.from_state(resumed["vocab"])
+        if given is not None and given != vocab:
+            raise CheckpointError(f"--resume: {resumed_path} was trained with another vocabulary ({len(vocab)} classes, "
+                                  f"unit {vocab.unit}) than data.vocab {config.data.vocab} ({len(given)} classes, unit "
+                                  f"{given.unit}); resume with the run's own tokens.txt or train into a new --out")
+        return vocab
+    if given is not None:
+        return given
+    texts = [u.text.lower() if config.data.lowercase else u.text for u in train_utts]
+    probe = Vocab([], config.data.unit, config.data.word_boundary)
+    for utt, text in zip(train_utts, texts):
+        try:
+            probe.tokenize(text)
+        except VocabError as e:
+            raise VocabError(f"utterance {utt.id!r}: {e}") from None
+    return Vocab.build(texts, config.data.unit, config.data.word_boundary)
+
+
+def _drop_long(utts: list, max_duration: Optional[float], echo: Callable[[str], None]) -> list:
+    if max_duration is None:
+        return utts
+    kept = [u for u in utts if u.duration is None or u.duration <= max_duration]
+    if len(kept) < len(utts):
+        echo(f"dropped {len(utts) - len(kept)} training utterance(s) longer than {max_duration}s (data.max_duration)")
+    return kept

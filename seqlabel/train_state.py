@@ -1,0 +1,96 @@
+"""The training run's state and how a checkpoint packs and restores it: the objects that learn
+(``Learner``), the progress through the schedule (``Progress``) and every random state, so that a
+resumed run continues exactly where ``last.pt`` was written (also inside an epoch, in either phase).
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from seqlabel.errors import CheckpointError
+from seqlabel.model import BiLSTMCTC
+from seqlabel.train_log import EpochStats
+
+
+@dataclass
+class Learner:
+    """The model and what updates it. ``stepper`` is the model itself or its DDP wrapper."""
+
+    model: BiLSTMCTC
+    stepper: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
+    scaler: torch.amp.GradScaler
+
+
+@dataclass
+class Progress:
+    """Where the run is. ``best`` and ``bad_epochs`` follow the current phase's metric (dev error;
+    dev loss in phase 1 of ``train.weight_noise_phase: restart``). ``batch`` > 0 only in a mid-epoch
+    checkpoint: the batches of epoch ``epoch + 1`` already trained, with their totals in ``stats``."""
+
+    epoch: int = 0  # last finished epoch
+    step: int = 0
+    best: float = math.inf
+    bad_epochs: int = 0
+    batch: int = 0
+    stats: Optional[EpochStats] = None
+    files: dict[str, int] = field(default_factory=dict)  # log sizes when the checkpoint was written
+    phase: int = 1
+    phase1_end: int = 0  # the last epoch of phase 1, once phase 2 has started
+    phase1_error: float = math.nan  # dev error of phase1.pt
+
+    def state(self) -> dict[str, Any]:
+        return {**asdict(self), "stats": asdict(self.stats) if self.stats else {}}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "Progress":
+        """From a checkpoint's ``progress``; keys missing in older checkpoints keep their defaults."""
+        known = {k: v for k, v in state.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "stats": EpochStats(**state["stats"]) if state.get("stats") else None})
+
+
+def pack(common: dict[str, Any], learner: Learner, progress: Progress) -> dict[str, Any]:
+    """A ``last.pt`` / ``best.pt``: ``common`` (configs, vocabulary, CMVN) plus the training state."""
+    return {**common, "model": learner.model.state_dict(), "optimizer": learner.optimizer.state_dict(),
+            "scheduler": learner.scheduler.state_dict(), "scaler": learner.scaler.state_dict(),
+            "progress": progress.state(), "rng": rng_state()}
+
+
+def restore(resumed: dict[str, Any], path: Path, learner: Learner) -> Progress:
+    """Load a ``last.pt`` into the training objects and the random generators; returns its progress."""
+    try:
+        learner.model.load_state_dict(resumed["model"])
+        learner.optimizer.load_state_dict(resumed["optimizer"])
+        learner.scheduler.load_state_dict(resumed["scheduler"])
+        if "scaler" in resumed:
+            learner.scaler.load_state_dict(resumed["scaler"])
+    except (KeyError, RuntimeError, ValueError) as e:
+        raise CheckpointError(f"--resume: {path} does not match this config (model shape or optimizer "
+                              f"changed?): {str(e).splitlines()[0]}") from None
+    set_rng_state(resumed["rng"])
+    return Progress.from_state(resumed["progress"])
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random state the loop draws from: torch (weight noise, dropout), CUDA, Python's ``random``.
+    (Batch order and augmentation are seeded by (seed, epoch[, item]) and need no state.)"""
+    version, internal, gauss = random.getstate()
+    return {"torch": torch.get_rng_state(), "python": [version, list(internal), gauss],
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_state(rng: dict[str, Any] | torch.Tensor) -> None:
+    if isinstance(rng, torch.Tensor):  # checkpoints from before step-level resume: torch's state only
+        torch.set_rng_state(rng)
+        return
+    torch.set_rng_state(rng["torch"])
+    version, internal, gauss = rng["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if rng["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
