@@ -83,8 +83,12 @@ def train(config: Path, out_dir: Path, overrides: tuple[str, ...], resume: bool)
     """Train a model from a YAML CONFIG; checkpoints best.pt/last.pt and log.csv go to --out."""
     from seqlabel import api
 
+    from seqlabel.distributed import from_environment
+
     result = api.train(config, out_dir, overrides, resume=resume, echo=click.echo)
-    click.echo(f"best checkpoint: {result.best_checkpoint} (dev error {100 * result.best_dev_error:.2f}%)")
+    env = from_environment()
+    if env is None or env.rank == 0:  # under torchrun only rank 0 reports
+        click.echo(f"best checkpoint: {result.best_checkpoint} (dev error {100 * result.best_dev_error:.2f}%)")
 
 
 _DECODER = click.option("--decoder", type=click.Choice(["greedy", "beam"]),
