@@ -30,7 +30,7 @@ from _common import ROOT, corpus_manifest, machine, table
 import soundfile  # noqa: E402
 import torch  # noqa: E402
 
-from seqlabel.config import load_config  # noqa: E402
+from seqlabel.config import TrainConfig, load_config  # noqa: E402
 from seqlabel.data import extract_features  # noqa: E402
 from seqlabel.features import build_extractor  # noqa: E402
 from seqlabel.manifest import read_manifest  # noqa: E402
@@ -86,7 +86,9 @@ def bench_corpus(name: str, work: Path, args: argparse.Namespace) -> dict:
     assert all(torch.equal(a, b) for a, b in zip(feats, hits)), "cache returned other features"
     lengths = [f.shape[0] for f in feats]
     train = load_config(CONFIGS[name]).train
-    budgets = sorted({(train.batch_frames, train.max_batch_size), (6000, 32), (12000, 32), (20000, 64)})
+    default = TrainConfig()
+    budgets = sorted({(train.batch_frames, train.max_batch_size), (6000, 32), (12000, 32),
+                      (default.batch_frames, default.max_batch_size), (20000, 64)})
     return {"data": what, "utterances": len(utts), "audio_seconds": round(audio, 1), "frames": sum(lengths),
             "features": f"{config.type}, {extractor.dim} dims, {config.sample_rate} Hz",
             "extraction": {"cpu_seconds": round(cpu, 3), "wall_seconds": round(wall, 3),

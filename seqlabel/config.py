@@ -187,7 +187,7 @@ class TrainConfig:
     weight_noise_phase: str = "epoch"
     max_epochs: int = 20
     batch_frames: int = 20000  # total (padded) input frames per batch
-    max_batch_size: int = 64
+    max_batch_size: int = 32  # with batch_frames 20000: AN4 padding waste 3.9% (64 would give 6.1%)
     lr_patience: int = 1  # epochs without dev improvement before lr *= lr_factor
     lr_factor: float = 0.5
     min_lr: float = 1e-6

@@ -34,7 +34,7 @@ def pack_batches(lengths: Sequence[int], order: Sequence[int], batch_frames: int
 class BucketBatchSampler(Sampler[list[int]]):
     """Yields lists of dataset indices; call ``set_epoch`` before each epoch."""
 
-    def __init__(self, lengths: Sequence[int], batch_frames: int, max_batch_size: int = 64,
+    def __init__(self, lengths: Sequence[int], batch_frames: int, max_batch_size: int = 32,
                  shuffle: bool = True, seed: int = 0) -> None:
         self.lengths = list(lengths)
         self.batch_frames = batch_frames
