@@ -7,7 +7,7 @@ import os
 import platform
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -83,3 +83,12 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     widths = [max(len(r[k]) for r in cells) for k in range(len(header))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def emit(result: dict, json_path: Optional[Path]) -> dict:
+    """Print ``result`` as JSON (after the script's tables) and also write it to ``json_path`` when given."""
+    text = json.dumps(result, indent=1)
+    print(text)
+    if json_path:
+        json_path.write_text(text + "\n")
+    return result

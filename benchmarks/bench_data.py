@@ -16,16 +16,14 @@ sets from ``../shared/data``, else synthetic audio):
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from _common import ROOT, corpus_manifest, machine, table
+from _common import ROOT, corpus_manifest, emit, machine, table
 
 import soundfile  # noqa: E402
 import torch  # noqa: E402
@@ -119,10 +117,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                   f"{100 * p['waste_max']:.2f}%", f"{100 * p['waste_random_order']:.1f}%")
                  for name, r in results.items() for p in r["padding"]],
                 ["corpus", "batch_frames", "max batch", "mean batch", "padding waste", "worst epoch", "random order"]))
-    print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
-    return result
+    return emit(result, args.json)
 
 
 if __name__ == "__main__":

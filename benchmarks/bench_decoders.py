@@ -57,6 +57,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import emit  # noqa: E402
 from seqlabel.decoders import CTCPrefixBeamSearch, greedy_search  # noqa: E402
 from seqlabel.lm import Lexicon, NgramLM, train_lm  # noqa: E402
 from seqlabel.metrics import score, to_words  # noqa: E402
@@ -376,10 +377,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     result = {"source": source, "utterances": len(log_probs), "frames": frames, "classes": len(tokens),
               "beam": args.beam, "weights": weights, "machine": platform.processor() or platform.machine(),
               "cpus": os.cpu_count(), "python": platform.python_version(), "rows": rows}
-    print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
-    return result
+    return emit(result, args.json)
 
 
 if __name__ == "__main__":

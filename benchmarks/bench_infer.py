@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import statistics
 import sys
 import tempfile
@@ -30,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from _common import ROOT, corpus_manifest, machine, table
+from _common import ROOT, corpus_manifest, emit, machine, table
 
 import numpy as np  # noqa: E402
 import soundfile  # noqa: E402
@@ -155,10 +154,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     print(f"{what}: {len(utts)} utterances, {audio:.0f} s of audio; model {result['model']}")
     print(table([(name, statistics.median(seconds[name]), r["rtf"]) for name, r in rows.items()],
                 ["forward + greedy", "median s", "x real time"]))
-    print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
-    return result
+    return emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import csv
 import io
-import json
 import os
 import statistics
 import subprocess
@@ -36,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from _common import ROOT, corpus_manifest, machine, table
+from _common import ROOT, corpus_manifest, emit, machine, table
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
@@ -192,10 +191,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     print(table(rows, ["row", "median s/epoch", "frames/s", "ratio to bare", "ratio per round"]))
     for budget, mib in rss.items():
         print(f"peak RSS, seqlabel train, batch_frames {budget}: {mib:.0f} MiB")
-    print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
-    return result
+    return emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -26,11 +26,12 @@ import torch
 from torch import nn
 
 from seqlabel.checkpoint import load_checkpoint
-from seqlabel.config import config_from_data, to_dict
-from seqlabel.errors import CheckpointError, ConfigError
+from seqlabel.config import to_dict
+from seqlabel.errors import ConfigError
 from seqlabel.features.cmvn import CmvnStats
 from seqlabel.inference import frame_seconds
-from seqlabel.model import BiLSTMCTC, build_model, mask_frames, output_lengths, reverse_within, stack_frames
+from seqlabel.model import BiLSTMCTC, mask_frames, output_lengths, reverse_within, stack_frames
+from seqlabel.recognizer import model_from_state
 from seqlabel.vocab import Vocab
 
 FORMATS = ("torchscript", "onnx")
@@ -101,13 +102,7 @@ class ExportableCTC(nn.Module):
 def load_for_export(checkpoint: str | Path) -> tuple[ExportableCTC, Vocab, dict]:
     """The exportable module (eval mode, CPU), the vocabulary and the JSON card of a checkpoint."""
     state = load_checkpoint(checkpoint)
-    try:
-        config = config_from_data(state["config"])
-        vocab = Vocab.from_state(state["vocab"])
-        model = build_model(state["input_dim"], len(vocab), config.model)
-        model.load_state_dict(state["model"])
-    except (KeyError, RuntimeError) as e:
-        raise CheckpointError(f"{checkpoint}: incomplete or incompatible checkpoint: {str(e).splitlines()[0]}") from None
+    config, vocab, model = model_from_state(state, checkpoint)
     if config.features.cmvn == "speaker":
         raise ConfigError(f"{checkpoint}: features.cmvn is 'speaker': per-speaker statistics come from each "
                           "speaker's other utterances and cannot be folded into an exported model; train with "

@@ -22,6 +22,18 @@ from seqlabel.types import Hypothesis, Utterance
 from seqlabel.vocab import Vocab
 
 
+def model_from_state(state: dict[str, Any], path: str | Path) -> tuple[Config, Vocab, BiLSTMCTC]:
+    """The config, vocabulary and model (weights loaded, CPU) of a loaded checkpoint ``state``."""
+    try:
+        config = config_from_data(state["config"])
+        vocab = Vocab.from_state(state["vocab"])
+        model = build_model(state["input_dim"], len(vocab), config.model)
+        model.load_state_dict(state["model"])
+    except (KeyError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: incomplete or incompatible checkpoint: {str(e).splitlines()[0]}") from None
+    return config, vocab, model
+
+
 @dataclass
 class Recognizer:
     config: Config
@@ -39,13 +51,7 @@ class Recognizer:
         bad = [o for o in overrides if not o.strip().startswith("decode.")]
         if bad:
             raise ConfigError(f"only decode.* settings can be overridden for a trained model, got {bad}")
-        try:
-            config = config_from_data(state["config"])
-            vocab = Vocab.from_state(state["vocab"])
-            model = build_model(state["input_dim"], len(vocab), config.model)
-            model.load_state_dict(state["model"])
-        except (KeyError, RuntimeError) as e:
-            raise CheckpointError(f"{path}: incomplete or incompatible checkpoint: {str(e).splitlines()[0]}") from None
+        config, vocab, model = model_from_state(state, path)
         if overrides:
             config = config_from_data(to_dict(config), list(overrides))
         dev = resolve_device(device)

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from click.testing import CliRunner, Result
+
+from seqlabel.cli import main
 
 
 def collapse(path: tuple[int, ...]) -> tuple[int, ...]:
@@ -19,3 +22,24 @@ def random_log_probs(T: int, C: int, seed: int, scale: float = 2.0) -> np.ndarra
     """(T, C) float64 log-probs of random logits (``scale``: how peaky)."""
     g = torch.Generator().manual_seed(seed)
     return (scale * torch.randn(T, C, generator=g, dtype=torch.float64)).log_softmax(-1).numpy()
+
+
+# ----------------------------------------------------------------------------- the command line
+def invoke(*args: object) -> Result:
+    """Run ``seqlabel ARGS...`` in-process (click's runner), exceptions caught."""
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+def refused(result: Result, *fragments: str) -> Result:
+    """A clean user-facing failure: non-zero exit, the fragments in the message, no traceback."""
+    assert result.exit_code != 0, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)  # not an uncaught exception
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in result.output, (fragment, result.output)
+    return result

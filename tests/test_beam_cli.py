@@ -8,26 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from seqlabel.cli import main
+from helpers import invoke, ok, refused
 
-
-def invoke(*args: object) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
-
-
-def refused(result: Result, *fragments: str) -> Result:
-    assert result.exit_code != 0, result.output
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    for fragment in fragments:
-        assert fragment in result.output, (fragment, result.output)
-    return result
 
 
 def read_text(path: Path) -> dict[str, list[str]]:

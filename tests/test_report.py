@@ -8,9 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from seqlabel.cli import main
 from seqlabel.errors import DataError
 from seqlabel.metrics import score
 from seqlabel.report import (confusions, confusions_text, pra_text, speaker_scores, speakers_tsv, summary_dict,
@@ -18,26 +16,12 @@ from seqlabel.report import (confusions, confusions_text, pra_text, speaker_scor
 from seqlabel.significance import Interval, bootstrap_interval
 from seqlabel.transcripts import read_kaldi_text
 from test_sclite import find_sclite, write_trn
+from helpers import invoke, ok, refused
 
 REFS = {"s1-u1": "a b c d".split(), "s1-u2": "x y".split(), "s2-u3": [], "s2-u4": "hello world foo".split()}
 HYPS = {"s1-u1": "a x c".split(), "s1-u2": "x y z z".split(), "s2-u3": ["q"], "s2-u4": []}
 SPEAKERS = {u: u.split("-")[0] for u in REFS}
 
-
-def invoke(*args: object) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
-
-
-def refused(result: Result, *fragments: str) -> Result:
-    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
-    for fragment in fragments:
-        assert fragment in result.output, (fragment, result.output)
-    return result
 
 
 # ----------------------------------------------------------------------------- pure functions

@@ -13,13 +13,13 @@ import pytest
 import soundfile
 import torch
 import yaml
-from click.testing import CliRunner, Result
 
 from seqlabel import api
 from seqlabel.cli import main
 from seqlabel.manifest import read_manifest
 from seqlabel.recognizer import Recognizer
 from seqlabel.transcripts import read_kaldi_text
+from helpers import invoke, ok, refused
 
 RATE = 8000
 PITCH = {"a": 300.0, "b": 800.0, "c": 1700.0}
@@ -68,24 +68,6 @@ def write_config(path: Path, data: dict) -> Path:
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
 
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
-
-
-def refused(result: Result, *fragments: str) -> Result:
-    """A clean user-facing failure: non-zero exit, the fragments in the message, no traceback."""
-    assert result.exit_code != 0, result.output
-    assert isinstance(result.exception, SystemExit), repr(result.exception)  # not an uncaught exception
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in result.output, (fragment, result.output)
-    return result
 
 
 def log_rows(out: Path) -> list[dict]:
