@@ -21,22 +21,21 @@ default (KenLM's convention), and the context after them is empty.
 """
 from __future__ import annotations
 
-import gzip
-import io
 import math
 import os
 import warnings
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 from seqlabel.errors import ConfigError, DataError
+from seqlabel.lm import arpa
+from seqlabel.lm.arpa import LN10
 
 BOS = "<s>"
 EOS = "</s>"
 UNK = "<unk>"
 _UNK_SPELLINGS = ("<unk>", "<UNK>")
-LN10 = math.log(10.0)
 #: log10 written for the probability of ``<s>`` (never predicted), as SRILM and KenLM do.
 BOS_LOG10 = -99.0
 #: KenLM's fallback modified Kneser-Ney discounts (D1, D2, D3+) when the count-of-counts cannot
@@ -175,131 +174,13 @@ class NgramLM:
     # ------------------------------------------------------------------ ARPA files
     @classmethod
     def read_arpa(cls, path: str | os.PathLike, oov_log10: float = -100.0) -> "NgramLM":
-        """Read an ARPA file (``.gz`` too). Text before the ``\\data\\`` line is ignored.
-
-        Errors (DataError) name the file and line.
-        """
-        path = Path(path)
-        if not path.is_file():
-            raise DataError(f"ARPA file not found: {path}")
-        opener = gzip.open if path.suffix == ".gz" else open
-        try:
-            with opener(path, "rt", encoding="utf-8") as f:
-                return cls._parse_arpa(f, str(path), oov_log10)
-        except UnicodeDecodeError as e:
-            raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-        except (OSError, EOFError) as e:
-            raise DataError(f"{path}: cannot read ({e})") from None
-
-    @classmethod
-    def _parse_arpa(cls, lines: Iterable[str], name: str, oov_log10: float) -> "NgramLM":
-        declared: dict[int, int] = {}
-        logprobs: dict[tuple[str, ...], float] = {}
-        backoffs: dict[tuple[str, ...], float] = {}
-        found: Counter = Counter()
-        where = "header"  # "header", "counts", an order n, or "end"
-        section_line: dict[int, int] = {}
-        lineno = 0
-        for lineno, line in enumerate(lines, 1):
-            text = line.strip()
-            if where == "header":
-                if text == "\\data\\":
-                    where = "counts"
-                continue
-            if not text:
-                continue
-            if where == "end":
-                raise DataError(f"{name}:{lineno}: text after \\end\\: {text[:60]!r}")
-            if text == "\\end\\":
-                if isinstance(where, int):
-                    _check_count(name, where, declared, found, section_line)
-                where = "end"
-                continue
-            if text.startswith("\\") and text.endswith("-grams:"):
-                n = _int_or_none(text[1:-len("-grams:")])
-                if n is None or n not in declared:
-                    raise DataError(f"{name}:{lineno}: section {text!r} was not declared in \\data\\ "
-                                    f"(declared orders: {sorted(declared)})")
-                if n in section_line:
-                    raise DataError(f"{name}:{lineno}: second {text!r} section (first on line {section_line[n]})")
-                if isinstance(where, int):
-                    _check_count(name, where, declared, found, section_line)
-                where = n
-                section_line[n] = lineno
-                continue
-            if where == "counts":
-                key, eq, value = text.partition("=")
-                parts = key.split()
-                n, count = (_int_or_none(parts[1]) if len(parts) == 2 else None), _int_or_none(value)
-                if parts[:1] != ["ngram"] or not eq or n is None or n < 1 or count is None or count < 0:
-                    raise DataError(f"{name}:{lineno}: expected 'ngram N=COUNT' in \\data\\, got {text[:60]!r}")
-                if n in declared:
-                    raise DataError(f"{name}:{lineno}: order {n} declared twice")
-                declared[n] = count
-                continue
-            n = where
-            fields = text.split()
-            if len(fields) not in (n + 1, n + 2):
-                raise DataError(f"{name}:{lineno}: a {n}-gram line needs a log10 probability, {n} "
-                                f"token(s) and an optional back-off; got {len(fields)} field(s): {text[:80]!r}")
-            lp = _float_or_none(fields[0])
-            if lp is None or lp > 0 or math.isnan(lp):
-                raise DataError(f"{name}:{lineno}: bad log10 probability {fields[0]!r} (must be a number <= 0)")
-            gram = tuple(fields[1:n + 1])
-            if gram in logprobs:
-                raise DataError(f"{name}:{lineno}: duplicate {n}-gram {' '.join(gram)!r}")
-            logprobs[gram] = lp * LN10
-            found[n] += 1
-            if len(fields) == n + 2:
-                bo = _float_or_none(fields[-1])
-                if bo is None or math.isnan(bo) or bo == math.inf:
-                    raise DataError(f"{name}:{lineno}: bad log10 back-off weight {fields[-1]!r}")
-                if bo != 0.0:
-                    backoffs[gram] = bo * LN10
-        if where == "header":
-            raise DataError(f"{name}: no \\data\\ line: not an ARPA file ({lineno} lines read)")
-        if not declared:
-            raise DataError(f"{name}: \\data\\ declares no 'ngram N=COUNT' lines")
-        if where != "end":
-            raise DataError(f"{name}:{lineno}: missing \\end\\ (file truncated?)")
-        for n in declared:
-            if n not in section_line and declared[n] > 0:
-                raise DataError(f"{name}: \\data\\ declares {declared[n]} {n}-grams but there is no "
-                                f"\\{n}-grams: section")
-        if not any(len(g) == 1 for g in logprobs):
-            raise DataError(f"{name}: no unigrams")
-        order = max(declared)
-        for g in [g for g in backoffs if len(g) >= order]:  # meaningless on the highest order
-            del backoffs[g]
+        """Read an ARPA file (``.gz`` too). Errors (DataError) name the file and line."""
+        order, logprobs, backoffs = arpa.read_arpa(path)
         return cls(order, logprobs, backoffs, oov_log10=oov_log10)
 
     def write_arpa(self, path: str | os.PathLike) -> Path:
         """Write the model as an ARPA file (``.gz`` compresses), log10 with 7 decimals."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        by_order: dict[int, list[tuple[str, ...]]] = {n: [] for n in range(1, self.order + 1)}
-        for g in self._prob:
-            by_order[len(g)].append(g)
-        buf = io.StringIO()
-        buf.write("\n\\data\\\n")
-        for n in by_order:
-            buf.write(f"ngram {n}={len(by_order[n])}\n")
-        for n, grams in by_order.items():
-            buf.write(f"\n\\{n}-grams:\n")
-            for g in sorted(grams):
-                line = f"{_fmt(self._prob[g] / LN10)}\t{' '.join(g)}"
-                if n < self.order and (g in self._bo or g in self._contexts):
-                    line += f"\t{_fmt(self._bo.get(g, 0.0) / LN10)}"
-                buf.write(line + "\n")
-        buf.write("\n\\end\\\n")
-        tmp = path.with_name(path.name + ".tmp")
-        if path.suffix == ".gz":
-            with gzip.open(tmp, "wt", encoding="utf-8") as f:
-                f.write(buf.getvalue())
-        else:
-            tmp.write_text(buf.getvalue(), encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return arpa.write_arpa(path, self.order, self._prob, self._bo, self._contexts)
 
     # ------------------------------------------------------------------ scoring
     def begin(self) -> State:
@@ -487,90 +368,3 @@ def _kn_adjusted_counts(raw: dict[int, Counter], order: int) -> dict[int, Counte
         left = Counter(g[1:] for g in raw[n + 1])
         adjusted[n] = Counter({g: (c if g[0] == BOS else left[g]) for g, c in raw[n].items()})
     return adjusted
-
-
-# ---------------------------------------------------------------------- ARPA helpers
-def _int_or_none(s: str) -> int | None:
-    try:
-        return int(s)
-    except ValueError:
-        return None
-
-
-def _float_or_none(s: str) -> float | None:
-    try:
-        return float(s)
-    except ValueError:
-        return None
-
-
-def _fmt(x: float) -> str:
-    if x == -math.inf:
-        return "-inf"
-    s = f"{x:.7f}"
-    return "0.0000000" if s == "-0.0000000" else s
-
-
-def _check_count(name: str, n: int, declared: dict[int, int], found: Counter, section_line: dict[int, int]) -> None:
-    if found[n] != declared[n]:
-        raise DataError(f"{name}:{section_line[n]}: \\data\\ declares {declared[n]} {n}-grams but the "
-                        f"\\{n}-grams: section starting here holds {found[n]}")
-
-
-# ---------------------------------------------------------------------- from transcripts
-UNITS = ("char", "phone", "word")
-
-
-def tokenize(text: str, unit: str, word_boundary: str = "|") -> list[str]:
-    """A transcript as LM tokens: ``char`` like ``Vocab(unit="char").tokenize`` (spaces become
-    ``word_boundary``, none at either end), ``phone`` and ``word`` split on whitespace."""
-    if unit == "char":
-        from seqlabel.vocab import Vocab
-
-        return Vocab([], "char", word_boundary).tokenize(text)
-    if unit in ("phone", "word"):
-        return text.split()
-    raise ConfigError(f"unit must be one of {UNITS}, got {unit!r}")
-
-
-def read_texts(paths: Iterable[str | os.PathLike]) -> Iterator[str]:
-    """Transcripts from files: ``.jsonl`` manifests (their ``text``), else one sentence per line."""
-    for p in paths:
-        p = Path(p)
-        if p.suffix == ".jsonl":
-            from seqlabel.manifest import read_manifest
-
-            for utt in read_manifest(p):
-                yield utt.text
-            continue
-        if not p.is_file():
-            raise DataError(f"text file not found: {p}")
-        with p.open(encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    yield line
-
-
-def train_lm(manifests: Iterable[str | os.PathLike] = (), unit: str = "char", order: int = 3,
-             smoothing: str = "kneser_ney", out_arpa: str | os.PathLike | None = None, *,
-             texts: Iterable[str] = (), discount: float | Sequence[float] | None = None,
-             word_boundary: str = "|") -> NgramLM:
-    """Train an n-gram LM on transcripts and optionally write it as ARPA.
-
-    ``manifests``: JSONL manifests (their ``text`` fields) or plain text files (one sentence per
-    line); ``texts``: transcripts given directly. Both may be used. ``unit``: ``char``, ``phone`` or
-    ``word`` (see :func:`tokenize`). Empty transcripts are skipped.
-    """
-    if unit not in UNITS:
-        raise ConfigError(f"unit must be one of {UNITS}, got {unit!r}")
-    if isinstance(manifests, (str, os.PathLike)):
-        manifests = [manifests]
-    if isinstance(texts, str):
-        texts = [texts]
-    sentences = [toks for text in (*read_texts(manifests), *texts) if (toks := tokenize(text, unit, word_boundary))]
-    if not sentences:
-        raise DataError("no text to train a language model on (all transcripts empty or none given)")
-    lm = NgramLM.train(sentences, order, smoothing, discount)
-    if out_arpa is not None:
-        lm.write_arpa(out_arpa)
-    return lm
