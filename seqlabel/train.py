@@ -117,7 +117,8 @@ def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], No
     _check_space(out_dir, learner.model, config)
     common = {"config": to_dict(config), "vocab": data.vocab.state(), "input_dim": data.input_dim,
               "cmvn": data.cmvn.state() if data.cmvn else None}
-    writer = tensorboard(out_dir, config.train.tensorboard and distributed.is_main(), echo)
+    first_epoch = Progress.from_state(resumed["progress"]).epoch + 1 if resumed else 1
+    writer = tensorboard(out_dir, config.train.tensorboard and distributed.is_main(), echo, first_epoch)
     run = Run(config, out_dir, data, sampler, common, writer, echo, device)
     progress = _start(run, learner, resumed)
     _run_epochs(run, learner, progress)
@@ -147,6 +148,7 @@ def _build_learner(config: Config, data: TrainData, device: torch.device
                    ) -> tuple[Learner, BucketBatchSampler | distributed.DistributedBucketSampler]:
     """The model, its optimizer, schedule and loss scaler, and the batch sampler (DDP-wrapped under torchrun)."""
     tc = config.train
+    _seed_everything(tc.seed)  # the same initial weights whatever extraction drew (dither; cache hits draw nothing)
     model = build_model(data.input_dim, len(data.vocab), config.model).to(device)
     optimizer = _build_optimizer(model, config)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype(device, tc.amp) == torch.float16)
@@ -165,8 +167,13 @@ def _start(run: Run, learner: Learner, resumed: Optional[dict]) -> Progress:
         if distributed.is_main():
             save_config(run.config, run.out_dir / "config.yaml")
             run.data.vocab.save(run.out_dir / "tokens.txt")
-        return Progress()
+        return Progress(world_size=distributed.world_size())
     progress = restore(resumed, run.last_path, learner)
+    if progress.batch and progress.world_size != distributed.world_size():
+        raise CheckpointError(f"--resume: {run.last_path} was saved in the middle of epoch {progress.epoch + 1} by "
+                              f"{progress.world_size} process(es); resume it with that many (torchrun "
+                              f"--nproc_per_node={progress.world_size}) or from an epoch-end checkpoint")
+    progress.world_size = distributed.world_size()
     if distributed.is_main():
         truncate_logs(run.out_dir, progress.files)
     where = f"batch {progress.batch} of epoch {progress.epoch + 1}" if progress.batch else f"epoch {progress.epoch}"

@@ -125,7 +125,9 @@ def truncate_logs(out_dir: Path, sizes: dict[str, int]) -> None:
                 f.truncate(length)
 
 
-def tensorboard(out_dir: Path, enabled: bool, echo: Callable[[str], None]):
+def tensorboard(out_dir: Path, enabled: bool, echo: Callable[[str], None], first_epoch: int = 1):
+    """A SummaryWriter for ``out_dir/tensorboard`` (None when disabled or not installed); events of
+    epochs from ``first_epoch`` on, left by a killed run, are purged so a resumed run does not repeat them."""
     if not enabled:
         return None
     try:
@@ -133,7 +135,7 @@ def tensorboard(out_dir: Path, enabled: bool, echo: Callable[[str], None]):
     except ImportError:
         echo("tensorboard is not installed; logging to log.csv only (pip install tensorboard)")
         return None
-    return SummaryWriter(str(out_dir / "tensorboard"))
+    return SummaryWriter(str(out_dir / "tensorboard"), purge_step=first_epoch if first_epoch > 1 else None)
 
 
 def log_row(path: Path, row: dict, writer) -> None:

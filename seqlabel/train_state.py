@@ -44,6 +44,7 @@ class Progress:
     phase: int = 1
     phase1_end: int = 0  # the last epoch of phase 1, once phase 2 has started
     phase1_error: float = math.nan  # dev error of phase1.pt
+    world_size: int = 1  # processes that trained it; a mid-epoch position (batch) is per process
 
     def state(self) -> dict[str, Any]:
         return {**asdict(self), "stats": asdict(self.stats) if self.stats else {}}

@@ -147,6 +147,7 @@ def test_first_channel_and_segments(tmp_path: Path) -> None:
     torch.testing.assert_close(segment, extractor(utt(tmp_path / "cut.wav")))
     with pytest.raises(DataError, match="'u1'.*past the end"):
         extractor(utt(stereo, start=0.1, end=0.9))
+    torch.testing.assert_close(extractor(utt(stereo, start=0.1, end=0.55)), extractor(utt(stereo, start=0.1)))
 
 
 # ----------------------------------------------------------------------------- resampling

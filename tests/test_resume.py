@@ -21,7 +21,8 @@ import torch
 import yaml
 
 from seqlabel import api
-from seqlabel.checkpoint import load_checkpoint
+from seqlabel.checkpoint import load_checkpoint, save_checkpoint
+from seqlabel.errors import CheckpointError
 
 ROOT = Path(__file__).resolve().parents[1]
 DIM = 6
@@ -124,3 +125,14 @@ def test_resume_from_an_epoch_checkpoint_matches_too(config: Path, tmp_path: Pat
     want, got = load_checkpoint(reference.last_checkpoint), load_checkpoint(out / "last.pt")
     assert all(torch.equal(got["model"][k], v) for k, v in want["model"].items())
     assert rows_without_times(out) == rows_without_times(reference.out_dir)
+
+
+def test_a_mid_epoch_checkpoint_resumes_only_with_the_process_count_that_wrote_it(config: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    api.train(config, out, overrides=["train.max_epochs=1"], echo=lambda _: None)
+    state = load_checkpoint(out / "last.pt")
+    state["progress"].update(batch=2, world_size=2)  # as if 2 torchrun processes had stopped mid-epoch
+    state.pop("format")
+    save_checkpoint(out / "last.pt", state)
+    with pytest.raises(CheckpointError, match=r"by 2 process\(es\).*--nproc_per_node=2"):
+        api.train(config, out, resume=True, echo=lambda _: None)

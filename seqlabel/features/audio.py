@@ -32,6 +32,7 @@ RAW_SUFFIX = ".raw"
 RAW_FORMAT: dict[str, object] = {  # headerless .raw audio, as AN4 distributes it
     "format": "RAW", "samplerate": 16000, "channels": 1, "subtype": "PCM_16", "endian": "BIG"}
 SPHERE_MAGIC = b"NIST_1A"
+MAX_OVERSHOOT_S = 0.1  # a segment end this far past the end of its file is cut to it, further is an error
 GROUP_SECONDS = 5.0  # audio whose frames go through the fbank together: batching pays for short files,
 # while long concatenations fall out of the CPU caches
 SPHERE_MAX_HEADER = 1 << 16  # bytes; the header size is written in the file (1024 in TIMIT)
@@ -155,7 +156,9 @@ def load_audio(utt: Utterance, sample_rate: int, resample: bool = True) -> torch
             start = int(round((utt.start or 0.0) * sr))
             stop = int(round(utt.end * sr)) if utt.end is not None else None
             if stop is not None and stop > f.frames:
-                raise DataError(f"segment end {utt.end}s is past the end of {path} ({f.frames / sr:.3f}s)")
+                if stop - f.frames > MAX_OVERSHOOT_S * sr:
+                    raise DataError(f"segment end {utt.end}s is past the end of {path} ({f.frames / sr:.3f}s)")
+                stop = f.frames  # segment lists round their ends: a small overshoot is cut, as Kaldi does
             samples = _read(f, path, start, stop)
     except DataError as e:
         raise DataError(f"utterance {utt.id!r}: {e}") from None
