@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from seqlabel import distributed
-from seqlabel.checkpoint import load_checkpoint, save_checkpoint
+from seqlabel.checkpoint import copy_checkpoint, load_checkpoint, save_checkpoint, serialize, write_checkpoint
 from seqlabel.config import Config, TrainConfig, save_config, to_dict
 from seqlabel.data import Split
 from seqlabel.decoders.greedy import greedy_search
@@ -328,10 +328,10 @@ def _write_epoch(run: Run, learner: Learner, progress: Progress, row: dict, impr
     """Rank 0 at an epoch's end: its ``log.csv`` row, ``last.pt``, and on improvement the phase's best:
     ``phase1.pt`` in phase 1 of a restart schedule, else ``best.pt``."""
     log_row(run.out_dir / LOG_NAME, row, run.writer)
-    saved = _checkpoint(run, learner, progress, rngs)
+    data = serialize(_checkpoint(run, learner, progress, rngs))  # once: the best and last.pt hold the same bytes
     if improved:
-        save_checkpoint(run.out_dir / (PHASE1_NAME if run.restart and progress.phase == 1 else "best.pt"), saved)
-    save_checkpoint(run.last_path, saved)
+        write_checkpoint(run.out_dir / (PHASE1_NAME if run.restart and progress.phase == 1 else "best.pt"), data)
+    write_checkpoint(run.last_path, data)
 
 
 def _finish(run: Run, progress: Progress) -> TrainResult:
@@ -352,7 +352,7 @@ def _keep_best(run: Run, progress: Progress) -> None:
     """Rank 0 at the end: ``phase1.pt`` becomes ``best.pt`` when phase 2 never started; refuse a run without one."""
     best_path = run.out_dir / "best.pt"
     if run.restart and progress.phase == 1 and (run.out_dir / PHASE1_NAME).exists():
-        save_checkpoint(best_path, load_checkpoint(run.out_dir / PHASE1_NAME))
+        copy_checkpoint(run.out_dir / PHASE1_NAME, best_path)
     if not best_path.exists():
         raise CheckpointError(f"training finished without a best checkpoint in {run.out_dir}")
 
