@@ -4,9 +4,9 @@ Layout: the ``torch.save`` payload followed by an 81-byte footer ``SEQLABEL-SHA2
 holding the SHA-256 of the payload, so a truncated or bit-flipped file is caught before it is
 unpickled. Written atomically (temporary file, fsync, rename): a crash or a full disk during a
 save leaves the previous checkpoint as it was. One serialisation can be written to several files
-(``serialize`` + ``write_checkpoint``) and a copy is byte for byte (``copy_checkpoint``). Read with ``torch.load(weights_only=True)`` so a
-checkpoint cannot run code. Files written before the footer existed (no footer) still load,
-without the checksum.
+(``serialize`` + ``write_checkpoint``); a copy is byte for byte (``copy_checkpoint``). Read with
+``torch.load(weights_only=True)`` so a checkpoint cannot run code. Files written before the
+footer existed (no footer) still load, without the checksum.
 """
 from __future__ import annotations
 

@@ -181,8 +181,8 @@ def test_an_improved_epoch_is_serialised_once_and_phase1_copied_as_is(tmp_path: 
     config = {"data": {"train": str(write_npy_corpus(tmp_path, TEXTS[:6], "tr", 0)),
                        "dev": str(write_npy_corpus(tmp_path, ["abc", "ba"], "dv", 1))},
               "features": {"type": "precomputed"}, "model": {"num_layers": 1, "hidden_size": 4},
-              "train": {"max_epochs": 1, "weight_noise_phase": "restart", "weight_noise": 0.01, "progress": False, "tensorboard": False,
-                        "device": "cpu", "amp": "off", "threads": 1}}
+              "train": {"max_epochs": 1, "weight_noise_phase": "restart", "weight_noise": 0.01, "progress": False,
+                        "tensorboard": False, "device": "cpu", "amp": "off", "threads": 1}}
     saves = []
     real_save = torch.save
     monkeypatch.setattr(torch, "save", lambda obj, f, *a, **k: (saves.append(f), real_save(obj, f, *a, **k))[1])
