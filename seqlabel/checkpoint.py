@@ -3,9 +3,10 @@
 Layout: the ``torch.save`` payload followed by an 81-byte footer ``SEQLABEL-SHA256:<64 hex>\\n``
 holding the SHA-256 of the payload, so a truncated or bit-flipped file is caught before it is
 unpickled. Written atomically (temporary file, fsync, rename): a crash or a full disk during a
-save leaves the previous checkpoint as it was. Read with ``torch.load(weights_only=True)`` so a
-checkpoint cannot run code. Files written before the footer existed (no footer) still load,
-without the checksum.
+save leaves the previous checkpoint as it was. One serialisation can be written to several files
+(``serialize`` + ``write_checkpoint``); a copy is byte for byte (``copy_checkpoint``). Read with
+``torch.load(weights_only=True)`` so a checkpoint cannot run code. Files written before the
+footer existed (no footer) still load, without the checksum.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ FOOTER_MAGIC = b"SEQLABEL-SHA256:"
 FOOTER_SIZE = len(FOOTER_MAGIC) + 64 + 1  # magic, hex digest, newline
 
 
-def footer(payload: bytes) -> bytes:
+def footer(payload: bytes | memoryview) -> bytes:
     return FOOTER_MAGIC + hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n"
 
 
@@ -41,8 +42,20 @@ def serialize(state: dict[str, Any]) -> bytes:
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """Write ``state`` to ``path`` atomically; on failure the old file is intact and no temp is left."""
+    return write_checkpoint(path, serialize(state))
+
+
+def copy_checkpoint(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Copy the checkpoint ``source`` to ``target`` byte for byte (checksum checked, written atomically)."""
+    source = Path(source)
+    data = _read(source)
+    _payload(source, memoryview(data))
+    return write_checkpoint(target, data)
+
+
+def write_checkpoint(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``serialize``'s bytes to ``path`` atomically (several files can take the same bytes)."""
     path = Path(path)
-    data = serialize(state)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         with open(tmp, "wb") as f:
@@ -62,20 +75,9 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(f"{path} is a directory; pass a checkpoint file such as {path / 'best.pt'}")
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    data = path.read_bytes()
-    payload, tail = data[:-FOOTER_SIZE], data[-FOOTER_SIZE:]
-    if tail.startswith(FOOTER_MAGIC):
-        if footer(payload) != tail:
-            raise CheckpointError(f"checkpoint {path} is corrupt: its SHA-256 checksum does not match (damaged "
-                                  f"on disk or in transfer); {_other_checkpoint(path)}")
-    else:
-        payload = data  # no footer: truncated, foreign, or written before checksums
+    data = _read(path)
     try:
-        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+        state = torch.load(_ViewReader(_payload(path, memoryview(data))), map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, IndexError, KeyError, ValueError, zipfile.BadZipFile,
             pickle.UnpicklingError) as e:
         code = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
@@ -87,6 +89,54 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a seqlabel checkpoint (format {FORMAT!r} expected)")
     return state
+
+
+def _read(path: Path) -> bytes:
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory; pass a checkpoint file such as {path / 'best.pt'}")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    return path.read_bytes()
+
+
+def _payload(path: Path, data: memoryview) -> memoryview:
+    """The ``torch.save`` payload of a checkpoint file's bytes (a view: no copy), its checksum checked;
+    all of ``data`` when it has no footer (truncated, foreign, or written before checksums)."""
+    payload, tail = data[:-FOOTER_SIZE], data[-FOOTER_SIZE:].tobytes()
+    if not tail.startswith(FOOTER_MAGIC):
+        return data
+    if footer(payload) != tail:
+        raise CheckpointError(f"checkpoint {path} is corrupt: its SHA-256 checksum does not match (damaged "
+                              f"on disk or in transfer); {_other_checkpoint(path)}")
+    return payload
+
+
+class _ViewReader(io.RawIOBase):
+    """A read-only file over a memoryview, for ``torch.load``: ``io.BytesIO`` would copy the payload."""
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self.view, self.position = view, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        target = memoryview(buffer).cast("B")
+        chunk = self.view[self.position:self.position + len(target)]
+        target[:len(chunk)] = chunk
+        self.position += len(chunk)
+        return len(chunk)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self.position = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: len(self.view)}[whence] + offset
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
 
 
 def _other_checkpoint(path: Path) -> str:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Optional, Sequence, TypeVar
 
 import torch
 import torch.distributed as dist
 
-from seqlabel.errors import ConfigError
+from seqlabel.errors import ConfigError, SeqlabelError
 from seqlabel.sampling import BucketBatchSampler
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,29 @@ def gather(items: list) -> list:
     out: list[list] = [[] for _ in range(world_size())]
     dist.all_gather_object(out, items)
     return [item for part in out for item in part]
+
+
+def on_main(what: str, action: Callable[[], T]) -> Optional[T]:
+    """``action()`` on rank 0 alone (its result there, None elsewhere), and every rank stops together
+    when it fails: one collective shares whether it did, rank 0 re-raises its own error and the other
+    ranks raise a ``SeqlabelError`` quoting it, instead of waiting for rank 0 in the next collective
+    until the backend's timeout. ``what`` says what rank 0 was doing ("saving last.pt")."""
+    if not dist.is_initialized():
+        return action()
+    result, error = None, None
+    if is_main():
+        try:
+            result = action()
+        except Exception as e:  # every kind: the other ranks must not wait for a rank that is gone
+            error = e
+    if all_sum([float(error is not None)])[0] == 0:
+        return result
+    message = [f"{type(error).__name__}: {error}" if error is not None else None]
+    dist.broadcast_object_list(message, src=0)
+    if error is not None:
+        raise error
+    raise SeqlabelError(f"rank 0 failed while {what}, so rank {rank()} stops too; rank 0's error: {message[0]} "
+                        "(its full output is above in the torchrun log)")
 
 
 def shard(batches: Sequence[list[int]], rank: int, world_size: int) -> list[list[int]]:

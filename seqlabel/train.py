@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from seqlabel import distributed
-from seqlabel.checkpoint import load_checkpoint, save_checkpoint
+from seqlabel.checkpoint import copy_checkpoint, load_checkpoint, save_checkpoint, serialize, write_checkpoint
 from seqlabel.config import Config, TrainConfig, save_config, to_dict
 from seqlabel.data import Split
 from seqlabel.decoders.greedy import greedy_search
@@ -37,7 +37,7 @@ from seqlabel.sampling import BucketBatchSampler
 from seqlabel.train_data import TrainData, load_data
 from seqlabel.train_log import (LOG_NAME, SKIPPED_NAME, EpochStats, check_nonfinite, log_row, log_sizes, rank_share,
                                 reduced, report_skips, size, tensorboard, truncate_logs)
-from seqlabel.train_state import Learner, Progress, pack, restore
+from seqlabel.train_state import Learner, Progress, all_rng_states, pack, restore
 from seqlabel.train_step import train_step
 from seqlabel.vocab import Vocab
 
@@ -118,7 +118,8 @@ def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], No
     common = {"config": to_dict(config), "vocab": data.vocab.state(), "input_dim": data.input_dim,
               "cmvn": data.cmvn.state() if data.cmvn else None}
     first_epoch = Progress.from_state(resumed["progress"]).epoch + 1 if resumed else 1
-    writer = tensorboard(out_dir, config.train.tensorboard and distributed.is_main(), echo, first_epoch)
+    writer = distributed.on_main("opening TensorBoard's log",
+                                 lambda: tensorboard(out_dir, config.train.tensorboard, echo, first_epoch))
     run = Run(config, out_dir, data, sampler, common, writer, echo, device)
     progress = _start(run, learner, resumed)
     _run_epochs(run, learner, progress)
@@ -164,9 +165,7 @@ def _build_learner(config: Config, data: TrainData, device: torch.device
 def _start(run: Run, learner: Learner, resumed: Optional[dict]) -> Progress:
     """A new run writes its config and vocabulary; a resumed one restores its state and logs."""
     if resumed is None:
-        if distributed.is_main():
-            save_config(run.config, run.out_dir / "config.yaml")
-            run.data.vocab.save(run.out_dir / "tokens.txt")
+        distributed.on_main(f"writing config.yaml and tokens.txt in {run.out_dir}", lambda: _write_run_files(run))
         return Progress(world_size=distributed.world_size())
     progress = restore(resumed, run.last_path, learner)
     if progress.batch and progress.world_size != distributed.world_size():
@@ -174,11 +173,16 @@ def _start(run: Run, learner: Learner, resumed: Optional[dict]) -> Progress:
                               f"{progress.world_size} process(es); resume it with that many (torchrun "
                               f"--nproc_per_node={progress.world_size}) or from an epoch-end checkpoint")
     progress.world_size = distributed.world_size()
-    if distributed.is_main():
-        truncate_logs(run.out_dir, progress.files)
+    distributed.on_main(f"cutting the logs in {run.out_dir} back to {run.last_path}",
+                        lambda: truncate_logs(run.out_dir, progress.files))
     where = f"batch {progress.batch} of epoch {progress.epoch + 1}" if progress.batch else f"epoch {progress.epoch}"
     run.echo(f"resumed from {run.last_path} after {where}" + (f" (phase {progress.phase})" if run.restart else ""))
     return progress
+
+
+def _write_run_files(run: Run) -> None:
+    save_config(run.config, run.out_dir / "config.yaml")
+    run.data.vocab.save(run.out_dir / "tokens.txt")
 
 
 def _run_epochs(run: Run, learner: Learner, progress: Progress) -> None:
@@ -202,9 +206,9 @@ def _run_epochs(run: Run, learner: Learner, progress: Progress) -> None:
                "epoch_seconds": round(seconds, 2), "frames_per_second": round(stats.frames / max(seconds, 1e-9))}
         run.echo(f"epoch {epoch}: train loss {stats.loss:.3f}, dev loss {dev_loss:.3f}, dev error "
                  f"{100 * dev_error:.2f}%, lr {row['lr']:.2e}, {seconds:.0f}s" + (" (best)" if improved else ""))
-        if distributed.is_main():
-            log_row(run.out_dir / LOG_NAME, row, run.writer)
-            _save_epoch(run, learner, progress, improved)
+        rngs = all_rng_states()
+        distributed.on_main(f"writing epoch {epoch}'s log row and checkpoints in {run.out_dir}",
+                            lambda: _write_epoch(run, learner, progress, row, improved, rngs))
 
 
 def _start_phase2(run: Run, learner: Learner, progress: Progress) -> None:
@@ -256,15 +260,17 @@ def _train_epoch(run: Run, learner: Learner, progress: Progress, epoch: int) -> 
                                   run.config, noise, stats, run.device)
         progress.step += steps
         skips = distributed.gather(skips) if distributed.world_size() > 1 else skips
-        if main:
-            report_skips(run.out_dir / SKIPPED_NAME, epoch, index, skips, run.echo)
+        if skips:  # the same on every rank: gathered
+            distributed.on_main(f"writing {run.out_dir / SKIPPED_NAME}",
+                                lambda: report_skips(run.out_dir / SKIPPED_NAME, epoch, index, skips, run.echo))
         check_nonfinite(stats, tc, epoch, index, len(batches), skips, run.out_dir)
         bar.set_postfix(loss=f"{stats.loss:.3f}")
         if tc.save_every_steps and index % tc.save_every_steps == 0 and index < len(batches):
             stats.seconds = time.time() - started
             progress.batch, progress.stats = index, replace(reduced(stats))
-            if main:
-                save_checkpoint(run.last_path, _checkpoint(run, learner, progress))
+            rngs = all_rng_states()
+            distributed.on_main(f"saving {run.last_path}",
+                                lambda: save_checkpoint(run.last_path, _checkpoint(run, learner, progress, rngs)))
     seconds = time.time() - started
     progress.batch, progress.stats = 0, None
     stats = reduced(stats)
@@ -287,11 +293,9 @@ def _evaluate_dev(run: Run, model: BiLSTMCTC) -> tuple[float, float]:
     """Dev loss and error rate (NaN without a dev set), evaluated by rank 0 and shared with all ranks."""
     if run.data.dev_split is None:
         return math.nan, math.nan
-    dev_loss, dev_error = 0.0, 0.0
-    if distributed.is_main():
-        dev_loss, result = evaluate_split(model, run.data.dev_split, run.data.dev_feats, run.data.vocab,
-                                          run.device, run.config)
-        dev_error = result.total.rate
+    evaluated = distributed.on_main("evaluating on the dev set", lambda: evaluate_split(
+        model, run.data.dev_split, run.data.dev_feats, run.data.vocab, run.device, run.config))
+    dev_loss, dev_error = (evaluated[0], evaluated[1].total.rate) if evaluated else (0.0, 0.0)
     dev_loss, dev_error = distributed.all_sum([dev_loss, dev_error])
     return dev_loss, dev_error
 
@@ -314,18 +318,20 @@ def _end_epoch(run: Run, learner: Learner, progress: Progress, epoch: int, metri
     return improved
 
 
-def _checkpoint(run: Run, learner: Learner, progress: Progress) -> dict:
+def _checkpoint(run: Run, learner: Learner, progress: Progress, rngs: list[dict]) -> dict:
+    """Rank 0's checkpoint, with ``rngs``: every rank's random state (``all_rng_states``)."""
     progress.files = log_sizes(run.out_dir)
-    return pack(run.common, learner, progress)
+    return pack(run.common, learner, progress, rngs)
 
 
-def _save_epoch(run: Run, learner: Learner, progress: Progress, improved: bool) -> None:
-    """``last.pt``, and on improvement the phase's best: ``phase1.pt`` in phase 1 of a restart schedule,
-    else ``best.pt``."""
-    saved = _checkpoint(run, learner, progress)
+def _write_epoch(run: Run, learner: Learner, progress: Progress, row: dict, improved: bool, rngs: list[dict]) -> None:
+    """Rank 0 at an epoch's end: its ``log.csv`` row, ``last.pt``, and on improvement the phase's best:
+    ``phase1.pt`` in phase 1 of a restart schedule, else ``best.pt``."""
+    log_row(run.out_dir / LOG_NAME, row, run.writer)
+    data = serialize(_checkpoint(run, learner, progress, rngs))  # once: the best and last.pt hold the same bytes
     if improved:
-        save_checkpoint(run.out_dir / (PHASE1_NAME if run.restart and progress.phase == 1 else "best.pt"), saved)
-    save_checkpoint(run.last_path, saved)
+        write_checkpoint(run.out_dir / (PHASE1_NAME if run.restart and progress.phase == 1 else "best.pt"), data)
+    write_checkpoint(run.last_path, data)
 
 
 def _finish(run: Run, progress: Progress) -> TrainResult:
@@ -335,14 +341,20 @@ def _finish(run: Run, progress: Progress) -> TrainResult:
         best_error = progress.phase1_error
         run.echo(f"training ended at epoch {progress.epoch} in phase 1 (train.max_epochs="
                  f"{run.config.train.max_epochs}), before the weight-noise phase; best.pt is {PHASE1_NAME}")
-        if distributed.is_main() and (run.out_dir / PHASE1_NAME).exists():
-            save_checkpoint(best_path, load_checkpoint(run.out_dir / PHASE1_NAME))
     elif run.restart:
         run.echo(f"training ended: phase 1 (no weight noise) at epoch {progress.phase1_end}, phase 2 (weight "
                  f"noise {run.config.train.weight_noise}, from {PHASE1_NAME}) at epoch {progress.epoch}")
-    if distributed.is_main() and not best_path.exists():
-        raise CheckpointError(f"training finished without a best checkpoint in {run.out_dir}")
+    distributed.on_main(f"keeping {best_path}", lambda: _keep_best(run, progress))
     return TrainResult(run.out_dir, best_path, run.last_path, progress.epoch, best_error)
+
+
+def _keep_best(run: Run, progress: Progress) -> None:
+    """Rank 0 at the end: ``phase1.pt`` becomes ``best.pt`` when phase 2 never started; refuse a run without one."""
+    best_path = run.out_dir / "best.pt"
+    if run.restart and progress.phase == 1 and (run.out_dir / PHASE1_NAME).exists():
+        copy_checkpoint(run.out_dir / PHASE1_NAME, best_path)
+    if not best_path.exists():
+        raise CheckpointError(f"training finished without a best checkpoint in {run.out_dir}")
 
 
 @torch.no_grad()

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import torch
 
+from seqlabel import distributed
 from seqlabel.errors import CheckpointError
 from seqlabel.model import BiLSTMCTC
 from seqlabel.train_log import EpochStats
@@ -56,11 +57,12 @@ class Progress:
         return cls(**{**known, "stats": EpochStats(**state["stats"]) if state.get("stats") else None})
 
 
-def pack(common: dict[str, Any], learner: Learner, progress: Progress) -> dict[str, Any]:
-    """A ``last.pt`` / ``best.pt``: ``common`` (configs, vocabulary, CMVN) plus the training state."""
+def pack(common: dict[str, Any], learner: Learner, progress: Progress, rngs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A ``last.pt`` / ``best.pt``: ``common`` (configs, vocabulary, CMVN) plus the training state, with
+    ``rngs`` the random state of each rank (``all_rng_states``)."""
     return {**common, "model": learner.model.state_dict(), "optimizer": learner.optimizer.state_dict(),
             "scheduler": learner.scheduler.state_dict(), "scaler": learner.scaler.state_dict(),
-            "progress": progress.state(), "rng": rng_state()}
+            "progress": progress.state(), "rng": rngs}
 
 
 def restore(resumed: dict[str, Any], path: Path, learner: Learner) -> Progress:
@@ -74,7 +76,7 @@ def restore(resumed: dict[str, Any], path: Path, learner: Learner) -> Progress:
     except (KeyError, RuntimeError, ValueError) as e:
         raise CheckpointError(f"--resume: {path} does not match this config (model shape or optimizer "
                               f"changed?): {str(e).splitlines()[0]}") from None
-    set_rng_state(resumed["rng"])
+    set_rng_state(own_rng_state(resumed["rng"]))
     return Progress.from_state(resumed["progress"])
 
 
@@ -84,6 +86,21 @@ def rng_state() -> dict[str, Any]:
     version, internal, gauss = random.getstate()
     return {"torch": torch.get_rng_state(), "python": [version, list(internal), gauss],
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def all_rng_states() -> list[dict[str, Any]]:
+    """Every rank's ``rng_state``, indexed by rank (a collective under torchrun: every rank calls it).
+    Ranks draw differently (dropout masks follow each rank's batch shapes), so each keeps its own."""
+    return distributed.gather([rng_state()])
+
+
+def own_rng_state(saved: list[dict[str, Any]] | dict[str, Any] | torch.Tensor) -> dict[str, Any] | torch.Tensor:
+    """This rank's state in a checkpoint's ``rng``: its entry in the per-rank list; rank 0's when the
+    checkpoint came from fewer processes; the single state of checkpoints from before the list."""
+    if not isinstance(saved, list):
+        return saved
+    rank = distributed.rank()
+    return saved[rank] if rank < len(saved) else saved[0]
 
 
 def set_rng_state(rng: dict[str, Any] | torch.Tensor) -> None:

@@ -5,12 +5,15 @@ import errno
 import hashlib
 import os
 import pickle
+import tracemalloc
 from pathlib import Path
 
 import pytest
 import torch
 
-from seqlabel.checkpoint import FOOTER_MAGIC, FOOTER_SIZE, FORMAT, load_checkpoint, save_checkpoint
+from seqlabel import api
+from seqlabel.checkpoint import FOOTER_MAGIC, FOOTER_SIZE, FORMAT, copy_checkpoint, load_checkpoint, save_checkpoint
+from seqlabel.config import config_from_data
 from seqlabel.errors import CheckpointError
 
 
@@ -141,6 +144,52 @@ def test_checkpoint_without_footer_still_loads(tmp_path: Path) -> None:
     old = tmp_path / "old.pt"
     torch.save({"format": FORMAT, **sample_state()}, old)
     assert_same(load_checkpoint(old)["model"], sample_state()["model"])
+
+
+# ----------------------------------------------------------------------------- copies and memory
+def test_copy_is_byte_for_byte_and_refuses_a_corrupt_source(tmp_path: Path) -> None:
+    source = save_checkpoint(tmp_path / "phase1.pt", sample_state())
+    assert copy_checkpoint(source, tmp_path / "best.pt").read_bytes() == source.read_bytes()
+    data = bytearray(source.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    source.write_bytes(bytes(data))
+    before = (tmp_path / "best.pt").read_bytes()
+    with pytest.raises(CheckpointError, match="phase1.pt is corrupt"):
+        copy_checkpoint(source, tmp_path / "best.pt")
+    assert (tmp_path / "best.pt").read_bytes() == before
+
+
+def test_loading_holds_the_file_once(tmp_path: Path) -> None:
+    """The payload is read through a view of the file's bytes, not a copy of them (Python's own
+    allocations; the tensors' storage is torch's and not traced)."""
+    path = save_checkpoint(tmp_path / "big.pt", {"model": {"w": torch.zeros(2_000_000)}})  # 8 MB
+    tracemalloc.start()
+    try:
+        load_checkpoint(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * path.stat().st_size, peak
+
+
+def test_an_improved_epoch_is_serialised_once_and_phase1_copied_as_is(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restart schedule stopped in phase 1: phase1.pt and last.pt take one serialisation's bytes,
+    and best.pt is phase1.pt copied, not loaded and saved again."""
+    from test_resume import TEXTS, write_npy_corpus
+
+    config = {"data": {"train": str(write_npy_corpus(tmp_path, TEXTS[:6], "tr", 0)),
+                       "dev": str(write_npy_corpus(tmp_path, ["abc", "ba"], "dv", 1))},
+              "features": {"type": "precomputed"}, "model": {"num_layers": 1, "hidden_size": 4},
+              "train": {"max_epochs": 1, "weight_noise_phase": "restart", "weight_noise": 0.01, "progress": False,
+                        "tensorboard": False, "device": "cpu", "amp": "off", "threads": 1}}
+    saves = []
+    real_save = torch.save
+    monkeypatch.setattr(torch, "save", lambda obj, f, *a, **k: (saves.append(f), real_save(obj, f, *a, **k))[1])
+    out = tmp_path / "exp"
+    api.train(config_from_data(config), out, echo=lambda _: None)
+    assert len(saves) == 1
+    assert (out / "best.pt").read_bytes() == (out / "phase1.pt").read_bytes() == (out / "last.pt").read_bytes()
 
 
 # ----------------------------------------------------------------------------- disk full

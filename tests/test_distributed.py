@@ -1,15 +1,20 @@
 """Data-parallel training on CPU with gloo: the sharded sampler, two processes against one on the
-combined batch, and a torchrun launch of ``seqlabel train`` end to end."""
+combined batch, a torchrun launch of ``seqlabel train`` end to end, and every rank stopping
+together when rank 0 fails in what it alone does (checkpoints, logs, dev evaluation)."""
 from __future__ import annotations
 
 import csv
+import datetime
+import json
 import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -17,7 +22,8 @@ import torch.multiprocessing as mp
 from seqlabel import api
 from seqlabel.config import config_from_data
 from seqlabel.data import collate
-from seqlabel.distributed import DistributedBucketSampler, shard
+from seqlabel.distributed import DistributedBucketSampler, on_main, shard
+from seqlabel.errors import CheckpointError
 from seqlabel.model import build_model
 from seqlabel.sampling import BucketBatchSampler
 from seqlabel.train import EpochStats, _build_optimizer, train_step
@@ -135,3 +141,63 @@ train: {{max_epochs: 2, batch_frames: 40, max_batch_size: 3, progress: false, te
     assert [int(r["step"]) for r in rows] == [steps[0], steps[0] + steps[1]]  # half the batches each
     hyps = api.decode(out / "best.pt", dev, device="cpu", progress=False)
     assert [h.id for h in hyps] == ["dv0", "dv1"]
+
+
+# ----------------------------------------------------------------------------- rank 0 fails alone
+DISK_FULL = "cannot write checkpoint last.pt: No space left on device"
+
+
+def failing_worker(rank: int, port: int, config: str, out: str) -> None:
+    """Train with a process group that gives up after 20 s, rank 0's checkpoint saves failing; write
+    what each rank raised, and when, to ``out/rank<r>.json``."""
+    import seqlabel.train
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2,
+                            timeout=datetime.timedelta(seconds=20))
+    if rank == 0:
+        def disk_full(path: Path, state: dict) -> Path:
+            raise CheckpointError(DISK_FULL)
+        seqlabel.train.save_checkpoint = disk_full
+    try:
+        api.train(config, Path(out) / "exp", echo=lambda _: None)
+        raised = {"type": None}
+    except Exception as e:
+        raised = {"type": type(e).__name__, "message": str(e), "at": time.time()}
+    finally:
+        dist.destroy_process_group()
+    (Path(out) / f"rank{rank}.json").write_text(json.dumps(raised))
+
+
+def test_a_failure_on_rank_zero_stops_every_rank_promptly_with_its_error(tmp_path: Path) -> None:
+    from test_resume import TEXTS, write_npy_corpus
+
+    train = write_npy_corpus(tmp_path, TEXTS, "tr", 0)
+    dev = write_npy_corpus(tmp_path, ["abc", "ba"], "dv", 1)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"""
+data: {{train: {train}, dev: {dev}}}
+features: {{type: precomputed}}
+model: {{num_layers: 1, hidden_size: 8}}
+train: {{max_epochs: 2, batch_frames: 40, max_batch_size: 3, progress: false, tensorboard: false,
+         device: cpu, amp: "off", threads: 1, save_every_steps: 2}}
+""")
+    context = mp.spawn(failing_worker, args=(free_port(), str(config), str(tmp_path)), nprocs=2, join=False)
+    deadline = time.time() + 90
+    while not context.join(timeout=1) and time.time() < deadline:
+        pass
+    for process in context.processes:  # a regression must fail, not hang the suite
+        if process.is_alive():
+            process.kill()
+    assert all(not p.is_alive() for p in context.processes)
+    first, other = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert first["type"] == "CheckpointError" and first["message"] == DISK_FULL  # the original error
+    assert other["type"] == "SeqlabelError", other  # not the backend's timeout or a closed connection
+    assert "rank 0 failed while saving" in other["message"] and DISK_FULL in other["message"]
+    assert abs(other["at"] - first["at"]) < 5  # together, long before the 20 s timeout
+
+
+def test_on_main_runs_the_action_in_a_single_process() -> None:
+    assert on_main("adding", lambda: 1 + 1) == 2
+    with pytest.raises(ZeroDivisionError):
+        on_main("dividing", lambda: 1 / 0)

@@ -1,5 +1,6 @@
 """Kill and resume: a training run killed with SIGKILL in the middle of an epoch and resumed from
-its step checkpoint ends with exactly the weights of an uninterrupted run with the same seed.
+its step checkpoint ends with exactly the weights of an uninterrupted run with the same seed, in
+one process and in two (torchrun, gloo; each rank restores its own random state).
 
 The data are tiny precomputed features (.npy) written by the test, so the run is fast and
 deterministic on CPU (one thread, no dropout; weight noise on, so the RNG state must be restored).
@@ -23,6 +24,7 @@ import yaml
 from seqlabel import api
 from seqlabel.checkpoint import load_checkpoint, save_checkpoint
 from seqlabel.errors import CheckpointError
+from seqlabel.train_state import own_rng_state
 
 ROOT = Path(__file__).resolve().parents[1]
 DIM = 6
@@ -136,3 +138,69 @@ def test_a_mid_epoch_checkpoint_resumes_only_with_the_process_count_that_wrote_i
     save_checkpoint(out / "last.pt", state)
     with pytest.raises(CheckpointError, match=r"by 2 process\(es\).*--nproc_per_node=2"):
         api.train(config, out, resume=True, echo=lambda _: None)
+
+
+# Rank 0 kills its own process group member (SIGKILL) right after writing its first step checkpoint:
+# the run stops mid-epoch as at a crash, deterministically.
+CRASH_AFTER_FIRST_SAVE = """
+import os, signal, sys
+import seqlabel.train as t
+save = t.save_checkpoint
+def save_then_crash(path, state):
+    written = save(path, state)
+    if os.environ["RANK"] == "0":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return written
+t.save_checkpoint = save_then_crash
+from seqlabel.cli import main
+main(sys.argv[1:], prog_name="seqlabel")
+"""
+
+
+def test_each_rank_restores_its_own_random_state_and_older_checkpoints_still_load() -> None:
+    states = [{"torch": torch.tensor([0])}, {"torch": torch.tensor([1])}]
+    assert own_rng_state(states) is states[0]  # rank 0 of one process
+    single = {"torch": torch.tensor([2])}  # checkpoints from before the per-rank list
+    assert own_rng_state(single) is single
+    assert torch.equal(own_rng_state(torch.tensor([3])), torch.tensor([3]))
+
+
+def torchrun(*args: str, script: Path | None = None) -> subprocess.CompletedProcess:
+    from test_distributed import free_port
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    program = [str(script)] if script else ["-m", "seqlabel"]
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                           f"--master_port={free_port()}", *program, *args],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_two_processes_killed_mid_epoch_and_resumed_equal_uninterrupted(config: Path, tmp_path: Path) -> None:
+    """Each rank draws its own dropout masks (its batches differ in shape), so each must get its
+    own random state back: rank 0's on both ranks gives other weights."""
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    settings["model"].update(num_layers=2, dropout=0.3)
+    two_layers = tmp_path / "dropout.yaml"
+    two_layers.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    reference = tmp_path / "reference"
+    done = torchrun("train", str(two_layers), "--out", str(reference))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    out = tmp_path / "killed"
+    script = tmp_path / "crash.py"
+    script.write_text(CRASH_AFTER_FIRST_SAVE, encoding="utf-8")
+    crashed = torchrun("train", str(two_layers), "--out", str(out), script=script)
+    assert crashed.returncode != 0, crashed.stdout + crashed.stderr
+    state = load_checkpoint(out / "last.pt")
+    assert state["progress"]["epoch"] == 0 and state["progress"]["batch"] == 2 and len(state["rng"]) == 2
+    assert not torch.equal(state["rng"][0]["torch"], state["rng"][1]["torch"])  # the ranks did drift apart
+
+    resumed = torchrun("train", str(two_layers), "--out", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "after batch 2 of epoch 1" in resumed.stdout
+    for name in ("last.pt", "best.pt"):
+        want, got = load_checkpoint(reference / name), load_checkpoint(out / name)
+        for key, tensor in want["model"].items():
+            assert torch.equal(got["model"][key], tensor), (name, key)  # bit-identical, no tolerance
+    assert rows_without_times(out) == rows_without_times(reference)
