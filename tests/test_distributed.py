@@ -107,7 +107,8 @@ def test_two_processes_equal_one_process_on_the_combined_batch(tmp_path: Path) -
 
 
 # ----------------------------------------------------------------------------- torchrun end to end
-def test_torchrun_two_processes_train_and_rank_zero_writes(tmp_path: Path) -> None:
+def tiny_config(tmp_path: Path, extra_train: str = "") -> Path:
+    """A 1 x 8 BiLSTM config on test_resume's tiny .npy corpus (train tr*.npy, dev dv*.npy -> dv.jsonl)."""
     from test_resume import TEXTS, write_npy_corpus
 
     train = write_npy_corpus(tmp_path, TEXTS, "tr", 0)
@@ -118,8 +119,16 @@ data: {{train: {train}, dev: {dev}}}
 features: {{type: precomputed}}
 model: {{num_layers: 1, hidden_size: 8}}
 train: {{max_epochs: 2, batch_frames: 40, max_batch_size: 3, progress: false, tensorboard: false,
-         device: cpu, amp: "off", threads: 1, early_stop_patience: 0, save_every_steps: 2}}
+         device: cpu, amp: "off", threads: 1, save_every_steps: 2{", " + extra_train if extra_train else ""}}}
 """)
+    return config
+
+
+def test_torchrun_two_processes_train_and_rank_zero_writes(tmp_path: Path) -> None:
+    from test_resume import TEXTS
+
+    config = tiny_config(tmp_path, "early_stop_patience: 0")
+    dev = tmp_path / "dv.jsonl"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": "1"}
     out = tmp_path / "exp"
@@ -170,18 +179,7 @@ def failing_worker(rank: int, port: int, config: str, out: str) -> None:
 
 
 def test_a_failure_on_rank_zero_stops_every_rank_promptly_with_its_error(tmp_path: Path) -> None:
-    from test_resume import TEXTS, write_npy_corpus
-
-    train = write_npy_corpus(tmp_path, TEXTS, "tr", 0)
-    dev = write_npy_corpus(tmp_path, ["abc", "ba"], "dv", 1)
-    config = tmp_path / "c.yaml"
-    config.write_text(f"""
-data: {{train: {train}, dev: {dev}}}
-features: {{type: precomputed}}
-model: {{num_layers: 1, hidden_size: 8}}
-train: {{max_epochs: 2, batch_frames: 40, max_batch_size: 3, progress: false, tensorboard: false,
-         device: cpu, amp: "off", threads: 1, save_every_steps: 2}}
-""")
+    config = tiny_config(tmp_path)
     context = mp.spawn(failing_worker, args=(free_port(), str(config), str(tmp_path)), nprocs=2, join=False)
     deadline = time.time() + 90
     while not context.join(timeout=1) and time.time() < deadline:
