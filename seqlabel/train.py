@@ -237,6 +237,12 @@ def _noise(tc: TrainConfig, phase: int, epoch: int) -> float:
     return tc.weight_noise if epoch >= tc.weight_noise_start_epoch else 0.0
 
 
+def _noise_rng(seed: int, epoch: int, index: int, device: torch.device) -> torch.Generator:
+    """The weight noise of batch ``index`` of ``epoch``: the same on every rank (DDP replicas stay one
+    model), independent of dropout's draws, and recomputed exactly on resume."""
+    return torch.Generator(device=device).manual_seed((seed * 1_000_003 + epoch) * 1_000_003 + index)
+
+
 def _train_epoch(run: Run, learner: Learner, progress: Progress, epoch: int) -> tuple[EpochStats, float]:
     """One pass over the training batches (the rest of it when resuming inside the epoch), with step
     checkpoints every ``save_every_steps`` batches; returns the totals over all ranks and the seconds."""
@@ -257,7 +263,7 @@ def _train_epoch(run: Run, learner: Learner, progress: Progress, epoch: int) -> 
                leave=False)
     for index, batch in enumerate(bar, done + 1):
         steps, skips = train_step(learner.stepper, batch.to(run.device), learner.optimizer, learner.scaler,
-                                  run.config, noise, stats, run.device)
+                                  run.config, noise, stats, run.device, _noise_rng(tc.seed, epoch, index, run.device))
         progress.step += steps
         skips = distributed.gather(skips) if distributed.world_size() > 1 else skips
         if skips:  # the same on every rank: gathered

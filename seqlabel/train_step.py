@@ -3,7 +3,7 @@ non-finite skips, DDP-consistent scaling) and the weight-noise context."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Optional
 
 import torch
 
@@ -16,7 +16,8 @@ from seqlabel.types import Batch
 
 
 def train_step(model: torch.nn.Module, batch: Batch, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-               config: Config, noise: float, stats: EpochStats, device: torch.device) -> tuple[int, list[Skip]]:
+               config: Config, noise: float, stats: EpochStats, device: torch.device,
+               noise_rng: Optional[torch.Generator] = None) -> tuple[int, list[Skip]]:
     """One optimisation step on the CTC-feasible part of ``batch``.
 
     ``model`` may be DDP-wrapped: then this rank's batch is one share of a global batch, the loss
@@ -42,7 +43,7 @@ def train_step(model: torch.nn.Module, batch: Batch, optimizer: torch.optim.Opti
         return 0, skips
     model.train()
     optimizer.zero_grad(set_to_none=True)
-    with weight_noise(model, noise):
+    with weight_noise(model, noise, noise_rng):
         with autocast(device, config.train.amp):
             # A rank left with no feasible utterance still runs forward and backward (zero loss) for DDP.
             inputs = batch if len(batch) else whole
@@ -76,10 +77,11 @@ def train_step(model: torch.nn.Module, batch: Batch, optimizer: torch.optim.Opti
 
 
 @contextmanager
-def weight_noise(model: torch.nn.Module, std: float) -> Iterator[None]:
+def weight_noise(model: torch.nn.Module, std: float, rng: Optional[torch.Generator] = None) -> Iterator[None]:
     """Add Gaussian noise N(0, std^2) to every weight for one forward/backward pass (Graves 2013).
 
     Gradients are taken at the noisy weights; the clean weights are restored exactly afterwards.
+    ``rng`` (on the weights' device) draws the noise; None: torch's global generator.
     """
     if std <= 0:
         yield
@@ -88,7 +90,7 @@ def weight_noise(model: torch.nn.Module, std: float) -> Iterator[None]:
     clean = [p.detach().clone() for p in params]
     with torch.no_grad():
         for p in params:
-            p.add_(torch.randn_like(p) * std)
+            p.add_(torch.randn(p.shape, generator=rng, device=p.device, dtype=p.dtype) * std)
     try:
         yield
     finally:

@@ -199,3 +199,19 @@ def test_on_main_runs_the_action_in_a_single_process() -> None:
     assert on_main("adding", lambda: 1 + 1) == 2
     with pytest.raises(ZeroDivisionError):
         on_main("dividing", lambda: 1 / 0)
+
+
+def test_weight_noise_is_the_same_on_every_rank_whatever_dropout_drew() -> None:
+    from seqlabel.train import _noise_rng
+    from seqlabel.train_step import weight_noise
+
+    def noisy(global_seed: int, index: int) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        model = build_model(DIM, CLASSES, config_from_data(CONFIG).model)
+        torch.manual_seed(global_seed)  # what dropout left in the global generator differs by rank
+        with weight_noise(model, 0.1, _noise_rng(1, 2, index, torch.device("cpu"))):
+            return [p.detach().clone() for p in model.parameters()]
+
+    rank0, rank1, next_batch = noisy(5, 3), noisy(6, 3), noisy(5, 4)
+    assert all(torch.equal(a, b) for a, b in zip(rank0, rank1))
+    assert not all(torch.equal(a, b) for a, b in zip(rank0, next_batch))
