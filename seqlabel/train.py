@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import random
-import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,19 +28,19 @@ from seqlabel.checkpoint import copy_checkpoint, load_checkpoint, save_checkpoin
 from seqlabel.config import Config, TrainConfig, save_config, to_dict
 from seqlabel.data import Split
 from seqlabel.decoders.greedy import greedy_search
-from seqlabel.errors import CheckpointError, ConfigError, DataError
+from seqlabel.errors import CheckpointError, DataError
 from seqlabel.inference import amp_dtype, forward_all, resolve_device
 from seqlabel.metrics import ScoreResult, score
 from seqlabel.model import BiLSTMCTC, build_model
 from seqlabel.sampling import BucketBatchSampler
+from seqlabel.train_checks import PHASE1_NAME, check_run, check_space
 from seqlabel.train_data import TrainData, load_data
 from seqlabel.train_log import (LOG_NAME, SKIPPED_NAME, EpochStats, check_nonfinite, log_row, log_sizes, rank_share,
-                                reduced, report_skips, size, tensorboard, truncate_logs)
+                                reduced, report_skips, tensorboard, truncate_logs)
 from seqlabel.train_state import Learner, Progress, all_rng_states, pack, restore
 from seqlabel.train_step import train_step
 from seqlabel.vocab import Vocab
 
-PHASE1_NAME = "phase1.pt"
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ def _silent(_: str) -> None:
 
 def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], None],
            device: torch.device) -> TrainResult:
-    _check_run(config, out_dir, resume)
+    check_run(config, out_dir, resume)
     last_path = out_dir / "last.pt"
     resumed = load_checkpoint(last_path) if resume else None
     _seed_everything(config.train.seed)
@@ -114,7 +113,7 @@ def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], No
     echo(f"model: {sum(p.numel() for p in learner.model.parameters()):,} parameters; device {device}; "
          f"{len(sampler)} batches per epoch" + (f" on each of {distributed.world_size()} processes"
                                                 if distributed.world_size() > 1 else ""))
-    _check_space(out_dir, learner.model, config)
+    check_space(out_dir, learner.model, config)
     common = {"config": to_dict(config), "vocab": data.vocab.state(), "input_dim": data.input_dim,
               "cmvn": data.cmvn.state() if data.cmvn else None}
     first_epoch = Progress.from_state(resumed["progress"]).epoch + 1 if resumed else 1
@@ -126,23 +125,6 @@ def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], No
     if writer is not None:
         writer.close()
     return _finish(run, progress)
-
-
-def _check_run(config: Config, out_dir: Path, resume: bool) -> None:
-    """Refuse a run that cannot start: output folder, --resume against what it holds, the data it needs."""
-    _check_writable(out_dir)  # every rank checks what rank 0 will need, so that all stop together
-    last_path = out_dir / "last.pt"
-    if not resume and last_path.exists():
-        raise ConfigError(f"{out_dir} already holds a training run ({last_path}); pass --resume to "
-                          "continue it or choose another --out")
-    if resume and not last_path.exists():
-        raise CheckpointError(f"--resume: no {last_path} to resume from; train without --resume")
-    if not config.data.train:
-        raise ConfigError("data.train is not set (the training manifest)")
-    if config.train.weight_noise_phase == "restart" and not config.data.dev:
-        raise ConfigError("train.weight_noise_phase: restart needs data.dev (phase 1 keeps the point of lowest "
-                          "dev loss, phase 2 that of lowest dev error); set data.dev or use "
-                          "train.weight_noise_phase: epoch")
 
 
 def _build_learner(config: Config, data: TrainData, device: torch.device
@@ -401,29 +383,3 @@ def _build_scheduler(optimizer: torch.optim.Optimizer, tc: TrainConfig) -> torch
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
-
-
-def _check_space(out_dir: Path, model: torch.nn.Module, config: Config) -> None:
-    """Refuse to start when the disk cannot hold the checkpoints (best.pt, last.pt, phase1.pt with a
-    restart schedule) and a temporary copy: each about the weights plus the optimizer's per-weight
-    state (two moments for Adam, momentum for SGD)."""
-    weights = sum(p.numel() * p.element_size() for p in model.parameters())
-    copies = 3 if config.train.optimizer == "adam" else 2
-    per_file = weights * copies + (1 << 20)  # + configs, vocabulary, CMVN statistics
-    names = ["best.pt", "last.pt"] + ([PHASE1_NAME] if config.train.weight_noise_phase == "restart" else [])
-    need = (len(names) + 1) * per_file - sum(size(out_dir / name) for name in names)
-    free = shutil.disk_usage(out_dir).free
-    if free < need:
-        raise ConfigError(f"not enough free disk space in {out_dir}: {free / 1e6:.1f} MB free, checkpoints need "
-                          f"about {need / 1e6:.1f} MB ({', '.join(names)} and a temporary copy); free some space "
-                          "or choose another --out")
-
-
-def _check_writable(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f".write-test-{distributed.rank()}"
-        probe.write_bytes(b"0" * 4096)
-        probe.unlink()
-    except OSError as e:
-        raise ConfigError(f"output directory {out_dir} is not writable: {e.strerror}") from None

@@ -307,9 +307,9 @@ def test_persistent_nonfinite_losses_stop_training(corpus: dict[str, Path], tmp_
 
 def test_full_disk_is_refused_before_training(corpus: dict[str, Path], tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    import seqlabel.train
+    import seqlabel.train_checks
 
-    monkeypatch.setattr(seqlabel.train.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 10**9, 5000))
+    monkeypatch.setattr(seqlabel.train_checks.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 10**9, 5000))
     out = tmp_path / "exp"
     refused(invoke("train", corpus["config"], "--out", out), f"not enough free disk space in {out}", "0.0 MB free",
             "choose another --out")

@@ -1,0 +1,59 @@
+"""Checks made before training starts, on every rank, so that a run that cannot finish stops at
+once: the output folder (writable, --resume against what it holds), the data the config needs,
+and the disk space the checkpoints will take."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+
+from seqlabel import distributed
+from seqlabel.config import Config
+from seqlabel.errors import CheckpointError, ConfigError
+from seqlabel.train_log import size
+
+PHASE1_NAME = "phase1.pt"  # the noise-free phase's best point (train.weight_noise_phase: restart)
+
+
+def check_run(config: Config, out_dir: Path, resume: bool) -> None:
+    """Refuse a run that cannot start: output folder, --resume against what it holds, the data it needs."""
+    _check_writable(out_dir)  # every rank checks what rank 0 will need, so that all stop together
+    last_path = out_dir / "last.pt"
+    if not resume and last_path.exists():
+        raise ConfigError(f"{out_dir} already holds a training run ({last_path}); pass --resume to "
+                          "continue it or choose another --out")
+    if resume and not last_path.exists():
+        raise CheckpointError(f"--resume: no {last_path} to resume from; train without --resume")
+    if not config.data.train:
+        raise ConfigError("data.train is not set (the training manifest)")
+    if config.train.weight_noise_phase == "restart" and not config.data.dev:
+        raise ConfigError("train.weight_noise_phase: restart needs data.dev (phase 1 keeps the point of lowest "
+                          "dev loss, phase 2 that of lowest dev error); set data.dev or use "
+                          "train.weight_noise_phase: epoch")
+
+
+def check_space(out_dir: Path, model: torch.nn.Module, config: Config) -> None:
+    """Refuse to start when the disk cannot hold the checkpoints (best.pt, last.pt, phase1.pt with a
+    restart schedule) and a temporary copy: each about the weights plus the optimizer's per-weight
+    state (two moments for Adam, momentum for SGD)."""
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    copies = 3 if config.train.optimizer == "adam" else 2
+    per_file = weights * copies + (1 << 20)  # + configs, vocabulary, CMVN statistics
+    names = ["best.pt", "last.pt"] + ([PHASE1_NAME] if config.train.weight_noise_phase == "restart" else [])
+    need = (len(names) + 1) * per_file - sum(size(out_dir / name) for name in names)
+    free = shutil.disk_usage(out_dir).free
+    if free < need:
+        raise ConfigError(f"not enough free disk space in {out_dir}: {free / 1e6:.1f} MB free, checkpoints need "
+                          f"about {need / 1e6:.1f} MB ({', '.join(names)} and a temporary copy); free some space "
+                          "or choose another --out")
+
+
+def _check_writable(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-test-{distributed.rank()}"
+        probe.write_bytes(b"0" * 4096)
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"output directory {out_dir} is not writable: {e.strerror}") from None
