@@ -11,8 +11,10 @@ setup(
     packages=find_packages(include=["seqlabel", "seqlabel.*", "corpora", "corpora.*"]),
     include_package_data=True,
     install_requires=[
-        "torch==2.11.*",
-        "torchaudio==2.11.*",
+        # One proven pair, pinned exactly (README "Install and test" says why): torchaudio 2.11 is the last
+        # feature release and is built against torch's stable ABI; 2.11.1 needs torch >= 2.12 at run time.
+        "torch==2.14.1",
+        "torchaudio==2.11.1",
         "numpy",
         "librosa",
         "jiwer>=3.0",

@@ -7,6 +7,17 @@ from pathlib import Path
 import pytest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Stop at once with one message when torch and torchaudio do not work together, instead of a
+    loader error in every test module that imports seqlabel."""
+    from seqlabel.runtime import InstallError, check_torchaudio
+
+    try:
+        check_torchaudio()
+    except InstallError as error:
+        pytest.exit(f"broken install: {error}", returncode=4)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of real corpora: ``$SEQLABEL_SHARED_DATA``, else the repository's sibling

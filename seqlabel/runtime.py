@@ -1,0 +1,47 @@
+"""The installed PyTorch stack: the torch/torchaudio pair seqlabel is tested with, and a check that
+torchaudio's compiled extension loads and runs beside the installed torch.
+
+torchaudio ships a compiled library (``libtorchaudio.so``) that must match the torch binary. A pair
+that pip accepts can still fail at load time (torchaudio 2.11.1 declares ``torch>=2.11`` but needs a
+symbol first exported by torch 2.12): the check turns that loader error into one message naming both
+versions and the command that installs the proven pair.
+"""
+from __future__ import annotations
+
+from importlib import metadata
+
+from seqlabel.errors import SeqlabelError
+
+PROVEN_TORCH = "2.14.1"
+PROVEN_TORCHAUDIO = "2.11.1"
+
+
+class InstallError(SeqlabelError):
+    """The installed torch and torchaudio do not work together."""
+
+
+def installed_version(package: str) -> str:
+    """The installed distribution's version, or 'not installed'."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def check_torchaudio() -> None:
+    """Load torchaudio's compiled ops and run the two seqlabel uses (CTC forced alignment, Kaldi
+    fbank) on a tiny input; raise InstallError naming the versions and the fix when they fail."""
+    try:
+        import torch
+        import torchaudio.compliance.kaldi as kaldi
+        from torchaudio.functional import forced_align
+
+        log_probs = torch.log_softmax(torch.zeros(1, 8, 3), dim=-1)  # (B=1, T=8, C=3)
+        forced_align(log_probs, torch.tensor([[1, 2]], dtype=torch.int32), blank=0)
+        kaldi.fbank(torch.zeros(1, 800), sample_frequency=8000.0)
+    except (ImportError, OSError, RuntimeError) as error:
+        raise InstallError(
+            f"torchaudio {installed_version('torchaudio')} does not work with torch "
+            f"{installed_version('torch')} ({type(error).__name__}: {str(error)[:300]}). seqlabel is tested with "
+            f"torch {PROVEN_TORCH} + torchaudio {PROVEN_TORCHAUDIO}: "
+            f"pip install torch=={PROVEN_TORCH} torchaudio=={PROVEN_TORCHAUDIO}") from None
