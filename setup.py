@@ -12,7 +12,7 @@ setup(
     include_package_data=True,
     install_requires=[
         # One proven pair, pinned exactly (README "Install and test" says why): torchaudio 2.11 is the last
-        # feature release and is built against torch's stable ABI; 2.11.1 needs torch >= 2.12 at run time.
+        # feature release and is built against torch's stable ABI; 2.11.1 fails to load with torch 2.11.0.
         "torch==2.14.1",
         "torchaudio==2.11.1",
         "numpy",
