@@ -8,7 +8,10 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["seqlabel", "seqlabel.*", "corpora", "corpora.*"]),
+    # The recipes live in the repository's top-level corpora/ and install as seqlabel.corpora.
+    packages=find_packages(include=["seqlabel", "seqlabel.*"])
+    + [f"seqlabel.{name}" for name in find_packages(include=["corpora", "corpora.*"])],
+    package_dir={"seqlabel.corpora": "corpora"},
     include_package_data=True,
     install_requires=[
         # One proven pair, pinned exactly (README "Install and test" says why): torchaudio 2.11 is the last

@@ -21,7 +21,7 @@ def corpus_manifest(name: str, work: Path, limit: int = 0, seed: int = 0) -> tup
     """The training manifest of ``name`` (an4, fsdd: prepared from SHARED; synthetic: generated),
     cut to ``limit`` utterances drawn at random (0: all); returns (manifest, what it is)."""
     from seqlabel import api
-    from seqlabel.manifest import read_manifest
+    from seqlabel.data.manifest import read_manifest
 
     folder = SHARED / CORPORA.get(name, "")
     if name in CORPORA and folder.is_dir():

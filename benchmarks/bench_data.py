@@ -29,10 +29,10 @@ import soundfile  # noqa: E402
 import torch  # noqa: E402
 
 from seqlabel.config import TrainConfig, load_config  # noqa: E402
-from seqlabel.data import extract_features  # noqa: E402
+from seqlabel.data.dataset import extract_features  # noqa: E402
 from seqlabel.features import build_extractor  # noqa: E402
-from seqlabel.manifest import read_manifest  # noqa: E402
-from seqlabel.sampling import BucketBatchSampler, padding_ratio  # noqa: E402
+from seqlabel.data.manifest import read_manifest  # noqa: E402
+from seqlabel.data.sampling import BucketBatchSampler, padding_ratio  # noqa: E402
 
 CONFIGS = {"an4": ROOT / "configs" / "an4.yaml", "fsdd": ROOT / "configs" / "fsdd.yaml",
            "synthetic": ROOT / "configs" / "an4.yaml"}

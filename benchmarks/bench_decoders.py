@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT))
 from _common import emit  # noqa: E402
 from seqlabel.decoders import CTCPrefixBeamSearch, greedy_search  # noqa: E402
 from seqlabel.lm import Lexicon, NgramLM, train_lm  # noqa: E402
-from seqlabel.metrics import score, to_words  # noqa: E402
+from seqlabel.scoring.metrics import score, to_words  # noqa: E402
 
 SHARED_DATA = Path(os.environ.get("SEQLABEL_SHARED_DATA", ROOT.parent / "shared" / "data")).expanduser()
 AN4_TRANSCRIPTS = SHARED_DATA / "an4_wav" / "etc" / "an4_train.transcription"
@@ -121,8 +121,8 @@ def synthetic_log_probs(text: str, tokens: list[str], rng: np.random.Generator, 
 
 
 def load_checkpoint_log_probs(checkpoint: str, manifest: str, n: int) -> tuple[list[np.ndarray], list[list[str]], list[str]]:
-    from seqlabel.manifest import read_manifest
-    from seqlabel.recognizer import Recognizer
+    from seqlabel.data.manifest import read_manifest
+    from seqlabel.inference.recognizer import Recognizer
 
     recognizer = Recognizer.from_checkpoint(checkpoint, "auto")
     if recognizer.vocab.unit != "char":

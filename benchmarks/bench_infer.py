@@ -4,7 +4,7 @@ checkpoint's model in seqlabel and for its TorchScript and ONNX exports.
 Not a test: a script that prints a table and the same as JSON. Features are extracted (and
 normalised) beforehand: their cost is bench_data.py's. Rows, interleaved round by round:
 
-    seqlabel       seqlabel.inference.greedy_transcribe: length-sorted batches, forward, greedy path
+    seqlabel       seqlabel.inference.batch.greedy_transcribe: length-sorted batches, forward, greedy path
                    with token frames and confidences (Hypothesis records)
     torchscript    the exported file (``seqlabel export``): raw padded features -> log-probs, argmax,
                    repeats merged and blanks dropped with numpy
@@ -35,16 +35,16 @@ import numpy as np  # noqa: E402
 import soundfile  # noqa: E402
 import torch  # noqa: E402
 
-from seqlabel.checkpoint import save_checkpoint  # noqa: E402
+from seqlabel.models.checkpoint import save_checkpoint  # noqa: E402
 from seqlabel.config import load_config, to_dict  # noqa: E402
-from seqlabel.export import export  # noqa: E402
+from seqlabel.inference.export import export  # noqa: E402
 from seqlabel.features import build_extractor  # noqa: E402
 from seqlabel.features.cmvn import compute_stats  # noqa: E402
-from seqlabel.inference import greedy_transcribe, sorted_batches  # noqa: E402
-from seqlabel.manifest import read_manifest  # noqa: E402
-from seqlabel.model import build_model  # noqa: E402
-from seqlabel.recognizer import Recognizer  # noqa: E402
-from seqlabel.vocab import Vocab  # noqa: E402
+from seqlabel.inference.batch import greedy_transcribe, sorted_batches  # noqa: E402
+from seqlabel.data.manifest import read_manifest  # noqa: E402
+from seqlabel.models.bilstm import build_model  # noqa: E402
+from seqlabel.inference.recognizer import Recognizer  # noqa: E402
+from seqlabel.data.vocab import Vocab  # noqa: E402
 
 
 def random_checkpoint(manifest: Path, path: Path, config_path: Path) -> Path:

@@ -7,7 +7,7 @@ and interleaved round by round (the order alternates) so that drifting machine l
     bare loop      nn.LSTM (L x H bidirectional, padded input) + Linear + log_softmax + ctc_loss + Adam
                    over the padded batches, built beforehand (no data loading in the timing)
     seqlabel model seqlabel's BiLSTMCTC (packed sequences) in the same bare loop: the model's share
-    seqlabel train ``seqlabel.train.train`` for one epoch: DataLoader, collate, train_step (CTC
+    seqlabel train ``seqlabel.training.loop.train`` for one epoch: DataLoader, collate, train_step (CTC
                    feasibility, grad clipping, loss scaler), logging; epoch time from its log.csv
 
 All three see the same utterances, normalised features (global CMVN), batches (the
@@ -41,15 +41,15 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from seqlabel.config import Config, config_from_data, save_config  # noqa: E402
-from seqlabel.data import SequenceDataset, load_split, normalize  # noqa: E402
+from seqlabel.data.dataset import SequenceDataset, load_split, normalize  # noqa: E402
 from seqlabel.features import build_extractor  # noqa: E402
 from seqlabel.features.cmvn import compute_stats  # noqa: E402
-from seqlabel.manifest import read_manifest  # noqa: E402
-from seqlabel.model import build_model  # noqa: E402
-from seqlabel.sampling import BucketBatchSampler  # noqa: E402
-from seqlabel.train import train  # noqa: E402
+from seqlabel.data.manifest import read_manifest  # noqa: E402
+from seqlabel.models.bilstm import build_model  # noqa: E402
+from seqlabel.data.sampling import BucketBatchSampler  # noqa: E402
+from seqlabel.training.loop import train  # noqa: E402
 from seqlabel.types import Batch  # noqa: E402
-from seqlabel.vocab import Vocab  # noqa: E402
+from seqlabel.data.vocab import Vocab  # noqa: E402
 
 SAMPLE_RATES = {"fsdd": 8000}
 
@@ -107,7 +107,7 @@ class BareBiLSTM(nn.Module):
 
 
 def seqlabel_epoch(config: Config, work: Path, round_: int) -> float:
-    """``seqlabel.train.train`` for one epoch (progress bar on, as by default, sent to a buffer)."""
+    """``seqlabel.training.loop.train`` for one epoch (progress bar on, as by default, sent to a buffer)."""
     out = work / f"run{round_}"
     with contextlib.redirect_stderr(io.StringIO()):
         train(config, out, echo=lambda _: None)

@@ -37,7 +37,7 @@ RECIPES: dict[str, str] = {
 def load_recipe(name: str) -> ModuleType:
     if name not in RECIPES:
         raise ConfigError(f"unknown corpus {name!r}; known corpora: {', '.join(sorted(RECIPES))}")
-    return importlib.import_module(f"corpora.{name}")
+    return importlib.import_module(f"seqlabel.corpora.{name}")
 
 
 def run_recipe(name: str, data_dir: Path | None, out_dir: Path, options: dict[str, Any]) -> dict[str, Path]:

@@ -1,5 +1,5 @@
 """Helpers shared by the recipes: speaker splits, statistics summaries, manifest writing with
-validation (see ``corpora.validate``), input checks and reports."""
+validation (see ``seqlabel.corpora.validate``), input checks and reports."""
 from __future__ import annotations
 
 import json
@@ -10,9 +10,9 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Collection, Sequence
 
-from corpora.validate import Report, check_splits, split_stats, tokens_of
+from seqlabel.corpora.validate import Report, check_splits, split_stats, tokens_of
 from seqlabel.errors import DataError
-from seqlabel.manifest import write_manifest
+from seqlabel.data.manifest import write_manifest
 from seqlabel.types import Utterance
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 A recipe records what it finds while reading the corpus (``Report.add``: missing files, audio
 without transcripts, ...) and the sample rate of each utterance it could read. ``check_splits``
 adds the checks on the utterances themselves (duplicate ids, empty transcripts, durations, sample
-rates) and returns the utterances to keep. ``corpora.common.write_splits`` runs it, writes the
+rates) and returns the utterances to keep. ``seqlabel.corpora.common.write_splits`` runs it, writes the
 report to ``validation.txt`` and the statistics to ``stats.json`` next to the manifests, and
 refuses to write manifests while a fatal problem is left.
 """

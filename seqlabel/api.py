@@ -15,12 +15,12 @@ from typing import Any, Callable, Optional, Sequence
 
 from seqlabel.config import Config, load_config
 from seqlabel.errors import ConfigError, DataError, VocabError
-from seqlabel.evaluation import (CompareReport, EvalReport, check_folding, compare_files, score_files, score_tokens,
+from seqlabel.scoring.evaluation import (CompareReport, EvalReport, check_folding, compare_files, score_files, score_tokens,
                                  write_reports)
-from seqlabel.manifest import read_manifest, speaker_of
-from seqlabel.metrics import RATE_NAMES
-from seqlabel.report import summary_line
-from seqlabel.transcripts import write_kaldi_text
+from seqlabel.data.manifest import read_manifest, speaker_of
+from seqlabel.scoring.metrics import RATE_NAMES
+from seqlabel.scoring.report import summary_line
+from seqlabel.data.transcripts import write_kaldi_text
 from seqlabel.types import ErrorStats, Hypothesis
 
 __all__ = ["CompareReport", "EvalReport", "align", "compare_files", "decode", "evaluate", "export", "plot_curves",
@@ -30,7 +30,7 @@ __all__ = ["CompareReport", "EvalReport", "align", "compare_files", "decode", "e
 def prepare(corpus: str, data_dir: Optional[str | Path] = None, out_dir: Optional[str | Path] = None,
             **options: Any) -> dict[str, Path]:
     """Run a corpus recipe; manifests go to ``out_dir`` (default ``data/<corpus>``)."""
-    from corpora import run_recipe
+    from seqlabel.corpora import run_recipe
 
     out = Path(out_dir) if out_dir is not None else Path("data") / corpus
     return run_recipe(corpus, Path(data_dir) if data_dir is not None else None, out, options)
@@ -39,8 +39,8 @@ def prepare(corpus: str, data_dir: Optional[str | Path] = None, out_dir: Optiona
 def train(config: Config | str | Path, out_dir: str | Path, overrides: Sequence[str] = (), resume: bool = False,
           echo: Callable[[str], None] = print):
     """Train from a Config or a YAML file; if ``data.test`` is set, evaluate the best model on it."""
-    from seqlabel.distributed import from_environment
-    from seqlabel.train import train as run_training
+    from seqlabel.training.distributed import from_environment
+    from seqlabel.training.loop import train as run_training
 
     cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
     result = run_training(cfg, out_dir, resume=resume, echo=echo)
@@ -62,7 +62,7 @@ def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Pat
     seconds, confidences) to ``ctm``, and the n-best lists (TSV) to ``nbest_out``.
     """
     from seqlabel.decoders.ctm import write_ctm
-    from seqlabel.recognizer import Recognizer
+    from seqlabel.inference.recognizer import Recognizer
 
     recognizer = Recognizer.from_checkpoint(checkpoint, device, overrides)
     nbest = recognizer.transcribe_nbest(read_manifest(manifest), progress=progress)
@@ -81,7 +81,7 @@ def align(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path
           level: str = "token", progress: bool = True) -> list[Hypothesis]:
     """Force-align each transcript of a manifest to the model's log-probs; optionally write a CTM."""
     from seqlabel.decoders.ctm import write_ctm
-    from seqlabel.recognizer import Recognizer
+    from seqlabel.inference.recognizer import Recognizer
 
     recognizer = Recognizer.from_checkpoint(checkpoint, device)
     hyps = recognizer.align(read_manifest(manifest), progress=progress)
@@ -92,8 +92,8 @@ def align(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path
 
 def export(checkpoint: str | Path, out: str | Path, format: str = "torchscript") -> Path:
     """Export a checkpoint to TorchScript or ONNX (features + lengths -> log-probs + lengths, CMVN
-    folded in); ``<out>.tokens.txt`` and ``<out>.json`` go beside it. See ``seqlabel.export``."""
-    from seqlabel.export import export as run
+    folded in); ``<out>.tokens.txt`` and ``<out>.json`` go beside it. See ``seqlabel.inference.export``."""
+    from seqlabel.inference.export import export as run
 
     return run(checkpoint, out, format)
 
@@ -158,8 +158,8 @@ def tune(checkpoint: str | Path, manifest: str | Path, weights: Sequence[float],
     rest (``decode.lm=...``, ``decode.lexicon=...``, ``decode.beam=...``). ``metric``: minimise the
     word error rate (``word``, default for character models) or the token error rate (``token``).
     """
-    from seqlabel.inference import beam_search_all
-    from seqlabel.recognizer import Recognizer
+    from seqlabel.inference.batch import beam_search_all
+    from seqlabel.inference.recognizer import Recognizer
 
     if not weights or not bonuses:
         raise ConfigError("tune needs at least one LM weight and one insertion bonus")
@@ -233,7 +233,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: Optional[str
 
     With ``out_dir``: writes hyp.txt and ref.txt (unfolded tokens) and the reports of ``write_reports``.
     """
-    from seqlabel.recognizer import Recognizer
+    from seqlabel.inference.recognizer import Recognizer
 
     recognizer = Recognizer.from_checkpoint(checkpoint, device, overrides)
     check_folding(fold, recognizer.vocab.unit)
@@ -259,7 +259,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: Optional[str
 
 def plot_curves(run: str | Path, out: str | Path) -> Path:
     """Training curves of a run folder (or its log.csv) as a PNG."""
-    from seqlabel.plot import draw_curves, read_log
+    from seqlabel.scoring.plot import draw_curves, read_log
 
     return draw_curves(read_log(run), out, name=str(run))
 
@@ -268,9 +268,9 @@ def plot_posteriorgram(checkpoint: str | Path, manifest: str | Path, utt_id: str
                        device: str = "auto") -> Path:
     """One utterance's posteriors (frames x labels) with the greedy path, reference and hypothesis, as a PNG."""
     from seqlabel.decoders.greedy import greedy_search
-    from seqlabel.inference import forward_all
-    from seqlabel.plot import draw_posteriorgram
-    from seqlabel.recognizer import Recognizer
+    from seqlabel.inference.batch import forward_all
+    from seqlabel.scoring.plot import draw_posteriorgram
+    from seqlabel.inference.recognizer import Recognizer
 
     utts = read_manifest(manifest)
     utt = next((u for u in utts if u.id == utt_id), None)

@@ -83,7 +83,7 @@ def train(config: Path, out_dir: Path, overrides: tuple[str, ...], resume: bool)
     """Train a model from a YAML CONFIG; checkpoints best.pt/last.pt and log.csv go to --out."""
     from seqlabel import api
 
-    from seqlabel.distributed import from_environment
+    from seqlabel.training.distributed import from_environment
 
     result = api.train(config, out_dir, overrides, resume=resume, echo=click.echo)
     env = from_environment()
@@ -256,7 +256,7 @@ def score(ref: Path, hyp: Path, unit: str, word_boundary: str, allow_missing: bo
           out_dir: Path | None, report: Path | None) -> None:
     """Score HYP against REF (both Kaldi text: `utt-id tok tok ...`); speakers are the id prefixes."""
     from seqlabel import api
-    from seqlabel.metrics import utterance_report
+    from seqlabel.scoring.metrics import utterance_report
 
     result = api.score_files(ref, hyp, unit, word_boundary, allow_missing, fold=fold, out_dir=out_dir)
     click.echo(result.summary())

@@ -30,7 +30,7 @@ def iam_xml(strokes: list[np.ndarray]) -> str:
 
 def handwriting(seed: int = 0, words: tuple[str, ...] = ("minimum", "loop")) -> list[np.ndarray]:
     """A realistic line: the Hershey cursive font through the corpus's writer styling (y down, tablet units)."""
-    from corpora.hershey import make_writers, write_line
+    from seqlabel.corpora.hershey import make_writers, write_line
 
     writer = make_writers(2, seed)[0]
     return write_line(list(words), writer, np.random.default_rng(seed))

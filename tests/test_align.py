@@ -15,7 +15,7 @@ from helpers import collapse, random_log_probs
 from seqlabel.cli import main
 from seqlabel.decoders import align_batch, ctm_entries, forced_align, greedy_search, path_alignment, read_ctm, write_ctm
 from seqlabel.errors import DataError
-from seqlabel.manifest import read_manifest
+from seqlabel.data.manifest import read_manifest
 from seqlabel.types import Hypothesis
 
 CTM_LINE = re.compile(r"(\S+) (\S+) (\d+\.\d{3}) (\d+\.\d{3}) (\S+) ([01]\.\d{3})")

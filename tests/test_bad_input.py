@@ -21,7 +21,7 @@ import torch
 import yaml
 
 from seqlabel import api
-from seqlabel.checkpoint import FORMAT
+from seqlabel.models.checkpoint import FORMAT
 from seqlabel.cli import main
 from seqlabel.errors import CheckpointError, ConfigError, DataError, VocabError
 

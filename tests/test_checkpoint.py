@@ -1,4 +1,4 @@
-"""seqlabel.checkpoint: round trip, truncated, corrupted and foreign files, atomic writes, full disks."""
+"""seqlabel.models.checkpoint: round trip, truncated, corrupted and foreign files, atomic writes, full disks."""
 from __future__ import annotations
 
 import errno
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from seqlabel import api
-from seqlabel.checkpoint import FOOTER_MAGIC, FOOTER_SIZE, FORMAT, copy_checkpoint, load_checkpoint, save_checkpoint
+from seqlabel.models.checkpoint import FOOTER_MAGIC, FOOTER_SIZE, FORMAT, copy_checkpoint, load_checkpoint, save_checkpoint
 from seqlabel.config import config_from_data
 from seqlabel.errors import CheckpointError
 

@@ -15,10 +15,10 @@ import pytest
 import soundfile
 import torch
 
-from corpora import run_recipe
-from corpora.common import carve_by_speaker, parse_speakers, preview
+from seqlabel.corpora import run_recipe
+from seqlabel.corpora.common import carve_by_speaker, parse_speakers, preview
 from seqlabel.errors import ConfigError, DataError
-from seqlabel.manifest import read_manifest
+from seqlabel.data.manifest import read_manifest
 from seqlabel.types import Utterance
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import soundfile
 
-import corpora.espeak as espeak
-from corpora import run_recipe
+import seqlabel.corpora.espeak as espeak
+from seqlabel.corpora import run_recipe
 from seqlabel.errors import DataError
-from seqlabel.manifest import read_manifest
+from seqlabel.data.manifest import read_manifest
 from seqlabel.types import Utterance
 
 SIZES = {"num_train": 12, "num_dev": 4, "num_test": 4}

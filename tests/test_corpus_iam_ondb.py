@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from corpora import run_recipe
-from corpora.iam_ondb import read_csr
+from seqlabel.corpora import run_recipe
+from seqlabel.corpora.iam_ondb import read_csr
 from seqlabel.config import FeatureConfig
 from seqlabel.errors import DataError
 from seqlabel.features import build_extractor
-from seqlabel.manifest import read_manifest
+from seqlabel.data.manifest import read_manifest
 from stroke_fixtures import IAM_XML, handwriting, iam_xml
 
 # form -> (writer id or None when original/ has no file for it, transcript lines)

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from corpora import run_recipe
+from seqlabel.corpora import run_recipe
 from seqlabel.config import FeatureConfig
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features.precomputed import PrecomputedFeatures, kaldi_matrix_shape, read_kaldi_matrix
-from seqlabel.manifest import read_manifest
+from seqlabel.data.manifest import read_manifest
 from seqlabel.types import Utterance
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from corpora import run_recipe
+from seqlabel.corpora import run_recipe
 from seqlabel.errors import ConfigError, DataError
-from seqlabel.manifest import read_manifest
+from seqlabel.data.manifest import read_manifest
 
 WORDS = ("CHAPTER", "ONE", "MISSUS", "RACHEL", "LYNDE", "IS", "SURPRISED")
 # subset -> {speaker: chapters}; speakers and chapters as numbers of different lengths (sorting)

@@ -13,13 +13,13 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from corpora import run_recipe
+from seqlabel.corpora import run_recipe
 from seqlabel.cli import main
 from seqlabel.config import FeatureConfig, ImageFeatureConfig
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import build_extractor
-from seqlabel.manifest import read_manifest
-from seqlabel.vocab import Vocab
+from seqlabel.data.manifest import read_manifest
+from seqlabel.data.vocab import Vocab
 
 
 def write_png(path: Path, width: int = 40, height: int = 16) -> Path:
@@ -305,7 +305,7 @@ def test_iam_bad_options(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- digits
 def test_digits_strings_images_and_disjoint_pools(tmp_path: Path) -> None:
-    from corpora.digits import load_digit_images, split_images
+    from seqlabel.corpora.digits import load_digit_images, split_images
 
     options = {"num_train": 12, "num_dev": 3, "num_test": 4, "min_len": 2, "max_len": 5, "scale": 3}
     paths = run_recipe("digits", None, tmp_path / "out", options)
@@ -336,7 +336,7 @@ def test_digits_options_are_checked(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- Hershey lines as images
 def test_hershey_offline_renders_writer_disjoint_lines(tmp_path: Path) -> None:
     pytest.importorskip("HersheyFonts", reason="the hershey-fonts package is not installed")
-    from corpora.hershey_offline import render_strokes
+    from seqlabel.corpora.hershey_offline import render_strokes
 
     options = {"num_train": 6, "num_dev": 2, "num_test": 2, "train_writers": 3, "dev_writers": 1,
                "test_writers": 1, "pen_width": [0.1, 0.2], "core_px": 10}

@@ -1,4 +1,4 @@
-"""seqlabel.decoders.greedy and seqlabel.inference.ctc_min_frames against brute force and ctc_loss."""
+"""seqlabel.decoders.greedy and seqlabel.inference.batch.ctc_min_frames against brute force and ctc_loss."""
 from __future__ import annotations
 
 import itertools
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seqlabel.decoders import greedy_search
-from seqlabel.inference import ctc_min_frames
+from seqlabel.inference.batch import ctc_min_frames
 
 
 def collapse(path: tuple[int, ...], blank: int = 0) -> tuple[int, ...]:

@@ -21,12 +21,12 @@ import torch.multiprocessing as mp
 
 from seqlabel import api
 from seqlabel.config import config_from_data
-from seqlabel.data import collate
-from seqlabel.distributed import DistributedBucketSampler, on_main, shard
+from seqlabel.data.dataset import collate
+from seqlabel.training.distributed import DistributedBucketSampler, on_main, shard
 from seqlabel.errors import CheckpointError
-from seqlabel.model import build_model
-from seqlabel.sampling import BucketBatchSampler
-from seqlabel.train import EpochStats, _build_optimizer, train_step
+from seqlabel.models.bilstm import build_model
+from seqlabel.data.sampling import BucketBatchSampler
+from seqlabel.training.loop import EpochStats, _build_optimizer, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 DIM, CLASSES = 5, 4
@@ -159,7 +159,7 @@ DISK_FULL = "cannot write checkpoint last.pt: No space left on device"
 def failing_worker(rank: int, port: int, config: str, out: str) -> None:
     """Train with a process group that gives up after 20 s, rank 0's checkpoint saves failing; write
     what each rank raised, and when, to ``out/rank<r>.json``."""
-    import seqlabel.train
+    import seqlabel.training.loop
 
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2,
@@ -167,7 +167,7 @@ def failing_worker(rank: int, port: int, config: str, out: str) -> None:
     if rank == 0:
         def disk_full(path: Path, state: dict) -> Path:
             raise CheckpointError(DISK_FULL)
-        seqlabel.train.save_checkpoint = disk_full
+        seqlabel.training.loop.save_checkpoint = disk_full
     try:
         api.train(config, Path(out) / "exp", echo=lambda _: None)
         raised = {"type": None}
@@ -202,8 +202,8 @@ def test_on_main_runs_the_action_in_a_single_process() -> None:
 
 
 def test_weight_noise_is_the_same_on_every_rank_whatever_dropout_drew() -> None:
-    from seqlabel.train import _noise_rng
-    from seqlabel.train_step import weight_noise
+    from seqlabel.training.loop import _noise_rng
+    from seqlabel.training.step import weight_noise
 
     def noisy(global_seed: int, index: int) -> list[torch.Tensor]:
         torch.manual_seed(0)

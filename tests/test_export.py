@@ -1,4 +1,4 @@
-"""seqlabel.export: exported TorchScript / ONNX models give the checkpoint's log-probs (atol 1e-5) on
+"""seqlabel.inference.export: exported TorchScript / ONNX models give the checkpoint's log-probs (atol 1e-5) on
 raw padded features of several batch sizes and lengths, and greedy hypotheses decoded with only the
 exported file and its token list (seqlabel not importable) equal the recognizer's."""
 from __future__ import annotations
@@ -14,17 +14,17 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from seqlabel.checkpoint import save_checkpoint
+from seqlabel.models.checkpoint import save_checkpoint
 from seqlabel.cli import main
 from seqlabel.config import Config, FeatureConfig, ModelConfig, to_dict
-from seqlabel.data import collate
+from seqlabel.data.dataset import collate
 from seqlabel.errors import ConfigError
-from seqlabel.export import export, reverse_within, side_file
+from seqlabel.inference.export import export, reverse_within, side_file
 from seqlabel.features.cmvn import CmvnStats
-from seqlabel.manifest import read_manifest
-from seqlabel.model import build_model
-from seqlabel.recognizer import Recognizer
-from seqlabel.vocab import Vocab
+from seqlabel.data.manifest import read_manifest
+from seqlabel.models.bilstm import build_model
+from seqlabel.inference.recognizer import Recognizer
+from seqlabel.data.vocab import Vocab
 
 ATOL = 1e-5
 F = 10

@@ -1,4 +1,4 @@
-"""seqlabel.features and seqlabel.data: extractor dims, deltas, Kaldi compatibility, resampling,
+"""seqlabel.features and seqlabel.data.dataset: extractor dims, deltas, Kaldi compatibility, resampling,
 bad audio, precomputed features, CMVN, and "a batch equals its items"."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torchaudio
 import torchaudio.compliance.kaldi as kaldi
 
 from seqlabel.config import FeatureConfig
-from seqlabel.data import Split, SequenceDataset, collate, load_split, normalize
+from seqlabel.data.dataset import Split, SequenceDataset, collate, load_split, normalize
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import build_extractor
 from seqlabel.features.fbank import KaldiFbank
@@ -21,7 +21,7 @@ from seqlabel.features.cmvn import compute_stats, normalize_per_speaker
 from seqlabel.features.common import add_deltas
 from seqlabel.features.precomputed import read_sphinx_mfc
 from seqlabel.types import Utterance
-from seqlabel.vocab import Vocab
+from seqlabel.data.vocab import Vocab
 
 
 def noise_wav(path: Path, seconds: float = 0.3, rate: int = 16000, seed: int = 0, channels: int = 1) -> Path:

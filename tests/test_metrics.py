@@ -1,11 +1,11 @@
-"""seqlabel.metrics: hand-counted substitutions, deletions and insertions; corpus totals; missing
+"""seqlabel.scoring.metrics: hand-counted substitutions, deletions and insertions; corpus totals; missing
 hypotheses; words from characters; the per-utterance report."""
 from __future__ import annotations
 
 import pytest
 
 from seqlabel.errors import DataError
-from seqlabel.metrics import align_stats, score, to_words, utterance_report
+from seqlabel.scoring.metrics import align_stats, score, to_words, utterance_report
 from seqlabel.types import ErrorStats
 
 

@@ -1,4 +1,4 @@
-"""seqlabel.model: output-length arithmetic, normalised log-probs, batch == items, train == eval."""
+"""seqlabel.models.bilstm: output-length arithmetic, normalised log-probs, batch == items, train == eval."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seqlabel.config import ModelConfig
-from seqlabel.model import bilstm, build_model, mask_frames, output_lengths, packed_bilstm, stack_frames
+from seqlabel.models.bilstm import bilstm, build_model, mask_frames, output_lengths, packed_bilstm, stack_frames
 
 F, C = 5, 7
 COMBOS = [(1, 1), (1, 2), (2, 2), (3, 2), (3, 3), (2, 1), (1, 4), (4, 3)]  # (frame_stacking, subsampling)

@@ -1,4 +1,4 @@
-"""seqlabel.plot and ``seqlabel plot``: PNG files of sane size from a log.csv and from a tiny model's
+"""seqlabel.scoring.plot and ``seqlabel plot``: PNG files of sane size from a log.csv and from a tiny model's
 posteriors; clear errors for a missing log, a foreign CSV and an unknown utterance."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from seqlabel.cli import main
 from seqlabel.errors import DataError
-from seqlabel.plot import draw_curves, draw_posteriorgram, read_log
+from seqlabel.scoring.plot import draw_curves, draw_posteriorgram, read_log
 
 LOG = """epoch,step,lr,train_loss,dev_loss,dev_error,skipped_infeasible,skipped_nonfinite,epoch_seconds,frames_per_second
 1,10,0.001,95.1,80.2,0.9,0,0,1.0,100

@@ -1,4 +1,4 @@
-"""seqlabel.report (summary line, speakers, confusions, sclite pra, JSON) and the report files and
+"""seqlabel.scoring.report (summary line, speakers, confusions, sclite pra, JSON) and the report files and
 phone folding of ``seqlabel score`` / ``seqlabel evaluate``."""
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from seqlabel.errors import DataError
-from seqlabel.metrics import score
-from seqlabel.report import (confusions, confusions_text, pra_text, speaker_scores, speakers_tsv, summary_dict,
+from seqlabel.scoring.metrics import score
+from seqlabel.scoring.report import (confusions, confusions_text, pra_text, speaker_scores, speakers_tsv, summary_dict,
                              summary_line)
-from seqlabel.significance import Interval, bootstrap_interval
-from seqlabel.transcripts import read_kaldi_text
+from seqlabel.scoring.significance import Interval, bootstrap_interval
+from seqlabel.data.transcripts import read_kaldi_text
 from test_sclite import find_sclite, write_trn
 from helpers import invoke, ok, refused
 

@@ -22,9 +22,9 @@ import torch
 import yaml
 
 from seqlabel import api
-from seqlabel.checkpoint import load_checkpoint, save_checkpoint
+from seqlabel.models.checkpoint import load_checkpoint, save_checkpoint
 from seqlabel.errors import CheckpointError
-from seqlabel.train_state import own_rng_state
+from seqlabel.training.state import own_rng_state
 
 ROOT = Path(__file__).resolve().parents[1]
 DIM = 6
@@ -34,7 +34,7 @@ TEXTS = ["ab", "ba", "ca", "abc", "cab", "bca", "cc ab", "aa", "bb", "ac", "cb",
 # Sleeps before every step, so that the kill lands while the epoch is running.
 SLOW_CLI = """
 import sys, time
-import seqlabel.train as t
+import seqlabel.training.loop as t
 step = t.train_step
 def slow(*args, **kwargs):
     time.sleep(0.15)
@@ -144,7 +144,7 @@ def test_a_mid_epoch_checkpoint_resumes_only_with_the_process_count_that_wrote_i
 # the run stops mid-epoch as at a crash, deterministically.
 CRASH_AFTER_FIRST_SAVE = """
 import os, signal, sys
-import seqlabel.train as t
+import seqlabel.training.loop as t
 save = t.save_checkpoint
 def save_then_crash(path, state):
     written = save(path, state)

@@ -1,4 +1,4 @@
-"""seqlabel.sampling: each index once per epoch, frame budgets, reproducible shuffling, little padding."""
+"""seqlabel.data.sampling: each index once per epoch, frame budgets, reproducible shuffling, little padding."""
 from __future__ import annotations
 
 import random
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from seqlabel.inference import sorted_batches
-from seqlabel.sampling import BucketBatchSampler, pack_batches, padding_ratio
+from seqlabel.inference.batch import sorted_batches
+from seqlabel.data.sampling import BucketBatchSampler, pack_batches, padding_ratio
 
 
 def random_lengths(n: int = 300, seed: int = 0, low: int = 50, high: int = 1500) -> list[int]:
@@ -100,9 +100,9 @@ def test_padding_ratio_by_hand() -> None:
 def test_real_corpus_padding_waste_at_its_config_budget_is_at_most_5_percent(
         shared_data: Path, tmp_path: Path, corpus: str, folder: str) -> None:
     """The target of benchmarks/bench_data.py, on frame counts from the manifests' durations."""
-    from corpora import run_recipe
+    from seqlabel.corpora import run_recipe
     from seqlabel.config import load_config
-    from seqlabel.manifest import read_manifest
+    from seqlabel.data.manifest import read_manifest
 
     if not (shared_data / folder).is_dir():
         pytest.skip(f"real corpus {folder!r} not found at {shared_data / folder} (set SEQLABEL_SHARED_DATA)")

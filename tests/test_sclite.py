@@ -1,4 +1,4 @@
-"""seqlabel.metrics agrees with NIST sclite (SCTK): the same alignment, hence the same Corr, Sub,
+"""seqlabel.scoring.metrics agrees with NIST sclite (SCTK): the same alignment, hence the same Corr, Sub,
 Del, Ins, Err and reference-token counts, per utterance and over the corpus, for words and for
 characters. The sclite runs skip when sclite is not installed (Debian/Ubuntu: ``apt-get install
 sctk``, which puts it in /usr/lib/sctk/bin); the checks against a plain DP and jiwer always run.
@@ -20,7 +20,7 @@ from pathlib import Path
 import jiwer
 import pytest
 
-from seqlabel.metrics import align_ops, align_stats, edit_cost, score, to_chars
+from seqlabel.scoring.metrics import align_ops, align_stats, edit_cost, score, to_chars
 from seqlabel.types import ErrorStats
 
 WORDS = ["a", "b", "c", "ab", "ba", "abc"]  # a small vocabulary, so ties are common

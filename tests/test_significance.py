@@ -1,4 +1,4 @@
-"""seqlabel.significance: the bootstrap interval, MAPSSWE (against hand-cut segments and against sclite's
+"""seqlabel.scoring.significance: the bootstrap interval, MAPSSWE (against hand-cut segments and against sclite's
 sc_stats when installed), the paired bootstrap, and ``seqlabel compare`` end to end."""
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
-from seqlabel import significance
+from seqlabel.scoring import significance
 from seqlabel.cli import main
 from seqlabel.errors import DataError
-from seqlabel.metrics import score
-from seqlabel.significance import (bootstrap_interval, bootstrap_sums, mapsswe, paired_bootstrap, segment_errors,
+from seqlabel.scoring.metrics import score
+from seqlabel.scoring.significance import (bootstrap_interval, bootstrap_sums, mapsswe, paired_bootstrap, segment_errors,
                                    z_statistic)
 from test_sclite import WORDS, find_sclite, generate_pairs, write_trn
 

@@ -12,7 +12,7 @@ import torch
 
 from seqlabel.augment.strokes import augment_strokes, elastic_jitter, random_affine, speed_variation
 from seqlabel.config import FeatureConfig, StrokeFeatureConfig, config_from_data, load_config, save_config
-from seqlabel.data import SequenceDataset, Split, build_augment
+from seqlabel.data.dataset import SequenceDataset, Split, build_augment
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import build_extractor
 from seqlabel.features.cmvn import compute_stats

@@ -16,9 +16,9 @@ import yaml
 
 from seqlabel import api
 from seqlabel.cli import main
-from seqlabel.manifest import read_manifest
-from seqlabel.recognizer import Recognizer
-from seqlabel.transcripts import read_kaldi_text
+from seqlabel.data.manifest import read_manifest
+from seqlabel.inference.recognizer import Recognizer
+from seqlabel.data.transcripts import read_kaldi_text
 from helpers import invoke, ok, refused
 
 RATE = 8000
@@ -263,7 +263,7 @@ def test_help_works_for_every_command() -> None:
 def poison(monkeypatch: pytest.MonkeyPatch, bad_ids: set[str] | None) -> None:
     """Make the features of ``bad_ids`` (every utterance when None) NaN as the loader serves them,
     as a numerical fault deep in a run would (bad files are refused before training starts)."""
-    from seqlabel.data import SequenceDataset
+    from seqlabel.data.dataset import SequenceDataset
 
     serve = SequenceDataset.__getitem__
 
@@ -307,9 +307,9 @@ def test_persistent_nonfinite_losses_stop_training(corpus: dict[str, Path], tmp_
 
 def test_full_disk_is_refused_before_training(corpus: dict[str, Path], tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    import seqlabel.train_checks
+    import seqlabel.training.checks
 
-    monkeypatch.setattr(seqlabel.train_checks.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 10**9, 5000))
+    monkeypatch.setattr(seqlabel.training.checks.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 10**9, 5000))
     out = tmp_path / "exp"
     refused(invoke("train", corpus["config"], "--out", out), f"not enough free disk space in {out}", "0.0 MB free",
             "choose another --out")

@@ -14,9 +14,9 @@ import pytest
 import torch
 import yaml
 
-import seqlabel.train as t
+import seqlabel.training.loop as t
 from seqlabel import api
-from seqlabel.checkpoint import load_checkpoint
+from seqlabel.models.checkpoint import load_checkpoint
 from seqlabel.errors import ConfigError
 from test_resume import TEXTS, rows_without_times, write_npy_corpus
 

@@ -1,4 +1,4 @@
-"""seqlabel.vocab, seqlabel.manifest and seqlabel.transcripts: tokenisation, the blank at index 0,
+"""seqlabel.data.vocab, seqlabel.data.manifest and seqlabel.data.transcripts: tokenisation, the blank at index 0,
 vocabulary files, JSONL manifests and Kaldi ``text`` files, with their error messages."""
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from seqlabel.errors import DataError, VocabError
-from seqlabel.manifest import read_manifest, speaker_of, write_manifest
-from seqlabel.transcripts import read_kaldi_text, write_kaldi_text
+from seqlabel.data.manifest import read_manifest, speaker_of, write_manifest
+from seqlabel.data.transcripts import read_kaldi_text, write_kaldi_text
 from seqlabel.types import Utterance
-from seqlabel.vocab import BLANK, Vocab
+from seqlabel.data.vocab import BLANK, Vocab
 
 
 # ----------------------------------------------------------------------------- tokenisation

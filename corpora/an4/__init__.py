@@ -20,7 +20,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpora.common import (
+from seqlabel.corpora.common import (
     note,
     pick_speakers,
     probe_audio,
@@ -28,7 +28,7 @@ from corpora.common import (
     split_by_speaker,
     write_splits,
 )
-from corpora.validate import Report
+from seqlabel.corpora.validate import Report
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from corpora.common import write_splits
-from corpora.lines import write_codec
+from seqlabel.corpora.common import write_splits
+from seqlabel.corpora.lines import write_codec
 from seqlabel.errors import ConfigError
 from seqlabel.types import Utterance
 

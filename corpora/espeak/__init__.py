@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from corpora.common import write_splits
+from seqlabel.corpora.common import write_splits
 from seqlabel.errors import DataError
 from seqlabel.types import Utterance
 

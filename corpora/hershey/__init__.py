@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from corpora.common import write_splits
+from seqlabel.corpora.common import write_splits
 from seqlabel.errors import DataError
 from seqlabel.types import Utterance
-from seqlabel.vocab import Vocab
+from seqlabel.data.vocab import Vocab
 
 FONTS = ("cursive", "scriptc")
 SAMPLE_RATE = 100.0  # pen samples per second

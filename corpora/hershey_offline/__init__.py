@@ -1,7 +1,7 @@
-"""Synthetic offline handwriting: the Hershey-font lines of ``corpora.hershey`` rendered as images.
+"""Synthetic offline handwriting: the Hershey-font lines of ``seqlabel.corpora.hershey`` rendered as images.
 
 The writers (font, slant, size, spacing, skew, wobble, tremor), words and pen trajectories come
-from the online recipe's generator (``corpora.hershey``); here each line's strokes are drawn with
+from the online recipe's generator (``seqlabel.corpora.hershey``); here each line's strokes are drawn with
 a round pen onto white paper instead of being stored. Each writer also has a pen width, drawn from
 ``pen_width`` (in core heights, the height of an x), varied by up to 15% per line. Lines are
 rendered at ``core_px`` pixels per core height (2x supersampled, then averaged down: grey edges),
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from corpora.common import write_splits
-from corpora.lines import write_codec
+from seqlabel.corpora.common import write_splits
+from seqlabel.corpora.lines import write_codec
 from seqlabel.errors import ConfigError
 from seqlabel.types import Utterance
 
@@ -42,7 +42,7 @@ def prepare(
     seed: int = 0,
 ) -> dict[str, Path]:
     """Render the lines and write their manifests into ``out_dir``; ``data_dir`` is unused."""
-    from corpora.hershey import MAX_WORDS, MIN_WORDS, VOCAB_SIZE, Writer, make_writers, vocabulary, write_line
+    from seqlabel.corpora.hershey import MAX_WORDS, MIN_WORDS, VOCAB_SIZE, Writer, make_writers, vocabulary, write_line
 
     if data_dir is not None:
         raise ConfigError("hershey_offline: the lines are synthesised; drop --data-dir")

@@ -22,7 +22,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from corpora.common import note, preview, require_dir, write_splits
+from seqlabel.corpora.common import note, preview, require_dir, write_splits
 from seqlabel.errors import DataError
 from seqlabel.types import Utterance
 

@@ -20,8 +20,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from corpora.common import require_dir, write_splits
-from corpora.validate import Report
+from seqlabel.corpora.common import require_dir, write_splits
+from seqlabel.corpora.validate import Report
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
 

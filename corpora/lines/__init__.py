@@ -32,7 +32,7 @@ import unicodedata
 from pathlib import Path
 from typing import Sequence
 
-from corpora.common import carve_by_speaker, note, parse_speakers, preview, require_dir, write_splits
+from seqlabel.corpora.common import carve_by_speaker, note, parse_speakers, preview, require_dir, write_splits
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
 
@@ -105,7 +105,7 @@ def write_codec(out_dir: Path, splits: dict[str, Sequence[Utterance]], recipe: s
     """``out_dir/tokens.txt``: the characters of all splits (blank first); None, with a note, when a
     transcript holds the word-boundary token."""
     from seqlabel.errors import VocabError
-    from seqlabel.vocab import Vocab
+    from seqlabel.data.vocab import Vocab
 
     try:
         vocab = Vocab.build([u.text for utts in splits.values() for u in utts], "char", word_boundary)

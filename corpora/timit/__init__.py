@@ -27,11 +27,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from corpora.common import probe_audio, require_dir, write_splits
-from corpora.timit.speakers import CORE_TEST, DEV_SPEAKERS
-from corpora.validate import Report
+from seqlabel.corpora.common import probe_audio, require_dir, write_splits
+from seqlabel.corpora.timit.speakers import CORE_TEST, DEV_SPEAKERS
+from seqlabel.corpora.validate import Report
 from seqlabel.errors import ConfigError, DataError
-from seqlabel.folding import FOLD_61_39, FOLD_61_48, TIMIT61, fold
+from seqlabel.scoring.folding import FOLD_61_39, FOLD_61_48, TIMIT61, fold
 from seqlabel.types import Utterance
 
 PHONE_SETS = ("61", "48", "39")

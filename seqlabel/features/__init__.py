@@ -2,7 +2,7 @@
 
 Each extractor has ``dim`` (F), ``frame_rate`` (frames per second) and ``__call__(utt)``.
 Extractors with train-time augmentation also have ``augments`` (bool: switched on) and
-``augmented(utt, rng)`` (features of a randomly altered input); see ``seqlabel.data.build_augment``.
+``augmented(utt, rng)`` (features of a randomly altered input); see ``seqlabel.data.dataset.build_augment``.
 """
 from __future__ import annotations
 

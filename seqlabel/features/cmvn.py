@@ -7,7 +7,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-from seqlabel.manifest import speaker_of
+from seqlabel.data.manifest import speaker_of
 from seqlabel.types import Utterance
 
 _FLOOR = 1e-5

@@ -15,7 +15,7 @@ def tokenize(text: str, unit: str, word_boundary: str = "|") -> list[str]:
     """A transcript as LM tokens: ``char`` like ``Vocab(unit="char").tokenize`` (spaces become
     ``word_boundary``, none at either end), ``phone`` and ``word`` split on whitespace."""
     if unit == "char":
-        from seqlabel.vocab import Vocab
+        from seqlabel.data.vocab import Vocab
 
         return Vocab([], "char", word_boundary).tokenize(text)
     if unit in ("phone", "word"):
@@ -28,7 +28,7 @@ def read_texts(paths: Iterable[str | os.PathLike]) -> Iterator[str]:
     for p in paths:
         p = Path(p)
         if p.suffix == ".jsonl":
-            from seqlabel.manifest import read_manifest
+            from seqlabel.data.manifest import read_manifest
 
             for utt in read_manifest(p):
                 yield utt.text

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
 from seqlabel.errors import DataError
-from seqlabel.metrics import ScoreResult, UtteranceScore
-from seqlabel.significance import Interval
+from seqlabel.scoring.metrics import ScoreResult, UtteranceScore
+from seqlabel.scoring.significance import Interval
 from seqlabel.types import ErrorStats
 
 

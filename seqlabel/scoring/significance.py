@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 
 from seqlabel.errors import DataError
-from seqlabel.metrics import ScoreResult
+from seqlabel.scoring.metrics import ScoreResult
 
 METHODS = ("mapsswe", "bootstrap")
 _MAX_DRAWS = 1 << 22  # resampled utterance indices held at once

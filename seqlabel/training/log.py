@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from seqlabel import distributed
+from seqlabel.training import distributed
 from seqlabel.config import TrainConfig
 from seqlabel.errors import SeqlabelError
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 from seqlabel.errors import ConfigError, DataError
-from seqlabel.folding import FOLDINGS, fold
-from seqlabel.manifest import speaker_of
-from seqlabel.metrics import ScoreResult, score, to_words, utterance_report
-from seqlabel.report import confusions_text, pra_text, speakers_tsv, summary_dict, summary_line
-from seqlabel.significance import METHODS, Comparison, Interval, bootstrap_interval, compare
-from seqlabel.transcripts import read_kaldi_text
+from seqlabel.scoring.folding import FOLDINGS, fold
+from seqlabel.data.manifest import speaker_of
+from seqlabel.scoring.metrics import ScoreResult, score, to_words, utterance_report
+from seqlabel.scoring.report import confusions_text, pra_text, speakers_tsv, summary_dict, summary_line
+from seqlabel.scoring.significance import METHODS, Comparison, Interval, bootstrap_interval, compare
+from seqlabel.data.transcripts import read_kaldi_text
 from seqlabel.types import Utterance
 
 

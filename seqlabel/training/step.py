@@ -7,11 +7,11 @@ from typing import Iterator, Optional
 
 import torch
 
-from seqlabel import distributed
+from seqlabel.training import distributed
 from seqlabel.config import Config
-from seqlabel.inference import autocast, ctc_min_frames
-from seqlabel.model import output_lengths
-from seqlabel.train_log import EpochStats, Skip, nonfinite
+from seqlabel.inference.batch import autocast, ctc_min_frames
+from seqlabel.models.bilstm import output_lengths
+from seqlabel.training.log import EpochStats, Skip, nonfinite
 from seqlabel.types import Batch
 
 

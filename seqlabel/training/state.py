@@ -12,10 +12,10 @@ from typing import Any, Optional
 
 import torch
 
-from seqlabel import distributed
+from seqlabel.training import distributed
 from seqlabel.errors import CheckpointError
-from seqlabel.model import BiLSTMCTC
-from seqlabel.train_log import EpochStats
+from seqlabel.models.bilstm import BiLSTMCTC
+from seqlabel.training.log import EpochStats
 
 
 @dataclass

@@ -9,17 +9,17 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
-from seqlabel.checkpoint import load_checkpoint
+from seqlabel.models.checkpoint import load_checkpoint
 from seqlabel.config import Config, config_from_data, to_dict
-from seqlabel.data import Split, encode_targets, extract_features, normalize
+from seqlabel.data.dataset import Split, encode_targets, extract_features, normalize
 from seqlabel.errors import CheckpointError, ConfigError, DataError
 from seqlabel.features import FeatureExtractor, build_extractor
 from seqlabel.features.cmvn import CmvnStats
-from seqlabel.inference import (build_decoder, decode_log_probs, forced_align, frame_seconds, log_probs_all,
+from seqlabel.inference.batch import (build_decoder, decode_log_probs, forced_align, frame_seconds, log_probs_all,
                                 resolve_device, transcribe)
-from seqlabel.model import BiLSTMCTC, build_model
+from seqlabel.models.bilstm import BiLSTMCTC, build_model
 from seqlabel.types import Hypothesis, Utterance
-from seqlabel.vocab import Vocab
+from seqlabel.data.vocab import Vocab
 
 
 def model_from_state(state: dict[str, Any], path: str | Path) -> tuple[Config, Vocab, BiLSTMCTC]:

@@ -23,23 +23,23 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from seqlabel import distributed
-from seqlabel.checkpoint import copy_checkpoint, load_checkpoint, save_checkpoint, serialize, write_checkpoint
+from seqlabel.training import distributed
+from seqlabel.models.checkpoint import copy_checkpoint, load_checkpoint, save_checkpoint, serialize, write_checkpoint
 from seqlabel.config import Config, TrainConfig, save_config, to_dict
-from seqlabel.data import Split
+from seqlabel.data.dataset import Split
 from seqlabel.decoders.greedy import greedy_search
 from seqlabel.errors import CheckpointError, DataError
-from seqlabel.inference import amp_dtype, forward_all, resolve_device
-from seqlabel.metrics import ScoreResult, score
-from seqlabel.model import BiLSTMCTC, build_model
-from seqlabel.sampling import BucketBatchSampler
-from seqlabel.train_checks import PHASE1_NAME, check_run, check_space
-from seqlabel.train_data import TrainData, load_data
-from seqlabel.train_log import (LOG_NAME, SKIPPED_NAME, EpochStats, check_nonfinite, log_row, log_sizes, rank_share,
+from seqlabel.inference.batch import amp_dtype, forward_all, resolve_device
+from seqlabel.scoring.metrics import ScoreResult, score
+from seqlabel.models.bilstm import BiLSTMCTC, build_model
+from seqlabel.data.sampling import BucketBatchSampler
+from seqlabel.training.checks import PHASE1_NAME, check_run, check_space
+from seqlabel.training.data import TrainData, load_data
+from seqlabel.training.log import (LOG_NAME, SKIPPED_NAME, EpochStats, check_nonfinite, log_row, log_sizes, rank_share,
                                 reduced, report_skips, tensorboard, truncate_logs)
-from seqlabel.train_state import Learner, Progress, all_rng_states, pack, restore
-from seqlabel.train_step import train_step
-from seqlabel.vocab import Vocab
+from seqlabel.training.state import Learner, Progress, all_rng_states, pack, restore
+from seqlabel.training.step import train_step
+from seqlabel.data.vocab import Vocab
 
 
 

@@ -21,7 +21,7 @@ from seqlabel.features import FeatureExtractor
 from seqlabel.features.cache import FeatureCache
 from seqlabel.features.cmvn import CmvnStats, normalize_per_speaker
 from seqlabel.types import Batch, Utterance
-from seqlabel.vocab import Vocab
+from seqlabel.data.vocab import Vocab
 
 EXTRACT_CHUNK = 64  # utterances per call of an extractor's batched ``many`` (frames of a chunk processed together)
 

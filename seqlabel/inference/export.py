@@ -6,7 +6,7 @@ log-probs, with the training CMVN folded in, plus the token list and a small JSO
       -> the model's CNN front end, frame stacking, BiLSTM stack, linear, log-softmax
       -> log-probs (B, T', C) float32, output lengths (B,) int64
 
-The BiLSTM runs on padded frames as in ``seqlabel.model.bilstm`` (the backward direction reads
+The BiLSTM runs on padded frames as in ``seqlabel.models.bilstm.bilstm`` (the backward direction reads
 each item reversed within its length), here with one one-way ``nn.LSTM`` per layer and direction
 so that TorchScript and ONNX (its LSTM operator) can hold it. Outputs past each item's length are
 zeroed before the output layer, as in ``BiLSTMCTC``; log-probs equal the checkpoint's model on
@@ -25,14 +25,14 @@ from typing import Optional
 import torch
 from torch import nn
 
-from seqlabel.checkpoint import load_checkpoint
+from seqlabel.models.checkpoint import load_checkpoint
 from seqlabel.config import to_dict
 from seqlabel.errors import ConfigError
 from seqlabel.features.cmvn import CmvnStats
-from seqlabel.inference import frame_seconds
-from seqlabel.model import BiLSTMCTC, mask_frames, output_lengths, reverse_within, stack_frames
-from seqlabel.recognizer import model_from_state
-from seqlabel.vocab import Vocab
+from seqlabel.inference.batch import frame_seconds
+from seqlabel.models.bilstm import BiLSTMCTC, mask_frames, output_lengths, reverse_within, stack_frames
+from seqlabel.inference.recognizer import model_from_state
+from seqlabel.data.vocab import Vocab
 
 FORMATS = ("torchscript", "onnx")
 ONNX_OPSET = 17

@@ -16,7 +16,7 @@ import torch
 import torch.distributed as dist
 
 from seqlabel.errors import ConfigError, SeqlabelError
-from seqlabel.sampling import BucketBatchSampler
+from seqlabel.data.sampling import BucketBatchSampler
 
 T = TypeVar("T")
 

@@ -13,14 +13,14 @@ import torch
 from tqdm import tqdm
 
 from seqlabel.config import Config, DecodeConfig
-from seqlabel.data import collate
+from seqlabel.data.dataset import collate
 from seqlabel.decoders.align import Alignment, forced_align, path_alignment
 from seqlabel.decoders.beam import BeamResult, CTCPrefixBeamSearch, check_log_probs
 from seqlabel.errors import ConfigError, DataError
-from seqlabel.model import BiLSTMCTC
-from seqlabel.sampling import pack_batches
+from seqlabel.models.bilstm import BiLSTMCTC
+from seqlabel.data.sampling import pack_batches
 from seqlabel.types import Hypothesis, Utterance
-from seqlabel.vocab import Vocab
+from seqlabel.data.vocab import Vocab
 
 
 def resolve_device(name: str = "auto") -> torch.device:
