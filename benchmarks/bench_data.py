@@ -23,16 +23,15 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from _common import ROOT, corpus_manifest, emit, machine, table
-
 import soundfile  # noqa: E402
 import torch  # noqa: E402
+from _common import ROOT, corpus_manifest, emit, machine, table
 
 from seqlabel.config import TrainConfig, load_config  # noqa: E402
 from seqlabel.data.dataset import extract_features  # noqa: E402
-from seqlabel.features import build_extractor  # noqa: E402
 from seqlabel.data.manifest import read_manifest  # noqa: E402
 from seqlabel.data.sampling import BucketBatchSampler, padding_ratio  # noqa: E402
+from seqlabel.features import build_extractor  # noqa: E402
 
 CONFIGS = {"an4": ROOT / "configs" / "an4.yaml", "fsdd": ROOT / "configs" / "fsdd.yaml",
            "synthetic": ROOT / "configs" / "an4.yaml"}

@@ -29,22 +29,21 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from _common import ROOT, corpus_manifest, emit, machine, table
-
 import numpy as np  # noqa: E402
 import soundfile  # noqa: E402
 import torch  # noqa: E402
+from _common import ROOT, corpus_manifest, emit, machine, table
 
-from seqlabel.models.checkpoint import save_checkpoint  # noqa: E402
 from seqlabel.config import load_config, to_dict  # noqa: E402
-from seqlabel.inference.export import export  # noqa: E402
+from seqlabel.data.manifest import read_manifest  # noqa: E402
+from seqlabel.data.vocab import Vocab  # noqa: E402
 from seqlabel.features import build_extractor  # noqa: E402
 from seqlabel.features.cmvn import compute_stats  # noqa: E402
 from seqlabel.inference.batch import greedy_transcribe, sorted_batches  # noqa: E402
-from seqlabel.data.manifest import read_manifest  # noqa: E402
-from seqlabel.models.bilstm import build_model  # noqa: E402
+from seqlabel.inference.export import export  # noqa: E402
 from seqlabel.inference.recognizer import Recognizer  # noqa: E402
-from seqlabel.data.vocab import Vocab  # noqa: E402
+from seqlabel.models.bilstm import build_model  # noqa: E402
+from seqlabel.models.checkpoint import save_checkpoint  # noqa: E402
 
 
 def random_checkpoint(manifest: Path, path: Path, config_path: Path) -> Path:

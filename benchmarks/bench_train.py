@@ -35,21 +35,20 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from _common import ROOT, corpus_manifest, emit, machine, table
-
 import torch  # noqa: E402
+from _common import ROOT, corpus_manifest, emit, machine, table
 from torch import nn  # noqa: E402
 
 from seqlabel.config import Config, config_from_data, save_config  # noqa: E402
 from seqlabel.data.dataset import SequenceDataset, load_split, normalize  # noqa: E402
+from seqlabel.data.manifest import read_manifest  # noqa: E402
+from seqlabel.data.sampling import BucketBatchSampler  # noqa: E402
+from seqlabel.data.vocab import Vocab  # noqa: E402
 from seqlabel.features import build_extractor  # noqa: E402
 from seqlabel.features.cmvn import compute_stats  # noqa: E402
-from seqlabel.data.manifest import read_manifest  # noqa: E402
 from seqlabel.models.bilstm import build_model  # noqa: E402
-from seqlabel.data.sampling import BucketBatchSampler  # noqa: E402
 from seqlabel.training.loop import train  # noqa: E402
 from seqlabel.types import Batch  # noqa: E402
-from seqlabel.data.vocab import Vocab  # noqa: E402
 
 SAMPLE_RATES = {"fsdd": 8000}
 

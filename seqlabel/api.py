@@ -14,13 +14,20 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from seqlabel.config import Config, load_config
-from seqlabel.errors import ConfigError, DataError, VocabError
-from seqlabel.scoring.evaluation import (CompareReport, EvalReport, check_folding, compare_files, score_files, score_tokens,
-                                 write_reports)
 from seqlabel.data.manifest import read_manifest, speaker_of
+from seqlabel.data.transcripts import write_kaldi_text
+from seqlabel.errors import ConfigError, DataError, VocabError
+from seqlabel.scoring.evaluation import (
+    CompareReport,
+    EvalReport,
+    check_folding,
+    compare_files,
+    score_files,
+    score_tokens,
+    write_reports,
+)
 from seqlabel.scoring.metrics import RATE_NAMES
 from seqlabel.scoring.report import summary_line
-from seqlabel.data.transcripts import write_kaldi_text
 from seqlabel.types import ErrorStats, Hypothesis
 
 __all__ = ["CompareReport", "EvalReport", "align", "compare_files", "decode", "evaluate", "export", "plot_curves",
@@ -196,8 +203,9 @@ def tune(checkpoint: str | Path, manifest: str | Path, weights: Sequence[float],
 
 def _best_path_ids(log_probs) -> list[int]:
     """(T', C) -> the greedy labels: best class per frame, repeats merged, blanks dropped."""
-    from seqlabel.decoders.greedy import greedy_search
     import torch
+
+    from seqlabel.decoders.greedy import greedy_search
 
     lp = torch.from_numpy(log_probs).unsqueeze(0)  # (1, T', C)
     return greedy_search(lp, torch.tensor([lp.shape[1]]))[0][0]
@@ -269,8 +277,8 @@ def plot_posteriorgram(checkpoint: str | Path, manifest: str | Path, utt_id: str
     """One utterance's posteriors (frames x labels) with the greedy path, reference and hypothesis, as a PNG."""
     from seqlabel.decoders.greedy import greedy_search
     from seqlabel.inference.batch import forward_all
-    from seqlabel.scoring.plot import draw_posteriorgram
     from seqlabel.inference.recognizer import Recognizer
+    from seqlabel.scoring.plot import draw_posteriorgram
 
     utts = read_manifest(manifest)
     utt = next((u for u in utts if u.id == utt_id), None)

@@ -1,16 +1,20 @@
-"""The installed PyTorch stack: the torch/torchaudio pair seqlabel is tested with, and a check that
-torchaudio's compiled extension loads and runs beside the installed torch.
+"""Where and how tensors run: the device (``resolve_device``), mixed precision (``autocast``,
+``amp_dtype``), and the installed PyTorch stack: the torch/torchaudio pair seqlabel is tested with
+and a check that torchaudio's compiled extension loads and runs beside the installed torch.
 
 torchaudio ships a compiled library (``libtorchaudio.so``) that must match the torch binary. A pair
-that pip accepts can still fail at load time (torchaudio 2.11.1 declares ``torch>=2.11`` but needs a
-symbol first exported by torch 2.12): the check turns that loader error into one message naming both
+that pip accepts can still fail at load time (torchaudio 2.11.1 declares ``torch>=2.11`` but does
+not load with torch 2.11.0): the check turns that loader error into one message naming both
 versions and the command that installs the proven pair.
 """
 from __future__ import annotations
 
+import contextlib
 from importlib import metadata
 
-from seqlabel.errors import SeqlabelError
+import torch
+
+from seqlabel.errors import ConfigError, SeqlabelError
 
 PROVEN_TORCH = "2.14.1"
 PROVEN_TORCHAUDIO = "2.11.1"
@@ -45,3 +49,32 @@ def check_torchaudio() -> None:
             f"{installed_version('torch')} ({type(error).__name__}: {str(error)[:300]}). seqlabel is tested with "
             f"torch {PROVEN_TORCH} + torchaudio {PROVEN_TORCHAUDIO}: "
             f"pip install torch=={PROVEN_TORCH} torchaudio=={PROVEN_TORCHAUDIO}") from None
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"device {name!r} requested but {torch.cuda.device_count()} CUDA device(s) are "
+                          "available; use auto or cpu (train.device, --device)")
+    return device
+
+
+def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
+    """Mixed-precision context on CUDA (bf16 where supported, else fp16); a no-op on CPU."""
+    dtype = amp_dtype(device, amp)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def amp_dtype(device: torch.device, amp: str) -> torch.dtype | None:
+    if device.type != "cuda" or amp == "off":
+        return None
+    if amp == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]

@@ -10,12 +10,20 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
 from helpers import collapse, random_log_probs
+
 from seqlabel.cli import main
-from seqlabel.decoders import align_batch, ctm_entries, forced_align, greedy_search, path_alignment, read_ctm, write_ctm
-from seqlabel.errors import DataError
 from seqlabel.data.manifest import read_manifest
+from seqlabel.decoders import (
+    align_batch,
+    ctm_entries,
+    forced_align,
+    greedy_search,
+    path_alignment,
+    read_ctm,
+    write_ctm,
+)
+from seqlabel.errors import DataError
 from seqlabel.types import Hypothesis
 
 CTM_LINE = re.compile(r"(\S+) (\S+) (\d+\.\d{3}) (\d+\.\d{3}) (\S+) ([01]\.\d{3})")

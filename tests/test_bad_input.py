@@ -21,9 +21,9 @@ import torch
 import yaml
 
 from seqlabel import api
-from seqlabel.models.checkpoint import FORMAT
 from seqlabel.cli import main
 from seqlabel.errors import CheckpointError, ConfigError, DataError, VocabError
+from seqlabel.models.checkpoint import FORMAT
 
 RATE = 8000
 DIM = 6

@@ -9,15 +9,16 @@ import re
 import numpy as np
 import pytest
 import torch
-
 from helpers import collapse, random_log_probs
+
 from seqlabel.config import DecodeConfig, config_from_data
+from seqlabel.data.vocab import Vocab
 from seqlabel.decoders import CTCPrefixBeamSearch, ctc_prefix_beam_search, greedy_search
+from seqlabel.decoders.factory import build_decoder
 from seqlabel.errors import ConfigError, VocabError
-from seqlabel.inference.batch import build_decoder, decode_log_probs
+from seqlabel.inference.batch import decode_log_probs
 from seqlabel.lm import Lexicon, NgramLM
 from seqlabel.scoring.metrics import to_words
-from seqlabel.data.vocab import Vocab
 
 TOKENS = ["<blank>", "|", "a", "b"]  # a character model: blank, word boundary, two letters
 

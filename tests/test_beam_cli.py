@@ -8,9 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-
 from helpers import invoke, ok, refused
-
 
 
 def read_text(path: Path) -> dict[str, list[str]]:

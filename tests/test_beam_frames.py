@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import random_log_probs
+
 from seqlabel.decoders.beam_frames import check_log_probs, passing_tokens, schedule
 
 

@@ -14,11 +14,11 @@ import torch
 
 from seqlabel.config import FeatureConfig
 from seqlabel.data.dataset import extract_features, load_split
+from seqlabel.data.vocab import Vocab
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import build_extractor
 from seqlabel.features.cache import FeatureCache, config_key
 from seqlabel.types import Utterance
-from seqlabel.data.vocab import Vocab
 
 RATE = 8000
 

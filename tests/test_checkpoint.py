@@ -12,9 +12,16 @@ import pytest
 import torch
 
 from seqlabel import api
-from seqlabel.models.checkpoint import FOOTER_MAGIC, FOOTER_SIZE, FORMAT, copy_checkpoint, load_checkpoint, save_checkpoint
 from seqlabel.config import config_from_data
 from seqlabel.errors import CheckpointError
+from seqlabel.models.checkpoint import (
+    FOOTER_MAGIC,
+    FOOTER_SIZE,
+    FORMAT,
+    copy_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 
 def sample_state() -> dict:

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-
 from seqlabel.corpora import run_recipe
 from seqlabel.corpora.common import carve_by_speaker, parse_speakers, preview
-from seqlabel.errors import ConfigError, DataError
+
 from seqlabel.data.manifest import read_manifest
+from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import soundfile
-
 import seqlabel.corpora.espeak as espeak
+import soundfile
 from seqlabel.corpora import run_recipe
-from seqlabel.errors import DataError
+
 from seqlabel.data.manifest import read_manifest
+from seqlabel.errors import DataError
 from seqlabel.types import Utterance
 
 SIZES = {"num_train": 12, "num_dev": 4, "num_test": 4}

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import seqlabel.corpora.hershey as hershey
 import yaml
 from click.testing import CliRunner, Result
-
-import seqlabel.corpora.hershey as hershey
 from seqlabel.corpora import run_recipe
+
 from seqlabel.cli import main
+from seqlabel.data.manifest import read_manifest
 from seqlabel.errors import DataError
 from seqlabel.features.strokes import read_strokes
-from seqlabel.data.manifest import read_manifest
 from seqlabel.types import Utterance
 
 SIZES = {"num_train": 8, "num_dev": 2, "num_test": 3, "train_writers": 4, "dev_writers": 1, "test_writers": 2}

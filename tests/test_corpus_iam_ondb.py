@@ -6,14 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from seqlabel.corpora import run_recipe
 from seqlabel.corpora.iam_ondb import read_csr
+from stroke_fixtures import IAM_XML, handwriting, iam_xml
+
 from seqlabel.config import FeatureConfig
+from seqlabel.data.manifest import read_manifest
 from seqlabel.errors import DataError
 from seqlabel.features import build_extractor
-from seqlabel.data.manifest import read_manifest
-from stroke_fixtures import IAM_XML, handwriting, iam_xml
 
 # form -> (writer id or None when original/ has no file for it, transcript lines)
 FORMS = {

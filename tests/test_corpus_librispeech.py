@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-
 from seqlabel.corpora import run_recipe
-from seqlabel.errors import ConfigError, DataError
+
 from seqlabel.data.manifest import read_manifest
+from seqlabel.errors import ConfigError, DataError
 
 WORDS = ("CHAPTER", "ONE", "MISSUS", "RACHEL", "LYNDE", "IS", "SURPRISED")
 # subset -> {speaker: chapters}; speakers and chapters as numbers of different lengths (sorting)

@@ -4,7 +4,6 @@ names and formats; Caroline Minuscule from ``shared_data`` when it is there.
 """
 from __future__ import annotations
 
-import json
 import unicodedata
 from pathlib import Path
 
@@ -12,14 +11,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-
 from seqlabel.corpora import run_recipe
+
 from seqlabel.cli import main
 from seqlabel.config import FeatureConfig, ImageFeatureConfig
-from seqlabel.errors import ConfigError, DataError
-from seqlabel.features import build_extractor
 from seqlabel.data.manifest import read_manifest
 from seqlabel.data.vocab import Vocab
+from seqlabel.errors import ConfigError, DataError
+from seqlabel.features import build_extractor
 
 
 def write_png(path: Path, width: int = 40, height: int = 16) -> Path:

@@ -10,16 +10,21 @@ from typing import Iterable
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from seqlabel.corpora import run_recipe
 from seqlabel.corpora.timit import read_phn
-from seqlabel.corpora.timit.speakers import CORE_TEST, CORE_TEST_SPEAKERS, DEV_SPEAKERS, SENTENCES_PER_SPEAKER
+from seqlabel.corpora.timit.speakers import (
+    CORE_TEST,
+    CORE_TEST_SPEAKERS,
+    DEV_SPEAKERS,
+    SENTENCES_PER_SPEAKER,
+)
+
 from seqlabel.cli import main
 from seqlabel.config import load_config
+from seqlabel.data.manifest import read_manifest
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features.audio import audio_info, read_sphere_header
 from seqlabel.scoring.folding import FOLD_61_39, FOLD_61_48, TIMIT61
-from seqlabel.data.manifest import read_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 16000

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seqlabel.decoders import greedy_search
-from seqlabel.inference.batch import ctc_min_frames
+from seqlabel.models.lengths import ctc_min_frames
 
 
 def collapse(path: tuple[int, ...], blank: int = 0) -> tuple[int, ...]:

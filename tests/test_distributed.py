@@ -22,10 +22,10 @@ import torch.multiprocessing as mp
 from seqlabel import api
 from seqlabel.config import config_from_data
 from seqlabel.data.dataset import collate
-from seqlabel.training.distributed import DistributedBucketSampler, on_main, shard
+from seqlabel.data.sampling import BucketBatchSampler
 from seqlabel.errors import CheckpointError
 from seqlabel.models.bilstm import build_model
-from seqlabel.data.sampling import BucketBatchSampler
+from seqlabel.training.distributed import DistributedBucketSampler, on_main, shard
 from seqlabel.training.loop import EpochStats, _build_optimizer, train_step
 
 ROOT = Path(__file__).resolve().parents[1]

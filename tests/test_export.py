@@ -14,17 +14,17 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from seqlabel.models.checkpoint import save_checkpoint
 from seqlabel.cli import main
 from seqlabel.config import Config, FeatureConfig, ModelConfig, to_dict
 from seqlabel.data.dataset import collate
-from seqlabel.errors import ConfigError
-from seqlabel.inference.export import export, reverse_within, side_file
-from seqlabel.features.cmvn import CmvnStats
 from seqlabel.data.manifest import read_manifest
-from seqlabel.models.bilstm import build_model
-from seqlabel.inference.recognizer import Recognizer
 from seqlabel.data.vocab import Vocab
+from seqlabel.errors import ConfigError
+from seqlabel.features.cmvn import CmvnStats
+from seqlabel.inference.export import export, reverse_within, side_file
+from seqlabel.inference.recognizer import Recognizer
+from seqlabel.models.bilstm import build_model
+from seqlabel.models.checkpoint import save_checkpoint
 
 ATOL = 1e-5
 F = 10

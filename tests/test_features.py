@@ -13,15 +13,15 @@ import torchaudio
 import torchaudio.compliance.kaldi as kaldi
 
 from seqlabel.config import FeatureConfig
-from seqlabel.data.dataset import Split, SequenceDataset, collate, load_split, normalize
+from seqlabel.data.dataset import SequenceDataset, Split, collate, load_split, normalize
+from seqlabel.data.vocab import Vocab
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import build_extractor
-from seqlabel.features.fbank import KaldiFbank
 from seqlabel.features.cmvn import compute_stats, normalize_per_speaker
 from seqlabel.features.common import add_deltas
+from seqlabel.features.fbank import KaldiFbank
 from seqlabel.features.precomputed import read_sphinx_mfc
 from seqlabel.types import Utterance
-from seqlabel.data.vocab import Vocab
 
 
 def noise_wav(path: Path, seconds: float = 0.3, rate: int = 16000, seed: int = 0, channels: int = 1) -> Path:

@@ -5,8 +5,19 @@ from __future__ import annotations
 import pytest
 
 from seqlabel.errors import DataError
-from seqlabel.scoring.folding import (FOLD_48_39, FOLD_61_39, FOLD_61_48, FOLD_TO_39, TIMIT39, TIMIT48, TIMIT61, fold,
-                              fold_61_48, fold_to_39, get_folding)
+from seqlabel.scoring.folding import (
+    FOLD_48_39,
+    FOLD_61_39,
+    FOLD_61_48,
+    FOLD_TO_39,
+    TIMIT39,
+    TIMIT48,
+    TIMIT61,
+    fold,
+    fold_61_48,
+    fold_to_39,
+    get_folding,
+)
 from seqlabel.scoring.metrics import score
 
 # the 39 groups as Lee & Hon list them: every other phone of the 61 (but q) is a class on its own

@@ -15,15 +15,36 @@ import pytest
 import torch
 from PIL import Image
 
-from seqlabel.augment.image import (ImageAugment, affine_matrix, apply_affine, contrast, elastic, morphology,
-                                    random_affine)
-from seqlabel.config import FeatureConfig, ImageFeatureConfig, ModelConfig, config_from_data
+from seqlabel.augment.image import (
+    ImageAugment,
+    affine_matrix,
+    apply_affine,
+    contrast,
+    elastic,
+    morphology,
+    random_affine,
+)
+from seqlabel.config import (
+    FeatureConfig,
+    ImageFeatureConfig,
+    ModelConfig,
+    config_from_data,
+)
 from seqlabel.data.dataset import SequenceDataset, Split, build_augment
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import build_extractor
-from seqlabel.features.image import (binarize, column_frames, frames_to_image, load_image, num_frames,
-                                     otsu_threshold, scale_to_height, to_ink)
-from seqlabel.models.bilstm import build_model, output_lengths
+from seqlabel.features.image import (
+    binarize,
+    column_frames,
+    frames_to_image,
+    load_image,
+    num_frames,
+    otsu_threshold,
+    scale_to_height,
+    to_ink,
+)
+from seqlabel.models.bilstm import build_model
+from seqlabel.models.lengths import output_lengths
 from seqlabel.types import Utterance
 
 

@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from seqlabel.config import ModelConfig
-from seqlabel.models.bilstm import bilstm, build_model, mask_frames, output_lengths, packed_bilstm, stack_frames
+from seqlabel.models.bilstm import bilstm, build_model, packed_bilstm, stack_frames
+from seqlabel.models.frontend import mask_frames
+from seqlabel.models.lengths import output_lengths
 
 F, C = 5, 7
 COMBOS = [(1, 1), (1, 2), (2, 2), (3, 2), (3, 3), (2, 1), (1, 4), (4, 3)]  # (frame_stacking, subsampling)

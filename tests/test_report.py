@@ -8,15 +8,22 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import invoke, ok, refused
+from test_sclite import find_sclite, write_trn
 
+from seqlabel.data.transcripts import read_kaldi_text
 from seqlabel.errors import DataError
 from seqlabel.scoring.metrics import score
-from seqlabel.scoring.report import (confusions, confusions_text, pra_text, speaker_scores, speakers_tsv, summary_dict,
-                             summary_line)
+from seqlabel.scoring.report import (
+    confusions,
+    confusions_text,
+    pra_text,
+    speaker_scores,
+    speakers_tsv,
+    summary_dict,
+    summary_line,
+)
 from seqlabel.scoring.significance import Interval, bootstrap_interval
-from seqlabel.data.transcripts import read_kaldi_text
-from test_sclite import find_sclite, write_trn
-from helpers import invoke, ok, refused
 
 REFS = {"s1-u1": "a b c d".split(), "s1-u2": "x y".split(), "s2-u3": [], "s2-u4": "hello world foo".split()}
 HYPS = {"s1-u1": "a x c".split(), "s1-u2": "x y z z".split(), "s2-u3": ["q"], "s2-u4": []}

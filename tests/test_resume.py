@@ -22,8 +22,8 @@ import torch
 import yaml
 
 from seqlabel import api
-from seqlabel.models.checkpoint import load_checkpoint, save_checkpoint
 from seqlabel.errors import CheckpointError
+from seqlabel.models.checkpoint import load_checkpoint, save_checkpoint
 from seqlabel.training.state import own_rng_state
 
 ROOT = Path(__file__).resolve().parents[1]

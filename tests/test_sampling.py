@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from seqlabel.inference.batch import sorted_batches
 from seqlabel.data.sampling import BucketBatchSampler, pack_batches, padding_ratio
+from seqlabel.inference.batch import sorted_batches
 
 
 def random_lengths(n: int = 300, seed: int = 0, low: int = 50, high: int = 1500) -> list[int]:
@@ -101,6 +101,7 @@ def test_real_corpus_padding_waste_at_its_config_budget_is_at_most_5_percent(
         shared_data: Path, tmp_path: Path, corpus: str, folder: str) -> None:
     """The target of benchmarks/bench_data.py, on frame counts from the manifests' durations."""
     from seqlabel.corpora import run_recipe
+
     from seqlabel.config import load_config
     from seqlabel.data.manifest import read_manifest
 

@@ -11,14 +11,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
+from test_sclite import WORDS, find_sclite, generate_pairs, write_trn
 
-from seqlabel.scoring import significance
 from seqlabel.cli import main
 from seqlabel.errors import DataError
+from seqlabel.scoring import significance
 from seqlabel.scoring.metrics import score
-from seqlabel.scoring.significance import (bootstrap_interval, bootstrap_sums, mapsswe, paired_bootstrap, segment_errors,
-                                   z_statistic)
-from test_sclite import WORDS, find_sclite, generate_pairs, write_trn
+from seqlabel.scoring.significance import (
+    bootstrap_interval,
+    bootstrap_sums,
+    mapsswe,
+    paired_bootstrap,
+    segment_errors,
+    z_statistic,
+)
 
 PHONES = ["aa", "b", "d", "iy", "s", "sh", "t", "uw"]
 

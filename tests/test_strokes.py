@@ -9,18 +9,41 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from stroke_fixtures import IAM_XML, handwriting, iam_xml
 
-from seqlabel.augment.strokes import augment_strokes, elastic_jitter, random_affine, speed_variation
-from seqlabel.config import FeatureConfig, StrokeFeatureConfig, config_from_data, load_config, save_config
+from seqlabel.augment.strokes import (
+    augment_strokes,
+    elastic_jitter,
+    random_affine,
+    speed_variation,
+)
+from seqlabel.config import (
+    FeatureConfig,
+    StrokeFeatureConfig,
+    config_from_data,
+    load_config,
+    save_config,
+)
 from seqlabel.data.dataset import SequenceDataset, Split, build_augment
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import build_extractor
 from seqlabel.features.cmvn import compute_stats
-from seqlabel.features.strokes import (FEATURES, VICINITY_FEATURES, estimate_skew, estimate_slant, normalize_strokes,
-                                       point_features, read_strokes, resample_stroke, resample_trajectory,
-                                       stroke_features, write_json, write_npz)
+from seqlabel.features.strokes import (
+    FEATURES,
+    VICINITY_FEATURES,
+    estimate_skew,
+    estimate_slant,
+    normalize_strokes,
+    point_features,
+    read_strokes,
+    resample_stroke,
+    resample_trajectory,
+    stroke_features,
+    write_json,
+    write_npz,
+)
 from seqlabel.types import Utterance
-from stroke_fixtures import IAM_XML, handwriting, iam_xml
+
 
 def loops(n: int = 12, seed: int = 0) -> list[np.ndarray]:
     """Cursive-like loops with a known geometry: baseline y = 0, core height 1 (y down: -y)."""

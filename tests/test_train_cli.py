@@ -13,13 +13,13 @@ import pytest
 import soundfile
 import torch
 import yaml
+from helpers import invoke, ok, refused
 
 from seqlabel import api
 from seqlabel.cli import main
 from seqlabel.data.manifest import read_manifest
-from seqlabel.inference.recognizer import Recognizer
 from seqlabel.data.transcripts import read_kaldi_text
-from helpers import invoke, ok, refused
+from seqlabel.inference.recognizer import Recognizer
 
 RATE = 8000
 PITCH = {"a": 300.0, "b": 800.0, "c": 1700.0}

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from test_resume import TEXTS, rows_without_times, write_npy_corpus
 
 import seqlabel.training.loop as t
 from seqlabel import api
-from seqlabel.models.checkpoint import load_checkpoint
 from seqlabel.errors import ConfigError
-from test_resume import TEXTS, rows_without_times, write_npy_corpus
+from seqlabel.models.checkpoint import load_checkpoint
 
 NOISE, PATIENCE, LR, EPOCHS = 0.1, 2, 0.1, 14
 DEV = ["abc", "ba", "c ab", "cab", "bb", "acb", "ca ba", "bac"]

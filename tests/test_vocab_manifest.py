@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from seqlabel.errors import DataError, VocabError
 from seqlabel.data.manifest import read_manifest, speaker_of, write_manifest
 from seqlabel.data.transcripts import read_kaldi_text, write_kaldi_text
-from seqlabel.types import Utterance
 from seqlabel.data.vocab import BLANK, Vocab
+from seqlabel.errors import DataError, VocabError
+from seqlabel.types import Utterance
 
 
 # ----------------------------------------------------------------------------- tokenisation

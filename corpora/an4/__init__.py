@@ -29,6 +29,7 @@ from seqlabel.corpora.common import (
     write_splits,
 )
 from seqlabel.corpora.validate import Report
+
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
 

@@ -28,11 +28,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
-
 from seqlabel.corpora.common import write_splits
+
+from seqlabel.data.vocab import Vocab
 from seqlabel.errors import DataError
 from seqlabel.types import Utterance
-from seqlabel.data.vocab import Vocab
 
 FONTS = ("cursive", "scriptc")
 SAMPLE_RATE = 100.0  # pen samples per second

@@ -32,7 +32,15 @@ import unicodedata
 from pathlib import Path
 from typing import Sequence
 
-from seqlabel.corpora.common import carve_by_speaker, note, parse_speakers, preview, require_dir, write_splits
+from seqlabel.corpora.common import (
+    carve_by_speaker,
+    note,
+    parse_speakers,
+    preview,
+    require_dir,
+    write_splits,
+)
+
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
 
@@ -104,8 +112,8 @@ def write_codec(out_dir: Path, splits: dict[str, Sequence[Utterance]], recipe: s
                 word_boundary: str = "|") -> Path | None:
     """``out_dir/tokens.txt``: the characters of all splits (blank first); None, with a note, when a
     transcript holds the word-boundary token."""
-    from seqlabel.errors import VocabError
     from seqlabel.data.vocab import Vocab
+    from seqlabel.errors import VocabError
 
     try:
         vocab = Vocab.build([u.text for utts in splits.values() for u in utts], "char", word_boundary)
@@ -132,7 +140,10 @@ def normalize_text(text: str, normalization: str = "NFC") -> str:
 
 def image_size(path: Path) -> tuple[int, int]:
     """(width, height) from the image header; DataError naming the file if it is unreadable or empty."""
-    from PIL import Image, UnidentifiedImageError  # lazy: only image recipes need Pillow
+    from PIL import (  # lazy: only image recipes need Pillow
+        Image,
+        UnidentifiedImageError,
+    )
 
     try:
         with Image.open(path) as im:

@@ -16,12 +16,12 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from seqlabel.data.vocab import Vocab
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import FeatureExtractor
 from seqlabel.features.cache import FeatureCache
 from seqlabel.features.cmvn import CmvnStats, normalize_per_speaker
 from seqlabel.types import Batch, Utterance
-from seqlabel.data.vocab import Vocab
 
 EXTRACT_CHUNK = 64  # utterances per call of an extractor's batched ``many`` (frames of a chunk processed together)
 

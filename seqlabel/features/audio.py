@@ -27,7 +27,6 @@ from seqlabel.features.common import add_deltas_many, check_finite
 from seqlabel.features.fbank import KaldiFbank
 from seqlabel.types import Utterance
 
-
 RAW_SUFFIX = ".raw"
 RAW_FORMAT: dict[str, object] = {  # headerless .raw audio, as AN4 distributes it
     "format": "RAW", "samplerate": 16000, "channels": 1, "subtype": "PCM_16", "endian": "BIG"}

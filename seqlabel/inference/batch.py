@@ -3,62 +3,21 @@ passes on the model's device, greedy or beam-search decoding into Hypothesis rec
 token times and confidences), and the CTC feasibility check."""
 from __future__ import annotations
 
-import contextlib
-import re
-from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from seqlabel.config import Config, DecodeConfig
 from seqlabel.data.dataset import collate
+from seqlabel.data.sampling import pack_batches
+from seqlabel.data.vocab import Vocab
 from seqlabel.decoders.align import Alignment, forced_align, path_alignment
 from seqlabel.decoders.beam import BeamResult, CTCPrefixBeamSearch, check_log_probs
-from seqlabel.errors import ConfigError, DataError
+from seqlabel.errors import DataError
 from seqlabel.models.bilstm import BiLSTMCTC
-from seqlabel.data.sampling import pack_batches
+from seqlabel.runtime import autocast
 from seqlabel.types import Hypothesis, Utterance
-from seqlabel.data.vocab import Vocab
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ConfigError(f"device {name!r} requested but {torch.cuda.device_count()} CUDA device(s) are "
-                          "available; use auto or cpu (train.device, --device)")
-    return device
-
-
-def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
-    """Mixed-precision context on CUDA (bf16 where supported, else fp16); a no-op on CPU."""
-    dtype = amp_dtype(device, amp)
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type="cuda", dtype=dtype)
-
-
-def amp_dtype(device: torch.device, amp: str) -> torch.dtype | None:
-    if device.type != "cuda" or amp == "off":
-        return None
-    if amp == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
-
-
-def ctc_min_frames(targets: torch.Tensor, target_lengths: torch.Tensor) -> torch.Tensor:
-    """targets (B, L) padded, lengths (B,) -> (B,) frames CTC needs: L + number of repeated neighbours."""
-    if targets.shape[1] < 2:
-        return target_lengths.clone()
-    positions = torch.arange(1, targets.shape[1], device=targets.device)  # (L-1,)
-    repeats = (targets[:, 1:] == targets[:, :-1]) & (positions.unsqueeze(0) < target_lengths.unsqueeze(1))
-    return target_lengths + repeats.sum(dim=1)
 
 
 def sorted_batches(lengths: Sequence[int], batch_frames: int, max_batch_size: int) -> list[list[int]]:
@@ -85,70 +44,6 @@ def forward_all(model: BiLSTMCTC, features: Sequence[torch.Tensor], device: torc
         model.train(was_training)
 
 
-def frame_seconds(config: Config) -> float:
-    """Seconds per output frame: the feature frame shift times the model's time reduction
-    (CNN time pooling x subsampling)."""
-    return config.features.frame_shift_ms / 1000.0 * config.model.time_reduction
-
-
-def load_lm(path: str | Path) -> Any:
-    """An ARPA n-gram LM (``seqlabel.lm.NgramLM``)."""
-    from seqlabel.lm import NgramLM
-
-    if not Path(path).is_file():
-        raise DataError(f"LM file not found: {path}")
-    return NgramLM.read_arpa(path)
-
-
-def load_lexicon(path: str | Path, vocab: Vocab, lowercase: bool = False) -> Any:
-    """A lexicon for ``vocab``'s units from a word list (one word a line) or a pronunciation
-    dictionary (``WORD tok tok ...``). Character models use the words (the first column) spelled
-    as characters; phone models need the dictionary's pronunciations."""
-    from seqlabel.lm import Lexicon
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"lexicon file not found: {path}")
-    try:
-        lines = [ln.split() for ln in path.read_text(encoding="utf-8").splitlines()
-                 if ln.strip() and not ln.lstrip().startswith((";;;", "#"))]
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    if not lines:
-        raise DataError(f"{path}: no words")
-    if vocab.unit == "char":
-        words = [re.sub(r"\(\d+\)$", "", fields[0]) for fields in lines]
-        if lowercase:
-            words = [w.lower() for w in words]
-        try:
-            return Lexicon.from_words(dict.fromkeys(words), "char", vocab.word_boundary)
-        except DataError as e:
-            raise DataError(f"{path}: {e}") from None
-    if all(len(fields) == 1 for fields in lines):
-        raise DataError(f"{path} is a word list, but the model's tokens are phones: "
-                        "give a pronunciation dictionary (lines 'WORD ph ph ...')")
-    return Lexicon.from_dict_file(path, unit="phone", word_boundary=vocab.word_boundary)
-
-
-def build_decoder(config: DecodeConfig, vocab: Vocab, lowercase: bool = False, lm: Any = None,
-                  lexicon: Any = None) -> Optional[CTCPrefixBeamSearch]:
-    """The beam search a decode config asks for (None for greedy). ``lm``/``lexicon`` objects, when
-    given, are used instead of loading ``config.lm``/``config.lexicon``."""
-    if config.decoder == "greedy":
-        return None
-    if lm is None and config.lm:
-        lm = load_lm(config.lm)
-    if lexicon is None and config.lexicon:
-        lexicon = load_lexicon(config.lexicon, vocab, lowercase)
-    try:
-        return CTCPrefixBeamSearch(
-            vocab.tokens, beam=config.beam, nbest=config.nbest, token_topk=config.token_topk,
-            token_min_logp=config.token_min_logp, blank_threshold=config.blank_threshold,
-            beam_threshold=config.beam_threshold, lm=lm, lm_unit=config.lm_unit, lm_weight=config.lm_weight,
-            insertion_bonus=config.insertion_bonus, lexicon=lexicon,
-            word_boundary=vocab.word_boundary if vocab.unit == "char" else None)
-    except ValueError as e:
-        raise ConfigError(f"decode: {e}") from None
 
 
 def decode_log_probs(log_probs: np.ndarray, utt_id: str, vocab: Vocab, decoder: Optional[CTCPrefixBeamSearch],

@@ -25,14 +25,15 @@ from typing import Optional
 import torch
 from torch import nn
 
-from seqlabel.models.checkpoint import load_checkpoint
 from seqlabel.config import to_dict
+from seqlabel.data.vocab import Vocab
 from seqlabel.errors import ConfigError
 from seqlabel.features.cmvn import CmvnStats
-from seqlabel.inference.batch import frame_seconds
-from seqlabel.models.bilstm import BiLSTMCTC, mask_frames, output_lengths, reverse_within, stack_frames
-from seqlabel.inference.recognizer import model_from_state
-from seqlabel.data.vocab import Vocab
+from seqlabel.inference.restore import model_from_state
+from seqlabel.models.bilstm import BiLSTMCTC, reverse_within, stack_frames
+from seqlabel.models.checkpoint import load_checkpoint
+from seqlabel.models.frontend import mask_frames
+from seqlabel.models.lengths import frame_seconds, output_lengths
 
 FORMATS = ("torchscript", "onnx")
 ONNX_OPSET = 17

@@ -9,29 +9,25 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
-from seqlabel.models.checkpoint import load_checkpoint
 from seqlabel.config import Config, config_from_data, to_dict
 from seqlabel.data.dataset import Split, encode_targets, extract_features, normalize
-from seqlabel.errors import CheckpointError, ConfigError, DataError
+from seqlabel.data.vocab import Vocab
+from seqlabel.decoders.factory import build_decoder
+from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import FeatureExtractor, build_extractor
 from seqlabel.features.cmvn import CmvnStats
-from seqlabel.inference.batch import (build_decoder, decode_log_probs, forced_align, frame_seconds, log_probs_all,
-                                resolve_device, transcribe)
-from seqlabel.models.bilstm import BiLSTMCTC, build_model
+from seqlabel.inference.batch import (
+    decode_log_probs,
+    forced_align,
+    log_probs_all,
+    transcribe,
+)
+from seqlabel.inference.restore import model_from_state
+from seqlabel.models.bilstm import BiLSTMCTC
+from seqlabel.models.checkpoint import load_checkpoint
+from seqlabel.models.lengths import frame_seconds
+from seqlabel.runtime import resolve_device
 from seqlabel.types import Hypothesis, Utterance
-from seqlabel.data.vocab import Vocab
-
-
-def model_from_state(state: dict[str, Any], path: str | Path) -> tuple[Config, Vocab, BiLSTMCTC]:
-    """The config, vocabulary and model (weights loaded, CPU) of a loaded checkpoint ``state``."""
-    try:
-        config = config_from_data(state["config"])
-        vocab = Vocab.from_state(state["vocab"])
-        model = build_model(state["input_dim"], len(vocab), config.model)
-        model.load_state_dict(state["model"])
-    except (KeyError, RuntimeError) as e:
-        raise CheckpointError(f"{path}: incomplete or incompatible checkpoint: {str(e).splitlines()[0]}") from None
-    return config, vocab, model
 
 
 @dataclass

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from seqlabel.training import distributed
 from seqlabel.config import Config
 from seqlabel.errors import CheckpointError, ConfigError
+from seqlabel.training import distributed
 from seqlabel.training.log import size
 
 PHASE1_NAME = "phase1.pt"  # the noise-free phase's best point (train.weight_noise_phase: restart)

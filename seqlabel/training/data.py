@@ -9,12 +9,18 @@ from typing import Callable, Optional
 import torch
 
 from seqlabel.config import Config
-from seqlabel.data.dataset import Split, SequenceDataset, build_augment, load_split, normalize
+from seqlabel.data.dataset import (
+    SequenceDataset,
+    Split,
+    build_augment,
+    load_split,
+    normalize,
+)
+from seqlabel.data.manifest import read_manifest
+from seqlabel.data.vocab import Vocab
 from seqlabel.errors import CheckpointError, VocabError
 from seqlabel.features import build_extractor
 from seqlabel.features.cmvn import CmvnStats, compute_stats
-from seqlabel.data.manifest import read_manifest
-from seqlabel.data.vocab import Vocab
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from typing import Callable, Iterator, Optional, Sequence, TypeVar
 import torch
 import torch.distributed as dist
 
-from seqlabel.errors import ConfigError, SeqlabelError
 from seqlabel.data.sampling import BucketBatchSampler
+from seqlabel.errors import ConfigError, SeqlabelError
 
 T = TypeVar("T")
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from seqlabel.training import distributed
 from seqlabel.config import TrainConfig
 from seqlabel.errors import SeqlabelError
+from seqlabel.training import distributed
 
 LOG_NAME, SKIPPED_NAME = "log.csv", "skipped.tsv"
 # phase: 1, or 2 after the restart of train.weight_noise_phase: restart

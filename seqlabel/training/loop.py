@@ -23,24 +23,41 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from seqlabel.training import distributed
-from seqlabel.models.checkpoint import copy_checkpoint, load_checkpoint, save_checkpoint, serialize, write_checkpoint
 from seqlabel.config import Config, TrainConfig, save_config, to_dict
 from seqlabel.data.dataset import Split
+from seqlabel.data.sampling import BucketBatchSampler
+from seqlabel.data.vocab import Vocab
 from seqlabel.decoders.greedy import greedy_search
 from seqlabel.errors import CheckpointError, DataError
-from seqlabel.inference.batch import amp_dtype, forward_all, resolve_device
-from seqlabel.scoring.metrics import ScoreResult, score
+from seqlabel.inference.batch import forward_all
 from seqlabel.models.bilstm import BiLSTMCTC, build_model
-from seqlabel.data.sampling import BucketBatchSampler
+from seqlabel.models.checkpoint import (
+    copy_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    serialize,
+    write_checkpoint,
+)
+from seqlabel.runtime import amp_dtype, resolve_device
+from seqlabel.scoring.metrics import ScoreResult, score
+from seqlabel.training import distributed
 from seqlabel.training.checks import PHASE1_NAME, check_run, check_space
 from seqlabel.training.data import TrainData, load_data
-from seqlabel.training.log import (LOG_NAME, SKIPPED_NAME, EpochStats, check_nonfinite, log_row, log_sizes, rank_share,
-                                reduced, report_skips, tensorboard, truncate_logs)
+from seqlabel.training.log import (
+    LOG_NAME,
+    SKIPPED_NAME,
+    EpochStats,
+    check_nonfinite,
+    log_row,
+    log_sizes,
+    rank_share,
+    reduced,
+    report_skips,
+    tensorboard,
+    truncate_logs,
+)
 from seqlabel.training.state import Learner, Progress, all_rng_states, pack, restore
 from seqlabel.training.step import train_step
-from seqlabel.data.vocab import Vocab
-
 
 
 @dataclass(frozen=True)

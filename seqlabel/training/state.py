@@ -12,9 +12,9 @@ from typing import Any, Optional
 
 import torch
 
-from seqlabel.training import distributed
 from seqlabel.errors import CheckpointError
 from seqlabel.models.bilstm import BiLSTMCTC
+from seqlabel.training import distributed
 from seqlabel.training.log import EpochStats
 
 

@@ -7,10 +7,10 @@ from typing import Iterator, Optional
 
 import torch
 
-from seqlabel.training import distributed
 from seqlabel.config import Config
-from seqlabel.inference.batch import autocast, ctc_min_frames
-from seqlabel.models.bilstm import output_lengths
+from seqlabel.models.lengths import ctc_min_frames, output_lengths
+from seqlabel.runtime import autocast
+from seqlabel.training import distributed
 from seqlabel.training.log import EpochStats, Skip, nonfinite
 from seqlabel.types import Batch
 
