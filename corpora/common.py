@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Collection, Sequence
 
 from seqlabel.corpora.validate import Report, check_splits, split_stats, tokens_of
-
 from seqlabel.data.manifest import write_manifest
 from seqlabel.errors import DataError
 from seqlabel.types import Utterance
@@ -101,9 +100,7 @@ def require_dir(data_dir: str | os.PathLike | None, recipe: str) -> Path:
 
 def audio_duration(path: Path) -> float:
     """Duration in seconds read from the audio file's header (no decoding); DataError names the file."""
-    from seqlabel.features.audio import (
-        audio_info,  # lazy: only recipes reading audio need it
-    )
+    from seqlabel.features.audio import audio_info  # lazy: only recipes reading audio need it
 
     return audio_info(path).duration
 

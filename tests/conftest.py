@@ -89,3 +89,11 @@ def phone_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     })
     result = api.train(config, root / "exp", echo=lambda _: None)
     return {"run": root / "exp", "checkpoint": result.best_checkpoint, "dev": dev}
+
+
+@pytest.fixture(scope="session")
+def bad_input_base(tmp_path_factory: pytest.TempPathFactory):
+    """Good inputs that the bad-input catalogue (``test_bad_input_*.py``) spoils, made once."""
+    from bad_input import make_base
+
+    return make_base(tmp_path_factory)

@@ -1,11 +1,14 @@
 """Helpers shared by test modules (import as ``from helpers import ...``; pytest puts tests/ on the path)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from click.testing import CliRunner, Result
 
 from seqlabel.cli import main
+from seqlabel.types import Utterance
 
 
 def collapse(path: tuple[int, ...]) -> tuple[int, ...]:
@@ -22,6 +25,11 @@ def random_log_probs(T: int, C: int, seed: int, scale: float = 2.0) -> np.ndarra
     """(T, C) float64 log-probs of random logits (``scale``: how peaky)."""
     g = torch.Generator().manual_seed(seed)
     return (scale * torch.randn(T, C, generator=g, dtype=torch.float64)).log_softmax(-1).numpy()
+
+
+def utt(path: Path, uid: str = "u1", **kw) -> Utterance:
+    """An utterance of the file at ``path`` with the text "a" (features tests)."""
+    return Utterance(uid, str(path), "a", **kw)
 
 
 # ----------------------------------------------------------------------------- the command line

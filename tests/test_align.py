@@ -14,15 +14,7 @@ from helpers import collapse, random_log_probs
 
 from seqlabel.cli import main
 from seqlabel.data.manifest import read_manifest
-from seqlabel.decoders import (
-    align_batch,
-    ctm_entries,
-    forced_align,
-    greedy_search,
-    path_alignment,
-    read_ctm,
-    write_ctm,
-)
+from seqlabel.decoders import align_batch, ctm_entries, forced_align, greedy_search, path_alignment, read_ctm, write_ctm
 from seqlabel.errors import DataError
 from seqlabel.types import Hypothesis
 

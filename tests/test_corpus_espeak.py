@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import seqlabel.corpora.espeak as espeak
 import soundfile
-from seqlabel.corpora import run_recipe
 
+import seqlabel.corpora.espeak as espeak
+from seqlabel.corpora import run_recipe
 from seqlabel.data.manifest import read_manifest
 from seqlabel.errors import DataError
 from seqlabel.types import Utterance

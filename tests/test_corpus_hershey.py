@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import seqlabel.corpora.hershey as hershey
 import yaml
 from click.testing import CliRunner, Result
-from seqlabel.corpora import run_recipe
 
+import seqlabel.corpora.hershey as hershey
 from seqlabel.cli import main
+from seqlabel.corpora import run_recipe
 from seqlabel.data.manifest import read_manifest
 from seqlabel.errors import DataError
 from seqlabel.features.strokes import read_strokes

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from seqlabel.corpora import run_recipe
-from seqlabel.corpora.iam_ondb import read_csr
 from stroke_fixtures import IAM_XML, handwriting, iam_xml
 
 from seqlabel.config import FeatureConfig
+from seqlabel.corpora import run_recipe
+from seqlabel.corpora.iam_ondb import read_csr
 from seqlabel.data.manifest import read_manifest
 from seqlabel.errors import DataError
 from seqlabel.features import build_extractor

@@ -10,16 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from seqlabel.corpora import run_recipe
 
 from seqlabel.config import FeatureConfig
+from seqlabel.corpora import run_recipe
 from seqlabel.data.manifest import read_manifest
 from seqlabel.errors import ConfigError, DataError
-from seqlabel.features.precomputed import (
-    PrecomputedFeatures,
-    kaldi_matrix_shape,
-    read_kaldi_matrix,
-)
+from seqlabel.features.precomputed import PrecomputedFeatures, kaldi_matrix_shape, read_kaldi_matrix
 from seqlabel.types import Utterance
 
 

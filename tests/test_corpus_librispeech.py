@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from seqlabel.corpora import run_recipe
 
+from seqlabel.corpora import run_recipe
 from seqlabel.data.manifest import read_manifest
 from seqlabel.errors import ConfigError, DataError
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from seqlabel.corpora import run_recipe
 
 from seqlabel.cli import main
 from seqlabel.config import FeatureConfig, ImageFeatureConfig
+from seqlabel.corpora import run_recipe
 from seqlabel.data.manifest import read_manifest
 from seqlabel.data.vocab import Vocab
 from seqlabel.errors import ConfigError, DataError

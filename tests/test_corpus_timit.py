@@ -10,17 +10,12 @@ from typing import Iterable
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from seqlabel.corpora import run_recipe
-from seqlabel.corpora.timit import read_phn
-from seqlabel.corpora.timit.speakers import (
-    CORE_TEST,
-    CORE_TEST_SPEAKERS,
-    DEV_SPEAKERS,
-    SENTENCES_PER_SPEAKER,
-)
 
 from seqlabel.cli import main
 from seqlabel.config import load_config
+from seqlabel.corpora import run_recipe
+from seqlabel.corpora.timit import read_phn
+from seqlabel.corpora.timit.speakers import CORE_TEST, CORE_TEST_SPEAKERS, DEV_SPEAKERS, SENTENCES_PER_SPEAKER
 from seqlabel.data.manifest import read_manifest
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features.audio import audio_info, read_sphere_header

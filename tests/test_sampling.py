@@ -100,9 +100,8 @@ def test_padding_ratio_by_hand() -> None:
 def test_real_corpus_padding_waste_at_its_config_budget_is_at_most_5_percent(
         shared_data: Path, tmp_path: Path, corpus: str, folder: str) -> None:
     """The target of benchmarks/bench_data.py, on frame counts from the manifests' durations."""
-    from seqlabel.corpora import run_recipe
-
     from seqlabel.config import load_config
+    from seqlabel.corpora import run_recipe
     from seqlabel.data.manifest import read_manifest
 
     if not (shared_data / folder).is_dir():

@@ -11,19 +11,8 @@ import pytest
 import torch
 from stroke_fixtures import IAM_XML, handwriting, iam_xml
 
-from seqlabel.augment.strokes import (
-    augment_strokes,
-    elastic_jitter,
-    random_affine,
-    speed_variation,
-)
-from seqlabel.config import (
-    FeatureConfig,
-    StrokeFeatureConfig,
-    config_from_data,
-    load_config,
-    save_config,
-)
+from seqlabel.augment.strokes import augment_strokes, elastic_jitter, random_affine, speed_variation
+from seqlabel.config import FeatureConfig, StrokeFeatureConfig, config_from_data, load_config, save_config
 from seqlabel.data.dataset import SequenceDataset, Split, build_augment
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import build_extractor

@@ -20,16 +20,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqlabel.corpora.common import (
-    note,
-    pick_speakers,
-    probe_audio,
-    require_dir,
-    split_by_speaker,
-    write_splits,
-)
+from seqlabel.corpora.common import note, pick_speakers, probe_audio, require_dir, split_by_speaker, write_splits
 from seqlabel.corpora.validate import Report
-
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
 

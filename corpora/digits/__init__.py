@@ -24,9 +24,9 @@ import io
 from pathlib import Path
 
 import numpy as np
+
 from seqlabel.corpora.common import write_splits
 from seqlabel.corpora.lines import write_codec
-
 from seqlabel.errors import ConfigError
 from seqlabel.types import Utterance
 

@@ -14,15 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from seqlabel.corpora.common import (
-    audio_duration,
-    carve_by_speaker,
-    note,
-    preview,
-    require_dir,
-    write_splits,
-)
-
+from seqlabel.corpora.common import audio_duration, carve_by_speaker, note, preview, require_dir, write_splits
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
 

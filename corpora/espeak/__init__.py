@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from seqlabel.corpora.common import write_splits
 
+from seqlabel.corpora.common import write_splits
 from seqlabel.errors import DataError
 from seqlabel.types import Utterance
 

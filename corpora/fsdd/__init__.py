@@ -15,15 +15,7 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from seqlabel.corpora.common import (
-    audio_duration,
-    parse_speakers,
-    preview,
-    require_dir,
-    split_by_speaker,
-    write_splits,
-)
-
+from seqlabel.corpora.common import audio_duration, parse_speakers, preview, require_dir, split_by_speaker, write_splits
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
 

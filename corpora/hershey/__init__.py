@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from seqlabel.corpora.common import write_splits
 
+from seqlabel.corpora.common import write_splits
 from seqlabel.data.vocab import Vocab
 from seqlabel.errors import DataError
 from seqlabel.types import Utterance

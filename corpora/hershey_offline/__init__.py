@@ -19,9 +19,9 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
+
 from seqlabel.corpora.common import write_splits
 from seqlabel.corpora.lines import write_codec
-
 from seqlabel.errors import ConfigError
 from seqlabel.types import Utterance
 
@@ -42,15 +42,7 @@ def prepare(
     seed: int = 0,
 ) -> dict[str, Path]:
     """Render the lines and write their manifests into ``out_dir``; ``data_dir`` is unused."""
-    from seqlabel.corpora.hershey import (
-        MAX_WORDS,
-        MIN_WORDS,
-        VOCAB_SIZE,
-        Writer,
-        make_writers,
-        vocabulary,
-        write_line,
-    )
+    from seqlabel.corpora.hershey import MAX_WORDS, MIN_WORDS, VOCAB_SIZE, Writer, make_writers, vocabulary, write_line
 
     if data_dir is not None:
         raise ConfigError("hershey_offline: the lines are synthesised; drop --data-dir")

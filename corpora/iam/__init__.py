@@ -30,15 +30,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from seqlabel.corpora.common import (
-    carve_by_speaker,
-    note,
-    preview,
-    require_dir,
-    write_splits,
-)
+from seqlabel.corpora.common import carve_by_speaker, note, preview, require_dir, write_splits
 from seqlabel.corpora.lines import image_size, write_codec
-
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
 

@@ -23,7 +23,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from seqlabel.corpora.common import note, preview, require_dir, write_splits
-
 from seqlabel.errors import DataError
 from seqlabel.types import Utterance
 

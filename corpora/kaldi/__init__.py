@@ -19,7 +19,6 @@ from pathlib import Path
 
 from seqlabel.corpora.common import probe_audio, require_dir, write_splits
 from seqlabel.corpora.validate import Report
-
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features.precomputed import kaldi_matrix_shape, parse_ark_source
 from seqlabel.types import Utterance

@@ -22,7 +22,6 @@ from typing import Any, Iterator
 
 from seqlabel.corpora.common import require_dir, write_splits
 from seqlabel.corpora.validate import Report
-
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
 

@@ -17,15 +17,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from seqlabel.corpora.common import (
-    parse_speakers,
-    preview,
-    probe_audio,
-    require_dir,
-    write_splits,
-)
+from seqlabel.corpora.common import parse_speakers, preview, probe_audio, require_dir, write_splits
 from seqlabel.corpora.validate import Report
-
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
 

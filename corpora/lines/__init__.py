@@ -32,15 +32,7 @@ import unicodedata
 from pathlib import Path
 from typing import Sequence
 
-from seqlabel.corpora.common import (
-    carve_by_speaker,
-    note,
-    parse_speakers,
-    preview,
-    require_dir,
-    write_splits,
-)
-
+from seqlabel.corpora.common import carve_by_speaker, note, parse_speakers, preview, require_dir, write_splits
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
 
@@ -140,10 +132,7 @@ def normalize_text(text: str, normalization: str = "NFC") -> str:
 
 def image_size(path: Path) -> tuple[int, int]:
     """(width, height) from the image header; DataError naming the file if it is unreadable or empty."""
-    from PIL import (  # lazy: only image recipes need Pillow
-        Image,
-        UnidentifiedImageError,
-    )
+    from PIL import Image, UnidentifiedImageError  # lazy: only image recipes need Pillow
 
     try:
         with Image.open(path) as im:

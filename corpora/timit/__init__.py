@@ -30,7 +30,6 @@ from pathlib import Path
 from seqlabel.corpora.common import probe_audio, require_dir, write_splits
 from seqlabel.corpora.timit.speakers import CORE_TEST, DEV_SPEAKERS
 from seqlabel.corpora.validate import Report
-
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.scoring.folding import FOLD_61_39, FOLD_61_48, TIMIT61, fold
 from seqlabel.types import Utterance

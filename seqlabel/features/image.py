@@ -32,10 +32,7 @@ def load_image(path: str | Path, what: str = "") -> np.ndarray:
     Colour is reduced to luminance; transparency is composited on white; 16-bit and float
     images are scaled by their maximum. ``what`` prefixes error messages (e.g. the utterance).
     """
-    from PIL import (  # lazy: only image features need Pillow
-        Image,
-        UnidentifiedImageError,
-    )
+    from PIL import Image, UnidentifiedImageError  # lazy: only image features need Pillow
 
     path = Path(path)
     prefix = f"{what}: " if what else ""

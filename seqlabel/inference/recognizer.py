@@ -16,12 +16,7 @@ from seqlabel.decoders.factory import build_decoder
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import FeatureExtractor, build_extractor
 from seqlabel.features.cmvn import CmvnStats
-from seqlabel.inference.batch import (
-    decode_log_probs,
-    forced_align,
-    log_probs_all,
-    transcribe,
-)
+from seqlabel.inference.batch import decode_log_probs, forced_align, log_probs_all, transcribe
 from seqlabel.inference.restore import model_from_state
 from seqlabel.models.bilstm import BiLSTMCTC
 from seqlabel.models.checkpoint import load_checkpoint

@@ -13,20 +13,8 @@ from seqlabel.data.transcripts import read_kaldi_text
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.scoring.folding import FOLDINGS, fold
 from seqlabel.scoring.metrics import ScoreResult, score, to_words, utterance_report
-from seqlabel.scoring.report import (
-    confusions_text,
-    pra_text,
-    speakers_tsv,
-    summary_dict,
-    summary_line,
-)
-from seqlabel.scoring.significance import (
-    METHODS,
-    Comparison,
-    Interval,
-    bootstrap_interval,
-    compare,
-)
+from seqlabel.scoring.report import confusions_text, pra_text, speakers_tsv, summary_dict, summary_line
+from seqlabel.scoring.significance import METHODS, Comparison, Interval, bootstrap_interval, compare
 from seqlabel.types import Utterance
 
 

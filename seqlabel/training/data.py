@@ -9,13 +9,7 @@ from typing import Callable, Optional
 import torch
 
 from seqlabel.config import Config
-from seqlabel.data.dataset import (
-    SequenceDataset,
-    Split,
-    build_augment,
-    load_split,
-    normalize,
-)
+from seqlabel.data.dataset import SequenceDataset, Split, build_augment, load_split, normalize
 from seqlabel.data.manifest import read_manifest
 from seqlabel.data.vocab import Vocab
 from seqlabel.errors import CheckpointError, VocabError

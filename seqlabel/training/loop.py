@@ -7,8 +7,8 @@ dev CTC loss (highest log-probability), its best point kept as ``phase1.pt``; ph
 ``phase1.pt`` with noise, early-stopped on the dev error rate, its best point kept as ``best.pt``.
 
 No argument parsing here: ``train(config, out_dir)`` is called by ``seqlabel.api`` and the CLI.
-The data setup is in ``train_data``, one optimisation step in ``train_step``, the log and skip
-bookkeeping in ``train_log``, the checkpointed state in ``train_state``.
+The data setup is in ``training.data``, one optimisation step in ``training.step``, the log and skip
+bookkeeping in ``training.log``, the checkpointed state in ``training.state``.
 """
 from __future__ import annotations
 
@@ -31,13 +31,7 @@ from seqlabel.decoders.greedy import greedy_search
 from seqlabel.errors import CheckpointError, DataError
 from seqlabel.inference.batch import forward_all
 from seqlabel.models.bilstm import BiLSTMCTC, build_model
-from seqlabel.models.checkpoint import (
-    copy_checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-    serialize,
-    write_checkpoint,
-)
+from seqlabel.models.checkpoint import copy_checkpoint, load_checkpoint, save_checkpoint, serialize, write_checkpoint
 from seqlabel.runtime import amp_dtype, resolve_device
 from seqlabel.scoring.metrics import ScoreResult, score
 from seqlabel.training import distributed

@@ -1,0 +1,107 @@
+"""The ``features`` section: the extractor type and its settings, with the image and stroke
+subsections and named presets."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from seqlabel.config.checks import check_choice, check_positive
+from seqlabel.errors import ConfigError
+
+FEATURE_PRESETS: dict[str, dict[str, Any]] = {
+    # Graves, Mohamed & Hinton 2013: 40 Fourier-transform filterbank coefficients plus
+    # energy, with first and second temporal derivatives: 41 * 3 = 123 dims.
+    "graves2013": {"type": "fbank", "num_bins": 40, "energy": True, "deltas": 2},
+}
+
+
+@dataclass
+class ImageFeatureConfig:
+    """Line images (features.type: image): ink in [0, 1], one frame per column (or window of columns)."""
+
+    height: int = 48  # lines are scaled to this many pixel rows, the width in proportion
+    binarize: bool = False  # Otsu threshold after scaling: ink 1, paper 0
+    ink: str = "auto"  # dark (ink on light paper) | light | auto (paper = the majority of pixels)
+    window: int = 1  # columns per frame: F = height * window
+    stride: int = 1  # columns between frames (<= window)
+    pad: int = 4  # blank columns added at both ends after scaling
+    augment: bool = False  # train-time augmentation (training set only) with the ranges below
+    shear: float = 0.3  # max |horizontal shear| (slant), as tan(angle)
+    scale: float = 0.1  # max relative change of the ink size and, separately, of the width
+    rotate: float = 1.5  # max |rotation|, degrees
+    elastic: float = 1.0  # std of the smooth elastic displacement, pixels at the scaled height (0: off)
+    morph: float = 0.5  # probability of one 2x2 erosion or dilation (even odds)
+    contrast: float = 0.3  # ink level drawn from [1 - contrast, 1], paper level from [0, contrast / 2]
+
+    def __post_init__(self) -> None:
+        check_choice("features.image.ink", self.ink, ("dark", "light", "auto"))
+        for name in ("height", "window", "stride"):
+            check_positive(f"features.image.{name}", getattr(self, name))
+        if self.height < 8:
+            raise ConfigError(f"features.image.height must be >= 8, got {self.height}")
+        if self.stride > self.window:
+            raise ConfigError(f"features.image.stride ({self.stride}) must be <= features.image.window "
+                              f"({self.window}) so that every column is seen")
+        for name in ("pad", "shear", "rotate", "elastic"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"features.image.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("morph", "contrast", "scale"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"features.image.{name} must be in [0, 1), got {getattr(self, name)}")
+
+
+@dataclass
+class StrokeFeatureConfig:
+    """Pen trajectories (features.type: strokes): normalised, resampled to equidistant points,
+    one frame per point (Graves et al. 2009). Lengths are in core (x-)heights of the line."""
+
+    deskew: bool = True  # rotate the line so that its baseline is horizontal
+    deslant: bool = True  # shear so that the dominant near-vertical ink direction is vertical
+    step: float = 0.1  # resampling distance between points, core heights
+    gaps: str = "jump"  # pen-up gaps: jump (the next stroke's first point) | fill (pen-up points every step)
+    context: int = 4  # points on each side for the vicinity features (0: no vicinity features)
+    augment: bool = False  # train-time augmentation (training set only) with the ranges below
+    shear: float = 0.2  # max |added slant|, as tan(angle)
+    scale: float = 0.15  # max relative change of the size and, separately, of the width
+    rotate: float = 3.0  # max |rotation|, degrees
+    jitter: float = 0.03  # std of the smooth elastic displacement, core heights (0: off)
+    speed: float = 0.3  # max relative change of the pen speed (points resampled at the original rate)
+
+    def __post_init__(self) -> None:
+        check_choice("features.strokes.gaps", self.gaps, ("jump", "fill"))
+        check_positive("features.strokes.step", self.step)
+        for name in ("context", "shear", "rotate", "jitter"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"features.strokes.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("scale", "speed"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"features.strokes.{name} must be in [0, 1), got {getattr(self, name)}")
+
+
+@dataclass
+class FeatureConfig:
+    type: str = "fbank"  # fbank | mfcc | logmel | precomputed | image | strokes
+    sample_rate: int = 16000  # audio is resampled to this rate (or refused, see resample)
+    resample: bool = True  # False: audio at another rate is an error
+    num_bins: int = 40  # mel filterbank channels
+    num_ceps: int = 13  # mfcc only
+    energy: bool = False  # append log energy (fbank, mfcc: replaces c0)
+    deltas: int = 0  # 0, 1 (deltas) or 2 (deltas + delta-deltas)
+    frame_length_ms: float = 25.0
+    frame_shift_ms: float = 10.0
+    dither: float = 0.0
+    dim: Optional[int] = None  # precomputed only: expected feature dimension (checked when set)
+    cmvn: str = "global"  # global | speaker | none
+    cache_dir: Optional[str] = None  # raw features cached here (memory-mapped .npy, keyed by this config); null: off
+    image: ImageFeatureConfig = field(default_factory=ImageFeatureConfig)  # type: image only
+    strokes: StrokeFeatureConfig = field(default_factory=StrokeFeatureConfig)  # type: strokes only
+
+    def __post_init__(self) -> None:
+        check_choice("features.type", self.type, ("fbank", "mfcc", "logmel", "precomputed", "image", "strokes"))
+        check_choice("features.cmvn", self.cmvn, ("global", "speaker", "none"))
+        check_choice("features.deltas", self.deltas, (0, 1, 2))
+        check_positive("features.sample_rate", self.sample_rate)
+        check_positive("features.num_bins", self.num_bins)
+        check_positive("features.frame_shift_ms", self.frame_shift_ms)
+        if self.frame_length_ms < self.frame_shift_ms:
+            raise ConfigError("features.frame_length_ms must be >= features.frame_shift_ms")

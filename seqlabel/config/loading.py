@@ -1,0 +1,147 @@
+"""The whole config (one section per stage) and its strict YAML loading and dotted overrides.
+
+YAML is plain data: no tags, no object construction. Unknown keys are errors that name the
+key and suggest the nearest valid one. ``-o train.lr=0.001`` style overrides are applied to
+the YAML data before validation, so they are checked the same way.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seqlabel.config.data import DataConfig
+from seqlabel.config.decode import DecodeConfig
+from seqlabel.config.features import FEATURE_PRESETS, FeatureConfig
+from seqlabel.config.model import ModelConfig
+from seqlabel.config.train import TrainConfig
+from seqlabel.errors import ConfigError
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+
+
+def _suggest(key: str, valid: list[str], prefix: str) -> str:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    if close:
+        return f"; did you mean {prefix + close[0]!r}?"
+    return f"; valid keys: {', '.join(prefix + v for v in valid)}"
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    """Check ``value`` against the annotation ``hint``; ints are accepted for floats."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(key, value, inner)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is float and isinstance(value, str):  # PyYAML reads "1e-4" (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if hint is bool and not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    if hint in (int, float) and (isinstance(value, bool) or not isinstance(value, hint)):
+        raise ConfigError(f"{key} must be a number ({hint.__name__}), got {value!r}")
+    if hint is str and not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string, got {value!r}")
+    return value
+
+
+def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from plain data, refusing unknown keys (with a suggestion)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            raise ConfigError(f"unknown config key {prefix + str(key)!r}" + _suggest(str(key), names, prefix))
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = from_dict(hint, value, prefix + key + ".")
+        else:
+            kwargs[key] = _coerce(prefix + key, value, hint)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # pragma: no cover - guarded by the key check above
+        raise ConfigError(f"{prefix or 'config'}: {e}") from None
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` overrides (values parsed as YAML scalars) to plain data."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        dotted, raw = item.split("=", 1)
+        parts = dotted.strip().split(".")
+        node = data
+        for part in parts[:-1]:
+            if node.get(part) is None:  # absent, or an empty section (`train:` with nothing under it)
+                node[part] = {}
+            node = node[part]
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+    return data
+
+
+def _expand_preset(data: dict[str, Any]) -> None:
+    features = data.get("features")
+    if isinstance(features, dict) and "preset" in features:
+        name = features.pop("preset")
+        if name not in FEATURE_PRESETS:
+            raise ConfigError(f"features.preset {name!r} unknown; presets: {', '.join(FEATURE_PRESETS)}")
+        data["features"] = {**FEATURE_PRESETS[name], **features}
+
+
+def config_from_data(data: dict[str, Any] | None, overrides: list[str] = ()) -> Config:
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"a config must be a mapping of sections (data, features, model, train, decode), "
+                          f"got {type(data).__name__}")
+    data = apply_overrides(dict(data or {}), list(overrides))
+    _expand_preset(data)
+    return from_dict(Config, data)
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    """Load a YAML config file and apply dotted overrides. Errors name the file and key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    try:
+        return config_from_data(data, overrides)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")

@@ -1,0 +1,4 @@
+"""Moved in 0.2 to ``seqlabel.models.bilstm``; this alias goes in 0.3."""
+from seqlabel._moved import alias
+
+alias(__name__, "seqlabel.models.bilstm")

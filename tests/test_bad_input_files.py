@@ -1,0 +1,179 @@
+"""Bad inputs to checkpoints and runs, LM and lexicon files, reference and hypothesis files: each case asserts the error type and that the message names the
+culprit (file, line, utterance id or key) and, where there is one, the fix (see ``bad_input.py``)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import torch
+from bad_input import DIM, Base, Row, check_case, ids, write_manifest, write_yaml
+
+from seqlabel import api
+from seqlabel.errors import CheckpointError, ConfigError, DataError, VocabError
+from seqlabel.models.checkpoint import FORMAT
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def spoiled_run(tmp: Path, base: Base, spoil: Callable[[bytes], bytes]) -> Path:
+    """A copy of the good run with its last.pt spoiled; best.pt kept."""
+    run = tmp / "run"
+    run.mkdir()
+    for p in base.run.iterdir():
+        if p.is_file():
+            (run / p.name).write_bytes(p.read_bytes())
+    (run / "last.pt").write_bytes(spoil((run / "last.pt").read_bytes()))
+    return run
+
+
+def checkpoint_truncated(tmp: Path, base: Base) -> None:
+    run = spoiled_run(tmp, base, lambda b: b[: len(b) * 2 // 3])
+    api.decode(run / "last.pt", base.root / "train.jsonl", device="cpu", progress=False)
+
+
+def checkpoint_bit_flip(tmp: Path, base: Base) -> None:
+    run = spoiled_run(tmp, base, lambda b: b[:1000] + bytes([b[1000] ^ 4]) + b[1001:])
+    api.decode(run / "last.pt", base.root / "train.jsonl", device="cpu", progress=False)
+
+
+def checkpoint_foreign(tmp: Path, base: Base) -> None:
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, tmp / "model.pt")
+    api.evaluate(tmp / "model.pt", base.root / "train.jsonl", device="cpu", progress=False)
+
+
+def checkpoint_runs_code(tmp: Path, base: Base) -> None:
+    torch.save({"format": FORMAT, "config": {}, "hook": math.floor}, tmp / "evil.pt")  # a global: pickled by name
+    api.decode(tmp / "evil.pt", base.root / "train.jsonl", device="cpu", progress=False)
+
+
+def checkpoint_other_vocabulary_resume(tmp: Path, base: Base) -> None:
+    run = spoiled_run(tmp, base, lambda b: b)
+    (tmp / "tokens.txt").write_text("<blank>\n|\na\nb\nc\nd\n")
+    data = {**base.config, "data": {**base.config["data"], "vocab": str(tmp / "tokens.txt")}}
+    api.train(write_yaml(tmp / "c.yaml", data), run, resume=True, echo=lambda _: None)
+
+
+def checkpoint_other_vocabulary_evaluate(tmp: Path, base: Base) -> None:
+    np.save(tmp / "x.npy", np.zeros((20, DIM), np.float32))
+    manifest = write_manifest(tmp / "dev.jsonl", [{"id": "x0", "source": "x.npy", "text": "abz"}])
+    api.evaluate(base.checkpoint, manifest, device="cpu", progress=False)
+
+
+def checkpoint_other_model_shape(tmp: Path, base: Base) -> None:
+    run = spoiled_run(tmp, base, lambda b: b)
+    api.train(write_yaml(tmp / "c.yaml", {**base.config, "model": {"num_layers": 1, "hidden_size": 8}}), run,
+              resume=True, echo=lambda _: None)
+
+
+def resume_without_a_run(tmp: Path, base: Base) -> None:
+    api.train(write_yaml(tmp / "c.yaml", base.config), tmp / "fresh", resume=True, echo=lambda _: None)
+
+
+def train_into_an_existing_run(tmp: Path, base: Base) -> None:
+    api.train(write_yaml(tmp / "c.yaml", base.config), base.run, echo=lambda _: None)
+
+
+# ----------------------------------------------------------------------------- LM and lexicon files
+ARPA = "\\data\\\nngram 1=4\n\n\\1-grams:\n-0.6 <s>\n-0.6 </s>\n-0.6 a\n-0.6 b\n\n\\end\\\n"
+
+
+def decode_with(tmp: Path, base: Base, *overrides: str) -> None:
+    api.decode(base.checkpoint, base.root / "train.jsonl", device="cpu", progress=False,
+               overrides=["decode.decoder=beam", *overrides])
+
+
+def arpa_truncated(tmp: Path, base: Base) -> None:
+    (tmp / "lm.arpa").write_text(ARPA[: ARPA.index("\\end\\")])
+    decode_with(tmp, base, f"decode.lm={tmp / 'lm.arpa'}")
+
+
+def arpa_bad_probability(tmp: Path, base: Base) -> None:
+    (tmp / "lm.arpa").write_text(ARPA.replace("-0.6 a", "0.4 a"))
+    decode_with(tmp, base, f"decode.lm={tmp / 'lm.arpa'}")
+
+
+def arpa_missing(tmp: Path, base: Base) -> None:
+    decode_with(tmp, base, f"decode.lm={tmp / 'lm.arpa'}")
+
+
+def lexicon_word_with_boundary(tmp: Path, base: Base) -> None:
+    (tmp / "words.txt").write_text("ab\nc|a\n")
+    decode_with(tmp, base, f"decode.lexicon={tmp / 'words.txt'}")
+
+
+def lexicon_not_utf8(tmp: Path, base: Base) -> None:
+    (tmp / "words.txt").write_bytes("ab\ncafé\n".encode("latin-1"))
+    decode_with(tmp, base, f"decode.lexicon={tmp / 'words.txt'}")
+
+
+def lm_train_no_text(tmp: Path, base: Base) -> None:
+    (tmp / "empty.txt").write_text("\n\n")
+    api.train_lm([tmp / "empty.txt"], tmp / "lm.arpa")
+
+
+# ----------------------------------------------------------------------------- reference / hypothesis files
+def score_duplicate_reference(tmp: Path, base: Base) -> None:
+    (tmp / "ref").write_text("u1 a b\nu2 b a\nu1 c\n")
+    (tmp / "hyp").write_text("u1 a b\nu2 b a\n")
+    api.score_files(tmp / "ref", tmp / "hyp")
+
+
+def score_missing_hypothesis(tmp: Path, base: Base) -> None:
+    (tmp / "ref").write_text("u1 a b\nu2 b a\n")
+    (tmp / "hyp").write_text("u1 a b\n")
+    api.score_files(tmp / "ref", tmp / "hyp")
+
+
+def score_hypothesis_without_reference(tmp: Path, base: Base) -> None:
+    (tmp / "ref").write_text("u1 a b\n")
+    (tmp / "hyp").write_text("u1 a b\nu9 b\n")
+    api.score_files(tmp / "ref", tmp / "hyp")
+
+
+def score_folding_characters(tmp: Path, base: Base) -> None:
+    (tmp / "ref").write_text("u1 a b\n")
+    api.score_files(tmp / "ref", tmp / "ref", unit="char", fold="timit39")
+
+
+# (case, error type, fragments of the message: the culprit, then the fix where there is one)
+CASES: list[Row] = [
+    (checkpoint_truncated, CheckpointError, ("{tmp}/run/last.pt", "truncated", "use {tmp}/run/best.pt instead")),
+    (checkpoint_bit_flip, CheckpointError, ("{tmp}/run/last.pt is corrupt", "checksum", "use {tmp}/run/best.pt")),
+    (checkpoint_foreign, CheckpointError, ("{tmp}/model.pt", "not a seqlabel checkpoint")),
+    (checkpoint_runs_code, CheckpointError, ("{tmp}/evil.pt refused", "math.floor", "written by seqlabel train")),
+    (checkpoint_other_vocabulary_resume, CheckpointError, ("{tmp}/run/last.pt", "another vocabulary",
+                                                          "{tmp}/tokens.txt", "new --out")),
+    (checkpoint_other_vocabulary_evaluate, VocabError, ("{tmp}/dev.jsonl", "'x0'", "token 'z'", "{ckpt}",
+                                                        "another corpus")),
+    (checkpoint_other_model_shape, CheckpointError, ("{tmp}/run/last.pt", "does not match this config")),
+    (resume_without_a_run, CheckpointError, ("--resume: no {tmp}/fresh/last.pt", "train without --resume")),
+    (train_into_an_existing_run, ConfigError, ("already holds a training run", "pass --resume")),
+    (arpa_truncated, DataError, ("{tmp}/lm.arpa:", "missing \\end\\", "truncated?")),
+    (arpa_bad_probability, DataError, ("{tmp}/lm.arpa:7", "bad log10 probability '0.4'")),
+    (arpa_missing, DataError, ("LM file not found: {tmp}/lm.arpa",)),
+    (lexicon_word_with_boundary, DataError, ("{tmp}/words.txt", "'c|a'", "word-boundary")),
+    (lexicon_not_utf8, DataError, ("{tmp}/words.txt", "not UTF-8")),
+    (lm_train_no_text, DataError, ("no text to train a language model on",)),
+    (score_duplicate_reference, DataError, ("{tmp}/ref:3", "duplicate utterance id 'u1'")),
+    (score_missing_hypothesis, DataError, ("{tmp}/hyp against {tmp}/ref", "['u2']", "--allow-missing")),
+    (score_hypothesis_without_reference, DataError, ("{tmp}/hyp against {tmp}/ref", "['u9']", "no reference")),
+    (score_folding_characters, ConfigError, ("'timit39'", "chars")),
+]
+
+
+@pytest.mark.parametrize("case, error, fragments", CASES, ids=ids(CASES))
+def test_bad_input(case, error, fragments, bad_input_base: Base, tmp_path: Path) -> None:
+    check_case(case, error, fragments, bad_input_base, tmp_path)
+
+
+def test_the_catalogue_covers_every_entry_point() -> None:
+    import test_bad_input_config
+    import test_bad_input_data
+
+    names = ids(CASES + test_bad_input_data.CASES + test_bad_input_config.CASES)
+    assert len(names) == len(set(names)) >= 25
+    kinds = {n.split("_")[0] for n in names}
+    assert kinds >= {"manifest", "wav", "npy", "image", "strokes", "transcript", "vocab", "yaml", "cli",
+                     "checkpoint", "arpa", "lexicon", "score"}
