@@ -10,6 +10,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["seqlabel", "seqlabel.*", "corpora", "corpora.*"]),
     include_package_data=True,
+    package_data={"corpora.render": ["*.tsv"]},  # the render recipe's rule tables
     install_requires=[
         # One proven pair, pinned exactly (README "Install and test" says why): torchaudio 2.11 is the last
         # feature release and is built against torch's stable ABI; 2.11.1 fails to load with torch 2.11.0.
