@@ -156,9 +156,9 @@ def load_fallbacks(path: Path = FALLBACK_TABLE) -> dict[str, tuple[str, ...]]:
 
 
 class Charset:
-    """Maps text onto a target's characters: each character outside it becomes the first of its
-    fallbacks that lies inside, else its base letter without accents, else its other case; what is
-    still outside is kept, and ``outside`` says so (the caller drops the line)."""
+    """Maps text onto a target's characters: each character outside it becomes the first that lies
+    inside of its fallbacks, its base letter without accents, its other case and that case's fallbacks;
+    what is still outside is kept, and ``outside`` says so (the caller drops the line)."""
 
     def __init__(self, allowed: frozenset[str] | None, fallbacks: dict[str, tuple[str, ...]] | None = None) -> None:
         self.allowed = allowed
@@ -173,7 +173,9 @@ class Charset:
             return char
         if char not in self._cache:
             base = "".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c))
-            candidates = [*self.fallbacks.get(char, ()), base, char.swapcase(), base.swapcase()]
+            first = [*self.fallbacks.get(char, ()), base]
+            other = char.swapcase()
+            candidates = first + [other, *self.fallbacks.get(other, ())] + [c.swapcase() for c in first]
             self._cache[char] = next((c for c in candidates if c != char and self.fits(c)), char)
         return self._cache[char]
 
