@@ -140,6 +140,7 @@ def test_chunks_keep_to_the_length_and_break_words_when_asked() -> None:
     text = clean(LATIN.replace("\n", " "))
     assert "[" not in text and "CAPUT" not in text and "1" not in text
     whole = chunk(text, np.random.default_rng(0), (20, 40), 0.0, 1)
+    assert chunk("ab cd . ef gh", np.random.default_rng(0), (6, 6), 0.0, 1) == ["ab", "cd .", "ef gh"]
     assert " ".join(whole) == text and all(len(line) <= 40 or " " not in line for line in whole)
     broken = chunk(text, np.random.default_rng(0), (20, 40), 1.0, 1)
     assert "".join(broken).replace(" ", "") == text.replace(" ", "")

@@ -65,6 +65,7 @@ def prepare(
     baseline: Range = Look.baseline,
     tracking: Range = Look.tracking,
     word_space: Range = Look.word_space,
+    stretch: Range = Look.stretch,
     slant: Range = Look.slant,
     rotate: Range = Look.rotate,
     curl: Range = Look.curl,

@@ -22,14 +22,15 @@ Range = Union[tuple[float, float], Sequence[float], float]
 class Look:
     """Ranges [low, high] each line's style is drawn from, uniformly (a single number fixes it)."""
 
-    x_height: Range = (0.22, 0.3)  # height of an x, of the line height (Caroline lines: about 0.25-0.3)
+    x_height: Range = (0.24, 0.32)  # height of an x, of the line height (Caroline lines: about 0.25-0.3)
     baseline: Range = (0.62, 0.72)  # row of the baseline, from the top, of the line height
     tracking: Range = (-0.02, 0.06)  # extra space after each letter, em; each letter adds +-0.02 em
-    word_space: Range = (0.4, 1.1)  # width of a space, times the font's space
+    word_space: Range = (0.5, 1.2)  # width of a space, times the font's space
+    stretch: Range = (1.1, 1.6)  # width of the line, times the font's (Caroline letters are broad)
     slant: Range = (-0.08, 0.15)  # horizontal shear, tan of the angle (positive leans right)
     rotate: Range = (-1.0, 1.0)  # degrees
     curl: Range = (0.0, 0.04)  # amplitude of the smooth up-and-down of the baseline along the line
-    ink_width: Range = (0.0, 0.035)  # strokes grown (+) or thinned (-) on each side
+    ink_width: Range = (0.0, 0.03)  # strokes grown (+) or thinned (-) on each side
     fade: Range = (0.0, 0.3)  # depth of the ink's slow fading along the line (0: even ink)
     background: Range = (0.0, 0.25)  # contrast of the parchment texture and of its stains
     stains: Range = (0, 2)  # number of stains
@@ -111,25 +112,26 @@ def restroke(ink: np.ndarray, grow: float) -> np.ndarray:
     return np.clip(0.5 + (blurred - level) / slope, 0.0, 1.0).astype(np.float32)
 
 
-def warp(ink: np.ndarray, baseline: int, slant: float, rotate: float, curl: float, wavelength: float,
-         phase: tuple[float, float]) -> np.ndarray:
-    """Shear by ``slant`` about the baseline, then move each column up or down by the rotation's
-    tilt plus a smooth curl of amplitude ``curl`` pixels. The output grows to hold everything."""
+def warp(ink: np.ndarray, baseline: int, stretch: float, slant: float, rotate: float, curl: float,
+         wavelength: float, phase: tuple[float, float]) -> np.ndarray:
+    """Widen by ``stretch``, shear by ``slant`` about the baseline, then move each column up or down
+    by the rotation's tilt plus a smooth curl of amplitude ``curl`` pixels. The output grows to hold
+    everything."""
     from scipy.ndimage import map_coordinates
 
     h, w = ink.shape
     shifts = (slant * baseline, slant * (baseline - h))
     left = -min(0.0, *shifts)
-    width = w + int(math.ceil(abs(slant) * h)) + 1
+    width = int(math.ceil(w * stretch + abs(slant) * h)) + 1
     xs = np.arange(width, dtype=np.float32) - left
     tilt = math.tan(math.radians(rotate))
-    v = tilt * (xs - w / 2) + curl * (np.sin(2 * math.pi * xs / wavelength + phase[0])
+    v = tilt * (xs - w * stretch / 2) + curl * (np.sin(2 * math.pi * xs / wavelength + phase[0])
                                      + 0.4 * np.sin(2 * math.pi * xs / (wavelength / 2.7) + phase[1]))
     top = float(v.min())
     height = h + int(math.ceil(float(v.max()) - top))
     rows = np.arange(height, dtype=np.float32)[:, None] + top  # (H', 1)
     src_y = rows - v[None, :]  # (H', W')
-    src_x = xs[None, :] - slant * (baseline - src_y)
+    src_x = (xs[None, :] - slant * (baseline - src_y)) / stretch
     return map_coordinates(ink, [src_y, src_x], order=1, mode="constant", cval=0.0, prefilter=False)
 
 
@@ -186,7 +188,7 @@ def render_line(text: str, font: str, height: int, look: Look, rng: np.random.Ge
     canvas[top:bottom] = ink[top - offset : bottom - offset]
     canvas = restroke(canvas, s.ink_width * height)
     wavelength = float(rng.uniform(3.0, 10.0)) * height
-    canvas = warp(canvas, int(round(s.baseline * height)), s.slant, s.rotate, s.curl * height, wavelength,
+    canvas = warp(canvas, int(round(s.baseline * height)), s.stretch, s.slant, s.rotate, s.curl * height, wavelength,
                   (float(rng.uniform(0, 2 * math.pi)), float(rng.uniform(0, 2 * math.pi))))
     canvas = crop_columns(to_height(canvas, height), *(int(round(m * height)) for m in rng.uniform(*look.margin, 2)))
     if canvas is None:

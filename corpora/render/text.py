@@ -87,10 +87,16 @@ def read_paragraphs(files: Iterable[Path]) -> list[str]:
 def chunk(text: str, rng: np.random.Generator, lengths: tuple[int, int], break_words: float,
           min_chars: int) -> list[str]:
     """``text`` cut into lines of about ``lengths`` characters (each line's target drawn uniformly),
-    at spaces; with probability ``break_words`` a line ends inside a word (no hyphen, as scribes did),
-    leaving at least two letters on each side. Lines shorter than ``min_chars`` are dropped."""
+    at spaces but never before a mark standing apart (``uerbum .``); with probability ``break_words`` a
+    line ends inside a word (no hyphen, as scribes did), leaving at least two letters on each side.
+    Lines shorter than ``min_chars`` are dropped."""
     lines: list[str] = []
-    words = text.split()
+    words: list[str] = []
+    for token in text.split():  # a mark standing apart (" .") stays with the word before it
+        if words and not any(c.isalnum() for c in token):
+            words[-1] += " " + token
+        else:
+            words.append(token)
     current = ""
     target = int(rng.integers(lengths[0], lengths[1] + 1))
     i = 0
