@@ -122,7 +122,8 @@ def prepare(
     splits: dict[str, list[Utterance]] = {s: [] for s in ("train", "dev", "test")}
     for job in jobs:
         if rendered.get(job.index):
-            splits[job.split].append(Utterance(job.png.stem, str(job.png.resolve()), job.transcript, font_name(job.font)))
+            source = str(job.png.resolve())
+            splits[job.split].append(Utterance(job.png.stem, source, job.transcript, font_name(job.font)))
         else:
             dropped["blank image"] += 1
     for split, n in counts.items():

@@ -30,7 +30,7 @@ class Look:
     slant: Range = (-0.08, 0.15)  # horizontal shear, tan of the angle (positive leans right)
     rotate: Range = (-1.0, 1.0)  # degrees
     curl: Range = (0.0, 0.04)  # amplitude of the smooth up-and-down of the baseline along the line
-    ink_width: Range = (0.0, 0.03)  # strokes grown (+) or thinned (-) on each side
+    ink_width: Range = (0.0, 0.025)  # strokes grown (+) or thinned (-) on each side
     fade: Range = (0.0, 0.3)  # depth of the ink's slow fading along the line (0: even ink)
     background: Range = (0.0, 0.25)  # contrast of the parchment texture and of its stains
     stains: Range = (0, 2)  # number of stains

@@ -97,7 +97,8 @@ def load_rules(path: Path) -> list[Rule]:
     for rule in rules:
         total = sum(p for _, p in rule.choices)
         if total > 1.0 + 1e-9:
-            raise DataError(f"{path}: the alternatives of {rule.pattern.pattern!r} ({rule.group}) add up to {total:g} > 1")
+            raise DataError(f"{path}: the alternatives of {rule.pattern.pattern!r} ({rule.group}) "
+                            f"add up to {total:g} > 1")
     return rules
 
 
