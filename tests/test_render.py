@@ -76,6 +76,7 @@ def test_images_have_the_height_ink_and_feed_the_image_features(tmp_path: Path, 
         grey = np.asarray(Image.open(u.source))
         assert grey.shape[0] == 40 and grey.shape[1] > 40, u.id
         assert 0.005 < (grey < 128).mean() < 0.6, f"{u.id}: blank or black"
+        assert set(np.unique(grey).tolist()) <= {0, 255}, f"{u.id}: not binarised (binarize=1.0 by default)"
         assert Path(u.source).with_name(u.id + ".gt.txt").read_text(encoding="utf-8").strip() == u.text
         assert u.speaker in {Path(f).stem for f in FONTS}
         feats = extractor(u)
@@ -100,8 +101,11 @@ def test_transcripts_keep_to_the_target_characters(tmp_path: Path, text_file: Pa
 
 
 @needs_fonts
-def test_lines_a_font_cannot_draw_are_dropped(tmp_path: Path, text_file: Path) -> None:
+def test_lines_a_font_cannot_draw_are_dropped(tmp_path: Path, text_file: Path, monkeypatch) -> None:
     assert missing(FONTS[0], "ab字") == {"字"}
+    monkeypatch.setattr("corpora.render.draw.coverage", lambda path: None)  # as without fontTools: .notdef
+    assert missing(FONTS[0], "ab字") == {"字"}
+    monkeypatch.undo()
     with open(text_file, "a", encoding="utf-8") as f:
         f.write("字字字字 字字字字 字字字字 字字字字 字字字字 字字字字 字字字字\n")
     render(tmp_path, "out", text_file, num_train=40, num_dev=4)

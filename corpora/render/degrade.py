@@ -35,9 +35,9 @@ class Look:
     background: Range = (0.0, 0.25)  # contrast of the parchment texture and of its stains
     stains: Range = (0, 2)  # number of stains
     blur: Range = (0.0, 0.012)  # Gaussian blur, standard deviation
-    noise: Range = (0.0, 0.08)  # Gaussian pixel noise, standard deviation in grey levels
+    noise: Range = (0.0, 0.08)  # Gaussian pixel noise, standard deviation (grey levels 0-1)
     binarize: float = 1.0  # probability that a line is thresholded to black and white (Caroline: .bin.png)
-    threshold: Range = (0.5, 0.65)  # grey level of that threshold
+    threshold: Range = (0.5, 0.65)  # grey level (0 black, 1 white) below which a pixel turns black
     margin: Range = (0.05, 0.4)  # blank columns at each end
 
     def __post_init__(self) -> None:
@@ -190,7 +190,8 @@ def render_line(text: str, font: str, height: int, look: Look, rng: np.random.Ge
     wavelength = float(rng.uniform(3.0, 10.0)) * height
     canvas = warp(canvas, int(round(s.baseline * height)), s.stretch, s.slant, s.rotate, s.curl * height, wavelength,
                   (float(rng.uniform(0, 2 * math.pi)), float(rng.uniform(0, 2 * math.pi))))
-    canvas = crop_columns(to_height(canvas, height), *(int(round(m * height)) for m in rng.uniform(*look.margin, 2)))
+    right = float(rng.uniform(*look.margin))
+    canvas = crop_columns(to_height(canvas, height), int(round(s.margin * height)), int(round(right * height)))
     if canvas is None:
         return None
     canvas = canvas * (1.0 - s.fade * smooth_noise(canvas.shape, height / 2, rng))
