@@ -18,7 +18,9 @@ from corpora.render.spelling import Rule, apply_rules
 from corpora.render.text import Charset, chunk
 
 SPLITS = ("dev", "test", "train")  # the order they are filled in: held-out sets first
-SAMPLE_PARAGRAPHS = 12  # paragraphs kept to show the spelling rules at work
+SAMPLE_PARAGRAPHS = 12  # paragraphs kept to show the spelling rules at work (their first SAMPLE_CHARS)
+SAMPLE_CHARS = 400
+MAX_LINES_PER_PARAGRAPH = 25  # a whole chapter on one text line must not fill the dev set alone
 # seed streams: paragraph order, a paragraph's spelling and cutting, a line's font and drawn forms, its image
 ORDER, SPELL, CHOOSE, DRAW = 0, 1, 3, 2
 
@@ -47,7 +49,8 @@ def plan(paragraphs: Sequence[str], rules: Sequence[Rule], glyph_rules: Sequence
          fonts: Sequence[str], counts: dict[str, int], lengths: tuple[int, int], break_words: float,
          min_chars: int, seed: int, out_dir: Path) -> Plan:
     """Lines for each split (dev, then test, then train, each from its own paragraphs, taken in a
-    seeded random order) until ``counts`` are met or the text runs out."""
+    seeded random order; at most MAX_LINES_PER_PARAGRAPH from one) until ``counts`` are met or the
+    text runs out."""
     result = Plan([], Counter(), Counter(), [])
     made = dict.fromkeys(SPLITS, 0)
     for p in np.random.default_rng([seed, ORDER]).permutation(len(paragraphs)):
@@ -57,8 +60,8 @@ def plan(paragraphs: Sequence[str], rules: Sequence[Rule], glyph_rules: Sequence
         rng = np.random.default_rng([seed, SPELL, int(p)])
         mapped = charset.map(apply_rules(paragraphs[p], rules, rng))
         if len(result.samples) < SAMPLE_PARAGRAPHS:
-            result.samples.append((paragraphs[p], mapped))
-        for line in chunk(mapped, rng, lengths, break_words, min_chars):
+            result.samples.append((paragraphs[p][:SAMPLE_CHARS], mapped[:SAMPLE_CHARS]))
+        for line in chunk(mapped, rng, lengths, break_words, min_chars)[:MAX_LINES_PER_PARAGRAPH]:
             if made[split] >= counts[split]:
                 break
             outside = charset.outside(line)
