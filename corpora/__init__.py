@@ -31,6 +31,7 @@ RECIPES: dict[str, str] = {
     "iam": "IAM handwriting lines (lines/a01/a01-000u/a01-000u-00.png + ascii/lines.txt), writer-disjoint",
     "digits": "digit strings composed from scikit-learn's bundled 8x8 handwritten digits (writer-mixed)",
     "hershey_offline": "the hershey corpus's synthetic lines rendered as images at random pen widths (writer-disjoint)",
+    "render": "plain text rendered with fonts as degraded manuscript-like line images (+ .gt.txt), seeded",
 }
 
 

@@ -63,7 +63,8 @@ def prepare(corpus: str, data_dir: Path | None, out_dir: Path | None, options: t
     \b
     Speech:      espeak (demo, no data needed), fsdd, an4, dir, timit, librispeech
     Imports:     kaldi (data dirs), lhotse (recordings + supervisions manifests)
-    Handwriting: hershey (online demo), digits (offline demo), lines (image + .gt.txt), iam, iam_ondb
+    Handwriting: hershey (online demo), digits (offline demo), lines (image + .gt.txt), iam, iam_ondb,
+                 render (text drawn with fonts: -p text=PATH -p font=PATH)
     """
     from seqlabel import api
 
