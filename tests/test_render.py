@@ -11,15 +11,15 @@ from click.testing import CliRunner
 from PIL import Image
 
 from corpora import run_recipe
-from corpora.render.degrade import Look
-from corpora.render.draw import missing
-from corpora.render.spelling import apply_rules, load_rules, resolve_table, select
-from corpora.render.text import Charset, chunk, clean, load_charset
 from seqlabel.cli import main
 from seqlabel.config import FeatureConfig, ImageFeatureConfig
+from seqlabel.corpora.render.degrade import Look
+from seqlabel.corpora.render.draw import missing
+from seqlabel.corpora.render.spelling import apply_rules, load_rules, resolve_table, select
+from seqlabel.corpora.render.text import Charset, chunk, clean, load_charset
+from seqlabel.data.manifest import read_manifest
 from seqlabel.errors import ConfigError
 from seqlabel.features import build_extractor
-from seqlabel.manifest import read_manifest
 
 FONT_FILES = [Path("/usr/share/fonts/opentype/junicode/JunicodeTwoBeta-Regular.otf"),
               Path("/usr/share/fonts/truetype/cardo/Cardo104s.ttf")]
@@ -103,7 +103,7 @@ def test_transcripts_keep_to_the_target_characters(tmp_path: Path, text_file: Pa
 @needs_fonts
 def test_lines_a_font_cannot_draw_are_dropped(tmp_path: Path, text_file: Path, monkeypatch) -> None:
     assert missing(FONTS[0], "ab字") == {"字"}
-    monkeypatch.setattr("corpora.render.draw.coverage", lambda path: None)  # as without fontTools: .notdef
+    monkeypatch.setattr("seqlabel.corpora.render.draw.coverage", lambda path: None)  # as without fontTools: .notdef
     assert missing(FONTS[0], "ab字") == {"字"}
     monkeypatch.undo()
     with open(text_file, "a", encoding="utf-8") as f:

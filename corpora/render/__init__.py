@@ -31,15 +31,20 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
-from corpora.common import note, preview, write_splits
-from corpora.lines import write_codec
-from corpora.render.degrade import Look, Range, as_range
-from corpora.render.draw import font_name
-from corpora.render.jobs import plan, render_all
-from corpora.render.spelling import load_rules, resolve_table, select
-from corpora.render.text import FONT_SUFFIXES, TEXT_SUFFIXES, Charset, find_files, load_charset, read_paragraphs
+from seqlabel.corpora.common import note, preview, write_splits
+from seqlabel.corpora.lines import write_codec
+from seqlabel.corpora.render.degrade import Look, Range, as_range
+from seqlabel.corpora.render.draw import font_name
+from seqlabel.corpora.render.jobs import plan, render_all
+from seqlabel.corpora.render.spelling import load_rules, resolve_table, select
+from seqlabel.corpora.render.text import (
+    FONT_SUFFIXES,
+    TEXT_SUFFIXES,
+    Charset,
+    find_files,
+    load_charset,
+    read_paragraphs,
+)
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
 

@@ -12,7 +12,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from corpora.render.draw import typeset, x_height
+from seqlabel.corpora.render.draw import typeset, x_height
 from seqlabel.errors import ConfigError
 
 Range = Union[tuple[float, float], Sequence[float], float]

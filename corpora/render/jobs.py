@@ -12,10 +12,10 @@ from typing import Sequence
 
 import numpy as np
 
-from corpora.render.degrade import Look, render_line
-from corpora.render.draw import missing
-from corpora.render.spelling import Rule, apply_rules
-from corpora.render.text import Charset, chunk
+from seqlabel.corpora.render.degrade import Look, render_line
+from seqlabel.corpora.render.draw import missing
+from seqlabel.corpora.render.spelling import Rule, apply_rules
+from seqlabel.corpora.render.text import Charset, chunk
 
 SPLITS = ("dev", "test", "train")  # the order they are filled in: held-out sets first
 SAMPLE_PARAGRAPHS = 12  # paragraphs kept to show the spelling rules at work (their first SAMPLE_CHARS)

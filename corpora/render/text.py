@@ -123,8 +123,8 @@ def load_charset(path: str | Path) -> frozenset[str]:
     """The characters a target allows: a folder (its ``*.gt.txt`` transcripts), a JSONL manifest (its
     transcripts), a vocabulary file (``<blank>`` first, ``|`` for the space) or any text file (all its
     characters). The space is always allowed."""
-    from seqlabel.manifest import read_manifest
-    from seqlabel.vocab import BLANK, Vocab
+    from seqlabel.data.manifest import read_manifest
+    from seqlabel.data.vocab import BLANK, Vocab
 
     path = Path(path).expanduser()
     if path.is_dir():
