@@ -98,13 +98,13 @@ class TuneReport:
         if self.recommended.is_greedy:
             out.append(f"no setting of the grid beats greedy decoding (best {self.rate_name} "
                        f"{100 * self.rate(best):.2f}% at {self._where(best)}): decode greedily, or try other values")
-        for name, option, axis, floor in (("lm_weight", "--weights", self.weights, 0.0),
-                                          ("insertion_bonus", "--bonus", self.bonuses, None)):
+        for name, label, option, axis, floor in (("lm_weight", "LM weight", "--weights", self.weights, 0.0),
+                                                 ("insertion_bonus", "insertion bonus", "--bonus", self.bonuses, None)):
             value = getattr(best, name)
             more = next_values(axis, self._equally_good(name), floor)
             if more:
                 side = "largest" if value == max(axis) else "smallest"
-                out.append(f"the best {name.replace('_', ' ')}, {value:g}, is the {side} tried: try {option} {more}")
+                out.append(f"the best {label}, {value:g}, is the {side} tried: try {option} {more}")
         if self.unknown is not None:
             out.append(self.unknown.note())
         return out
@@ -151,8 +151,7 @@ def next_values(axis: Sequence[float], best: set[float], floor: Optional[float])
         more = [value + k * step for k in range(3)]
     else:
         step = values[1] - values[0]
-        more = [value - k * step for k in range(2, -1, -1)]
-        more = [v for v in more if floor is None or v >= floor]
+        more = sorted({v if floor is None else max(floor, v) for v in (value - 2 * step, value - step, value)})
         if len(more) < 2:
             return ""
     return ",".join(f"{round(v, 6):g}" for v in more)
