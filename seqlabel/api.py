@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 from seqlabel.config import Config, load_config
 from seqlabel.data.manifest import read_manifest, speaker_of
 from seqlabel.data.transcripts import write_kaldi_text
-from seqlabel.errors import ConfigError, DataError, VocabError
+from seqlabel.errors import ConfigError, DataError
 from seqlabel.scoring.evaluation import (
     CompareReport,
     EvalReport,

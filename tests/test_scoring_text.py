@@ -108,6 +108,9 @@ def test_unknown_reference_tokens_are_scored_and_counted() -> None:
 def test_mostly_unknown_references_suggest_another_model() -> None:
     found = unknown_tokens({"u": ["x", "y", "a"]}, {"a"})
     assert found is not None and "another corpus or unit" in found.note()
+    one = unknown_tokens({"u": ["x", "a", "a"]}, {"a"})
+    assert one is not None and one.note() == ("1 reference token is not in the model's vocabulary and counts as an "
+                                              "error: 'x' (1)")
 
 
 def test_unknown_counts_agree_with_sclite(tmp_path: Path) -> None:

@@ -61,8 +61,11 @@ class UnknownTokens:
     def note(self, shown: int = 5) -> str:
         listed = ", ".join(f"{_show(t)} ({n})" for t, n in self.distinct[:shown])
         more = f" and {len(self.distinct) - shown} more" if len(self.distinct) > shown else ""
-        line = (f"{self.count} reference tokens ({len(self.distinct)} distinct) are not in the model's vocabulary "
-                f"and count as errors: {listed}{more}")
+        if self.count == 1:
+            line = f"1 reference token is not in the model's vocabulary and counts as an error: {listed}"
+        else:
+            line = (f"{self.count} reference tokens ({len(self.distinct)} distinct) are not in the model's vocabulary "
+                    f"and count as errors: {listed}{more}")
         if 2 * self.count > self.ref_tokens:
             line += f" ({self.count} of {self.ref_tokens}: was the model trained on another corpus or unit?)"
         return line
