@@ -79,7 +79,8 @@ def lm_train_one_missing_path(tmp: Path, base: Base) -> None:
 
 # (case, error type, fragments of the message: the culprit, then the fix where there is one)
 CASES: list[Row] = [
-    (score_two_empty_files, click.ClickException, ("nothing to score", "{tmp}/ref holds no utterances", "{tmp}/hyp none either")),
+    (score_two_empty_files, click.ClickException, ("nothing to score", "{tmp}/ref holds no utterances",
+                                                   "{tmp}/hyp none either")),
     (score_references_without_tokens, DataError, ("{tmp}/ref", "all 2 references are empty",
                                                    "references that hold tokens")),
     (compare_empty_reference_file, click.ClickException, ("nothing to score", "{tmp}/ref holds no utterances")),

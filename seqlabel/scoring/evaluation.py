@@ -157,8 +157,9 @@ def score_tokens(refs: Mapping[str, Sequence[str]], hyps: Mapping[str, Sequence[
         raise DataError(f"{sources[1]} against {sources[0]}: {e}") from None
     if tokens.total.ref_tokens == 0:
         n = tokens.total.utterances
-        raise DataError(f"{sources[0]}: {'its one reference is' if n == 1 else f'all {n} references are'} empty, so no "
-                        "error rate can be computed (it would divide by zero): score against references that hold tokens")
+        raise DataError(f"{sources[0]}: {'its one reference is' if n == 1 else f'all {n} references are'} empty, so "
+                        "no error rate can be computed (it would divide by zero): score against references that hold "
+                        "tokens")
     words = None
     if unit == "char":
         words = score({k: to_words(v, word_boundary) for k, v in refs.items()},
