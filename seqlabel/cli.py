@@ -173,10 +173,14 @@ def lm() -> None:
 def lm_train(manifests: tuple[Path, ...], out: Path, unit: str, order: int, smoothing: str, word_boundary: str) -> None:
     """Train an n-gram LM on the transcripts of MANIFESTS (JSONL manifests or text files, one sentence a line)."""
     from seqlabel import api
+    from seqlabel.lm.corpus import discount_note
 
     model = api.train_lm(manifests, out, unit=unit, order=order, smoothing=smoothing, word_boundary=word_boundary)
     counts = ", ".join(f"{n}-grams: {c}" for n, c in model.counts.items())
     click.echo(f"wrote {out} ({counts})")
+    note = discount_note(model)
+    if note:
+        click.echo(note)
 
 
 def _floats(text: str, name: str) -> list[float]:
@@ -204,7 +208,10 @@ def _floats(text: str, name: str) -> list[float]:
 def tune(checkpoint: Path, manifest: Path, lm_path: Path | None, lm_unit: str | None, lexicon: Path | None,
          weights: str, bonuses: str, beam: int | None, metric: str | None, overrides: tuple[str, ...],
          device: str) -> None:
-    """Grid-search LM weight x insertion bonus of the beam search on a dev MANIFEST (the model runs once)."""
+    """Grid-search LM weight x insertion bonus of the beam search on a dev MANIFEST (the model runs once).
+
+    Prints the table, then `best:` with the options that decode as the best setting (or `--decoder
+    greedy` when no setting beats greedy decoding); without an LM only the insertion bonus is tuned."""
     from seqlabel import api
 
     extra = [f"decode.{k}={v}" for k, v in (("lm", lm_path), ("lm_unit", lm_unit), ("lexicon", lexicon),
@@ -221,6 +228,8 @@ _UNIT = click.option("--unit", type=click.Choice(["char", "phone", "word"]), def
 _BOUNDARY = click.option("--word-boundary", default="|", show_default=True)
 _ALLOW_MISSING = click.option("--allow-missing", is_flag=True,
                               help="Count utterances missing from a hypothesis file as all deletions.")
+_NORMALIZE = click.option("--normalize", type=click.Choice(["nfc", "nfd", "none"]), default="nfc", show_default=True,
+                          help="Unicode normal form both files are put in before scoring (none: tokens as they are).")
 _REPORTS = ("summary.txt, summary.json, per-utterance TSV, speakers.tsv, confusions.txt, alignments.pra")
 
 
@@ -236,7 +245,10 @@ _REPORTS = ("summary.txt, summary.json, per-utterance TSV, speakers.tsv, confusi
 @_friendly
 def evaluate(checkpoint: Path, manifest: Path, out_dir: Path | None, device: str, fold: str | None,
              decoder: str | None, overrides: tuple[str, ...]) -> None:
-    """Decode MANIFEST and print the error rate (PER or CER, and WER) with its 95% CI and S/D/I counts."""
+    """Decode MANIFEST and print the error rate (PER or CER, and WER) with its 95% CI and S/D/I counts.
+
+    References and hypotheses are put in the model's Unicode normal form first; reference tokens the
+    model does not have are scored (as errors) and counted in the summary."""
     from seqlabel import api
 
     click.echo(api.evaluate(checkpoint, manifest, out_dir, device=device, fold=fold,
@@ -250,16 +262,18 @@ def evaluate(checkpoint: Path, manifest: Path, out_dir: Path | None, device: str
 @_BOUNDARY
 @_ALLOW_MISSING
 @_FOLD
+@_NORMALIZE
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help=f"Folder for the reports ({_REPORTS}).")
 @click.option("--report", type=click.Path(path_type=Path), help="Write a per-utterance TSV report here.")
 @_friendly
 def score(ref: Path, hyp: Path, unit: str, word_boundary: str, allow_missing: bool, fold: str | None,
-          out_dir: Path | None, report: Path | None) -> None:
+          normalize: str, out_dir: Path | None, report: Path | None) -> None:
     """Score HYP against REF (both Kaldi text: `utt-id tok tok ...`); speakers are the id prefixes."""
     from seqlabel import api
     from seqlabel.scoring.metrics import utterance_report
 
-    result = api.score_files(ref, hyp, unit, word_boundary, allow_missing, fold=fold, out_dir=out_dir)
+    result = api.score_files(ref, hyp, unit, word_boundary, allow_missing, fold=fold, out_dir=out_dir,
+                             normalize=normalize)
     click.echo(result.summary())
     if report is not None:
         report.write_text(utterance_report(result.tokens), encoding="utf-8")
@@ -273,17 +287,19 @@ def score(ref: Path, hyp: Path, unit: str, word_boundary: str, allow_missing: bo
 @_BOUNDARY
 @_ALLOW_MISSING
 @_FOLD
+@_NORMALIZE
 @click.option("--method", type=click.Choice(["mapsswe", "bootstrap"]), default="mapsswe", show_default=True,
               help="sclite's matched-pairs sentence-segment test, or a paired bootstrap over utterances.")
 @click.option("--resamples", type=click.IntRange(min=1), default=1000, show_default=True, help="Bootstrap resamples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @_friendly
 def compare(ref: Path, hyp_a: Path, hyp_b: Path, unit: str, word_boundary: str, allow_missing: bool,
-            fold: str | None, method: str, resamples: int, seed: int) -> None:
+            fold: str | None, normalize: str, method: str, resamples: int, seed: int) -> None:
     """Is HYP_B better or worse than HYP_A on REF? Both error rates, the difference and a two-sided p-value."""
     from seqlabel import api
 
-    result = api.compare_files(ref, hyp_a, hyp_b, unit, word_boundary, fold, method, allow_missing, resamples, seed)
+    result = api.compare_files(ref, hyp_a, hyp_b, unit, word_boundary, fold, method, allow_missing, resamples, seed,
+                               normalize=normalize)
     click.echo(result.summary())
 
 

@@ -6,13 +6,12 @@ import math
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pytest
 import torch
-from bad_input import DIM, Base, Row, check_case, ids, write_manifest, write_yaml
+from bad_input import Base, Row, check_case, ids, write_yaml
 
 from seqlabel import api
-from seqlabel.errors import CheckpointError, ConfigError, DataError, VocabError
+from seqlabel.errors import CheckpointError, ConfigError, DataError
 from seqlabel.models.checkpoint import FORMAT
 
 
@@ -53,12 +52,6 @@ def checkpoint_other_vocabulary_resume(tmp: Path, base: Base) -> None:
     (tmp / "tokens.txt").write_text("<blank>\n|\na\nb\nc\nd\n")
     data = {**base.config, "data": {**base.config["data"], "vocab": str(tmp / "tokens.txt")}}
     api.train(write_yaml(tmp / "c.yaml", data), run, resume=True, echo=lambda _: None)
-
-
-def checkpoint_other_vocabulary_evaluate(tmp: Path, base: Base) -> None:
-    np.save(tmp / "x.npy", np.zeros((20, DIM), np.float32))
-    manifest = write_manifest(tmp / "dev.jsonl", [{"id": "x0", "source": "x.npy", "text": "abz"}])
-    api.evaluate(base.checkpoint, manifest, device="cpu", progress=False)
 
 
 def checkpoint_other_model_shape(tmp: Path, base: Base) -> None:
@@ -145,8 +138,6 @@ CASES: list[Row] = [
     (checkpoint_runs_code, CheckpointError, ("{tmp}/evil.pt refused", "math.floor", "written by seqlabel train")),
     (checkpoint_other_vocabulary_resume, CheckpointError, ("{tmp}/run/last.pt", "another vocabulary",
                                                           "{tmp}/tokens.txt", "new --out")),
-    (checkpoint_other_vocabulary_evaluate, VocabError, ("{tmp}/dev.jsonl", "'x0'", "token 'z'", "{ckpt}",
-                                                        "another corpus")),
     (checkpoint_other_model_shape, CheckpointError, ("{tmp}/run/last.pt", "does not match this config")),
     (resume_without_a_run, CheckpointError, ("--resume: no {tmp}/fresh/last.pt", "train without --resume")),
     (train_into_an_existing_run, ConfigError, ("already holds a training run", "pass --resume")),
@@ -171,8 +162,9 @@ def test_bad_input(case, error, fragments, bad_input_base: Base, tmp_path: Path)
 def test_the_catalogue_covers_every_entry_point() -> None:
     import test_bad_input_config
     import test_bad_input_data
+    import test_bad_input_scoring
 
-    names = ids(CASES + test_bad_input_data.CASES + test_bad_input_config.CASES)
+    names = ids(CASES + test_bad_input_data.CASES + test_bad_input_config.CASES + test_bad_input_scoring.CASES)
     assert len(names) == len(set(names)) >= 25
     kinds = {n.split("_")[0] for n in names}
     assert kinds >= {"manifest", "wav", "npy", "image", "strokes", "transcript", "vocab", "yaml", "cli",

@@ -108,7 +108,8 @@ def write_codec(out_dir: Path, splits: dict[str, Sequence[Utterance]], recipe: s
     from seqlabel.errors import VocabError
 
     try:
-        vocab = Vocab.build([u.text for utts in splits.values() for u in utts], "char", word_boundary)
+        every = [u for utts in splits.values() for u in utts]
+        vocab = Vocab.build([u.text for u in every], "char", word_boundary, ids=[u.id for u in every])
     except VocabError as e:
         note(f"{recipe}: tokens.txt not written ({e}); build the vocabulary from training data instead")
         return None

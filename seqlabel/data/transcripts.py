@@ -1,10 +1,12 @@
-"""Kaldi ``text`` files: one utterance a line, ``utt-id tok tok ...``."""
+"""Kaldi ``text`` files: one utterance a line, ``utt-id tok tok ...``, fields split at ASCII white
+space only (as Kaldi splits them: U+0085 or U+2028 inside a token stays in it)."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from seqlabel.data.unicode import split_spaces
 from seqlabel.errors import DataError
 
 
@@ -16,7 +18,7 @@ def read_kaldi_text(path: str | os.PathLike) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
-            parts = line.split()
+            parts = split_spaces(line)
             if not parts:
                 continue
             utt_id, tokens = parts[0], parts[1:]
