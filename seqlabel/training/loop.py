@@ -21,7 +21,6 @@ from typing import Callable, Optional
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from seqlabel.config import Config, TrainConfig, save_config, to_dict
 from seqlabel.data.dataset import Split
@@ -32,6 +31,7 @@ from seqlabel.errors import CheckpointError, DataError
 from seqlabel.inference.batch import forward_all
 from seqlabel.models.bilstm import BiLSTMCTC, build_model
 from seqlabel.models.checkpoint import copy_checkpoint, load_checkpoint, save_checkpoint, serialize, write_checkpoint
+from seqlabel.progress import progress as progress_bar
 from seqlabel.runtime import amp_dtype, resolve_device
 from seqlabel.scoring.metrics import ScoreResult, score
 from seqlabel.training import distributed
@@ -252,8 +252,8 @@ def _train_epoch(run: Run, learner: Learner, progress: Progress, epoch: int) -> 
                         num_workers=tc.num_workers, pin_memory=run.device.type == "cuda",
                         generator=torch.Generator().manual_seed(tc.seed * 1_000_003 + epoch))
     noise = _noise(tc, progress.phase, epoch)
-    bar = tqdm(loader, desc=f"epoch {epoch}", initial=done, total=len(batches), disable=not (tc.progress and main),
-               leave=False)
+    bar = progress_bar(loader, desc=f"epoch {epoch}", total=len(batches), initial=done, unit="batches",
+                       enabled=tc.progress and main)
     for index, batch in enumerate(bar, done + 1):
         steps, skips = train_step(learner.stepper, batch.to(run.device), learner.optimizer, learner.scaler,
                                   run.config, noise, stats, run.device, _noise_rng(tc.seed, epoch, index, run.device))
