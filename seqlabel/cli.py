@@ -50,7 +50,32 @@ def main() -> None:
     """
 
 
-@main.command()
+class _PrepareCommand(click.Command):
+    """`seqlabel prepare --help` ends with every recipe, its -p options and their defaults, read from
+    the recipes' own ``prepare`` signatures and docstrings (``seqlabel.corpora.recipe_help``)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from seqlabel.corpora import RECIPES, recipe_help
+
+        with formatter.section("Corpora (CORPUS) and their options (-p KEY=VALUE; defaults shown)"):
+            for name in RECIPES:
+                recipe = recipe_help(name)
+                formatter.write_text(f"{name}: {recipe.description}")
+                with formatter.indentation():
+                    options = [f"-p {o.name}={o.default}" if o.default is not None else f"-p {o.name} (unset)"
+                               for o in recipe.options] or ["no options"]
+                    line = ""
+                    for option in options:  # whole options per line: a value is never split
+                        if line and formatter.current_indent + len(line) + 2 + len(option) > formatter.width:
+                            formatter.write(f"{'':>{formatter.current_indent}}{line}\n")
+                            line = ""
+                        line = f"{line}  {option}" if line else option
+                    formatter.write(f"{'':>{formatter.current_indent}}{line}\n")
+                    if recipe.notes:
+                        formatter.write_text(recipe.notes)
+
+
+@main.command(cls=_PrepareCommand)
 @click.argument("corpus")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Where the corpus lies (not needed for espeak).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Manifest folder [default: data/CORPUS].")
@@ -58,13 +83,7 @@ def main() -> None:
               help="Recipe option, e.g. -p unit=phone or -p test_speakers=theo (repeatable).")
 @_friendly
 def prepare(corpus: str, data_dir: Path | None, out_dir: Path | None, options: tuple[str, ...]) -> None:
-    """Prepare CORPUS: write train/dev/test JSONL manifests.
-
-    \b
-    Speech:      espeak (demo, no data needed), fsdd, an4, dir, timit, librispeech
-    Imports:     kaldi (data dirs), lhotse (recordings + supervisions manifests)
-    Handwriting: hershey (online demo), digits (offline demo), lines (image + .gt.txt), iam, iam_ondb
-    """
+    """Prepare CORPUS: write train/dev/test JSONL manifests (the corpora and their options are listed below)."""
     from seqlabel import api
 
     paths = api.prepare(corpus, data_dir, out_dir, **_parse_options(options))
