@@ -2,7 +2,7 @@
 
     from seqlabel import api
     api.prepare("fsdd", data_dir="../shared/data/fsdd", out_dir="data/fsdd")
-    result = api.train("configs/fsdd.yaml", out_dir="exp/fsdd")
+    result = api.train("fsdd", out_dir="exp/fsdd")  # a shipped config by name, or a YAML path
     report = api.evaluate(result.best_checkpoint, "data/fsdd/test.jsonl")
     print(report.summary())
 """
