@@ -8,11 +8,15 @@ that reads a corpus in its documented layout, validates it, writes JSONL manifes
 """
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 import inspect
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Optional
 
 from seqlabel.errors import ConfigError
 
@@ -50,3 +54,52 @@ def run_recipe(name: str, data_dir: Path | None, out_dir: Path, options: dict[st
         if key not in valid:
             raise ConfigError(f"corpus {name!r} has no option {key!r}; its options: {', '.join(valid) or 'none'}")
     return recipe.prepare(data_dir, out_dir, **options)
+
+
+@dataclass(frozen=True)
+class RecipeOption:
+    """One ``-p key=value`` option of a recipe: its ``prepare`` keyword and default (None: unset)."""
+
+    name: str
+    default: Optional[str]  # as -p takes it (YAML): "speaker", "0.1", "[0.08, 0.25]"
+
+
+@dataclass(frozen=True)
+class RecipeHelp:
+    name: str
+    description: str  # RECIPES' line
+    options: tuple[RecipeOption, ...]
+    notes: str  # the docstring of ``prepare`` after its first line
+
+
+def recipe_help(name: str) -> RecipeHelp:
+    """What ``seqlabel prepare --help`` says of recipe ``name``, read from its source (``prepare``'s
+    signature and docstring) without importing it, so that help stays fast."""
+    if name not in RECIPES:
+        load_recipe(name)  # raises, listing the known corpora
+    spec = importlib.util.find_spec(f"seqlabel.corpora.{name}")
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    func = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "prepare")
+    params = [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]
+    defaults = [None] * (len(func.args.posonlyargs) + len(func.args.args) - len(func.args.defaults))
+    defaults += [*func.args.defaults, *func.args.kw_defaults]
+    options = tuple(RecipeOption(p.arg, _as_option(d)) for p, d in zip(params, defaults)
+                    if p.arg not in ("data_dir", "out_dir"))
+    doc = (ast.get_docstring(func) or "").replace("``", "`")
+    notes = " ".join(doc.split("\n\n", 1)[1].split()) if "\n\n" in doc else ""
+    return RecipeHelp(name, RECIPES[name], options, re.sub(r"\s*Returns `\{split: [^}]*\}`\.", "", notes))
+
+
+def _as_option(node: Optional[ast.expr]) -> Optional[str]:
+    """A default value as ``-p`` writes it (YAML), None for no default or a None default."""
+    if node is None:
+        return None
+    value = ast.literal_eval(node)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+

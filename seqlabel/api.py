@@ -2,7 +2,7 @@
 
     from seqlabel import api
     api.prepare("fsdd", data_dir="../shared/data/fsdd", out_dir="data/fsdd")
-    result = api.train("configs/fsdd.yaml", out_dir="exp/fsdd")
+    result = api.train("fsdd", out_dir="exp/fsdd")  # a shipped config by name, or a YAML path
     report = api.evaluate(result.best_checkpoint, "data/fsdd/test.jsonl")
     print(report.summary())
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from seqlabel.config import Config, load_config
+from seqlabel.config.shipped import ShippedConfig, find_config, shipped_configs
 from seqlabel.data.manifest import read_manifest, speaker_of
 from seqlabel.data.transcripts import write_kaldi_text
 from seqlabel.errors import ConfigError, DataError
@@ -32,9 +33,9 @@ from seqlabel.types import Hypothesis
 if TYPE_CHECKING:
     from seqlabel.inference.tuning import TuneReport, TuneRow
 
-__all__ = ["CompareReport", "EvalReport", "align", "compare_files", "decode", "evaluate", "export", "plot_curves",
-           "plot_posteriorgram", "prepare", "score_files", "train", "train_lm", "tune", "TuneReport", "TuneRow",
-           "write_reports"]
+__all__ = ["CompareReport", "EvalReport", "align", "compare_files", "configs", "decode", "evaluate", "export",
+           "plot_curves", "plot_posteriorgram", "prepare", "score_files", "train", "train_lm", "tune", "TuneReport",
+           "TuneRow", "write_reports"]
 
 
 def __getattr__(name: str) -> Any:
@@ -55,20 +56,47 @@ def prepare(corpus: str, data_dir: Optional[str | Path] = None, out_dir: Optiona
     return run_recipe(corpus, Path(data_dir) if data_dir is not None else None, out, options)
 
 
-def train(config: Config | str | Path, out_dir: str | Path, overrides: Sequence[str] = (), resume: bool = False,
-          echo: Callable[[str], None] = print):
-    """Train from a Config or a YAML file; if ``data.test`` is set, evaluate the best model on it."""
-    from seqlabel.training.distributed import from_environment
-    from seqlabel.training.loop import train as run_training
+def configs() -> dict[str, ShippedConfig]:
+    """The shipped configs by name (``seqlabel train NAME`` takes the name), with their descriptions and
+    the prepare command each needs; see ``seqlabel.config.shipped``."""
+    return shipped_configs()
 
-    cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
-    result = run_training(cfg, out_dir, resume=resume, echo=echo)
+
+def train(config: Config | str | Path | None, out_dir: str | Path, overrides: Sequence[str] = (), resume: bool = False,
+          echo: Callable[[str], None] = print):
+    """Train from a Config, a YAML file or the name of a shipped config (``"fsdd"``: see ``configs()``);
+    if ``data.test`` is set, evaluate the best model on it.
+
+    ``resume``: continue the run in ``out_dir`` with its own ``config.yaml``. ``config`` may then be None;
+    one given must be the config the run started from, and ``overrides`` may change only the keys of
+    ``seqlabel.training.resume.SAFE_ON_RESUME`` (``train.max_epochs``, ``train.device``, ...).
+    """
+    from seqlabel.training.distributed import from_environment
+    from seqlabel.training.lock import check_out_dir
+    from seqlabel.training.loop import train as run_training
+    from seqlabel.training.resume import resume_config
+
     env = from_environment()
-    if cfg.data.test and (env is None or env.rank == 0):  # under torchrun, rank 0 tests
+    main_rank = env is None or env.rank == 0  # under torchrun, rank 0 reports and tests
+    if resume:
+        given = config if config is None or isinstance(config, Config) else load_config(find_config(config))
+        cfg = resume_config(check_out_dir(out_dir), given, overrides, echo if main_rank else _quiet,
+                            "the config given" if isinstance(config, Config) else str(config))
+    elif config is None:
+        raise ConfigError("no config given: name a YAML file or a shipped config (seqlabel configs lists them); "
+                          "only --resume can do without one")
+    else:
+        cfg = config if isinstance(config, Config) else load_config(find_config(config), list(overrides))
+    result = run_training(cfg, out_dir, resume=resume, echo=echo, overrides=() if resume else overrides)
+    if cfg.data.test and main_rank:
         report = evaluate(result.best_checkpoint, cfg.data.test, out_dir=Path(out_dir) / "test", progress=False)
         echo(f"test ({cfg.data.test}): {report.summary()}")
         result = type(result)(**{**result.__dict__, "test": report.tokens})
     return result
+
+
+def _quiet(_: str) -> None:
+    """The echo of torchrun ranks other than 0."""
 
 
 def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path] = None,

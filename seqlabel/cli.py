@@ -45,12 +45,37 @@ def main() -> None:
 
     \b
       seqlabel prepare espeak
-      seqlabel train configs/demo.yaml --out exp/demo
+      seqlabel train demo --out exp/demo
       seqlabel evaluate exp/demo/best.pt data/espeak/test.jsonl
     """
 
 
-@main.command()
+class _PrepareCommand(click.Command):
+    """`seqlabel prepare --help` ends with every recipe, its -p options and their defaults, read from
+    the recipes' own ``prepare`` signatures and docstrings (``seqlabel.corpora.recipe_help``)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from seqlabel.corpora import RECIPES, recipe_help
+
+        with formatter.section("Corpora (CORPUS) and their options (-p KEY=VALUE; defaults shown)"):
+            for name in RECIPES:
+                recipe = recipe_help(name)
+                formatter.write_text(f"{name}: {recipe.description}")
+                with formatter.indentation():
+                    options = [f"-p {o.name}={o.default}" if o.default is not None else f"-p {o.name} (unset)"
+                               for o in recipe.options] or ["no options"]
+                    line = ""
+                    for option in options:  # whole options per line: a value is never split
+                        if line and formatter.current_indent + len(line) + 2 + len(option) > formatter.width:
+                            formatter.write(f"{'':>{formatter.current_indent}}{line}\n")
+                            line = ""
+                        line = f"{line}  {option}" if line else option
+                    formatter.write(f"{'':>{formatter.current_indent}}{line}\n")
+                    if recipe.notes:
+                        formatter.write_text(recipe.notes)
+
+
+@main.command(cls=_PrepareCommand)
 @click.argument("corpus")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Where the corpus lies (not needed for espeak).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Manifest folder [default: data/CORPUS].")
@@ -58,14 +83,7 @@ def main() -> None:
               help="Recipe option, e.g. -p unit=phone or -p test_speakers=theo (repeatable).")
 @_friendly
 def prepare(corpus: str, data_dir: Path | None, out_dir: Path | None, options: tuple[str, ...]) -> None:
-    """Prepare CORPUS: write train/dev/test JSONL manifests.
-
-    \b
-    Speech:      espeak (demo, no data needed), fsdd, an4, dir, timit, librispeech
-    Imports:     kaldi (data dirs), lhotse (recordings + supervisions manifests)
-    Handwriting: hershey (online demo), digits (offline demo), lines (image + .gt.txt), iam, iam_ondb,
-                 render (text drawn with fonts: -p text=PATH -p font=PATH)
-    """
+    """Prepare CORPUS: write train/dev/test JSONL manifests (the corpora and their options are listed below)."""
     from seqlabel import api
 
     paths = api.prepare(corpus, data_dir, out_dir, **_parse_options(options))
@@ -74,22 +92,48 @@ def prepare(corpus: str, data_dir: Path | None, out_dir: Path | None, options: t
 
 
 @main.command()
-@click.argument("config", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Experiment folder.")
+@click.argument("config", required=False)
+@click.option("--out", "out_dir", required=True, help="Run folder (one training at a time: run.lock).")
 @click.option("-o", "--override", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Dotted config override, e.g. -o train.lr=0.0005 (repeatable).")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last.pt, with its own config.yaml.")
 @_friendly
-def train(config: Path, out_dir: Path, overrides: tuple[str, ...], resume: bool) -> None:
-    """Train a model from a YAML CONFIG; checkpoints best.pt/last.pt and log.csv go to --out."""
-    from seqlabel import api
+def train(config: str | None, out_dir: str, overrides: tuple[str, ...], resume: bool) -> None:
+    """Train a model from CONFIG: a YAML file, or the name of a shipped config (`seqlabel configs` lists
+    them). best.pt, last.pt, log.csv and config.yaml go to --out.
 
+    With --resume, CONFIG may be omitted: the run goes on with its own config.yaml (a CONFIG given must be
+    the one it started from); -o may then change only what is safe mid-run (train.max_epochs,
+    train.early_stop_patience, train.device, train.threads, ...; others are refused, saying why).
+    """
+    from seqlabel import api
     from seqlabel.training.distributed import from_environment
 
     result = api.train(config, out_dir, overrides, resume=resume, echo=click.echo)
     env = from_environment()
-    if env is None or env.rank == 0:  # under torchrun only rank 0 reports
+    if env is not None and env.rank != 0:  # under torchrun only rank 0 reports
+        return
+    if result.best_train_loss is not None:
+        click.echo(f"no dev set: best checkpoint {result.best_checkpoint} is the epoch of lowest training loss "
+                   f"({result.best_train_loss:.3f})")
+    else:
         click.echo(f"best checkpoint: {result.best_checkpoint} (dev error {100 * result.best_dev_error:.2f}%)")
+
+
+@main.command("configs")
+@_friendly
+def configs_command() -> None:
+    """List the shipped configs: NAME (what `seqlabel train NAME` takes), what it trains, and the
+    `seqlabel prepare ...` command that writes the manifests it reads (under data/ in the working folder)."""
+    from seqlabel import api
+
+    shipped = api.configs()
+    width = max(len(name) for name in shipped) + 2
+    click.echo(f"shipped configs ({next(iter(shipped.values())).path.parent}); train one with "
+               "`seqlabel train NAME --out exp/NAME` after its prepare command:")
+    for name, config in shipped.items():
+        click.echo(f"{name:<{width}}{config.description}")
+        click.echo(f"{'':<{width}}prepare: {config.prepare or '(none named in the file)'}")
 
 
 _DECODER = click.option("--decoder", type=click.Choice(["greedy", "beam"]),

@@ -8,11 +8,13 @@ from typing import Callable
 
 import pytest
 import torch
+import yaml
 from bad_input import Base, Row, check_case, ids, write_yaml
 
 from seqlabel import api
 from seqlabel.errors import CheckpointError, ConfigError, DataError
 from seqlabel.models.checkpoint import FORMAT
+from seqlabel.training.lock import RunLock
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -47,17 +49,47 @@ def checkpoint_runs_code(tmp: Path, base: Base) -> None:
     api.decode(tmp / "evil.pt", base.root / "train.jsonl", device="cpu", progress=False)
 
 
-def checkpoint_other_vocabulary_resume(tmp: Path, base: Base) -> None:
+def edited_run(tmp: Path, base: Base, section: str, values: dict) -> Path:
+    """A copy of the good run whose config.yaml was edited by hand (resume reads it, not a CONFIG)."""
     run = spoiled_run(tmp, base, lambda b: b)
+    saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    saved[section].update(values)
+    write_yaml(run / "config.yaml", saved)
+    return run
+
+
+def checkpoint_other_vocabulary_resume(tmp: Path, base: Base) -> None:
     (tmp / "tokens.txt").write_text("<blank>\n|\na\nb\nc\nd\n")
-    data = {**base.config, "data": {**base.config["data"], "vocab": str(tmp / "tokens.txt")}}
-    api.train(write_yaml(tmp / "c.yaml", data), run, resume=True, echo=lambda _: None)
+    run = edited_run(tmp, base, "data", {"vocab": str(tmp / "tokens.txt")})
+    api.train(None, run, resume=True, echo=lambda _: None)
 
 
 def checkpoint_other_model_shape(tmp: Path, base: Base) -> None:
+    run = edited_run(tmp, base, "model", {"hidden_size": 8})
+    api.train(None, run, resume=True, echo=lambda _: None)
+
+
+def resume_with_another_config(tmp: Path, base: Base) -> None:
     run = spoiled_run(tmp, base, lambda b: b)
     api.train(write_yaml(tmp / "c.yaml", {**base.config, "model": {"num_layers": 1, "hidden_size": 8}}), run,
               resume=True, echo=lambda _: None)
+
+
+def resume_unsafe_override(tmp: Path, base: Base) -> None:
+    api.train(None, spoiled_run(tmp, base, lambda b: b), ["train.lr=0.5"], resume=True, echo=lambda _: None)
+
+
+def train_out_empty(tmp: Path, base: Base) -> None:
+    api.train(write_yaml(tmp / "c.yaml", base.config), "", echo=lambda _: None)
+
+
+def train_run_folder_in_use(tmp: Path, base: Base) -> None:
+    with RunLock(tmp / "busy", echo=lambda _: None):  # a second open file: its flock conflicts, as another process's
+        api.train(write_yaml(tmp / "c.yaml", base.config), tmp / "busy", echo=lambda _: None)
+
+
+def train_unknown_config_name(tmp: Path, base: Base) -> None:
+    api.train("fsd", tmp / "run", echo=lambda _: None)
 
 
 def resume_without_a_run(tmp: Path, base: Base) -> None:
@@ -140,6 +172,13 @@ CASES: list[Row] = [
                                                           "{tmp}/tokens.txt", "new --out")),
     (checkpoint_other_model_shape, CheckpointError, ("{tmp}/run/last.pt", "does not match this config")),
     (resume_without_a_run, CheckpointError, ("--resume: no {tmp}/fresh/last.pt", "train without --resume")),
+    (resume_with_another_config, ConfigError, ("{tmp}/c.yaml sets model.hidden_size=8", "trained with model.hidden_size=4",
+                                               "{tmp}/run/config.yaml", "Omit {tmp}/c.yaml", "new --out")),
+    (resume_unsafe_override, ConfigError, ("-o train.lr=0.5 is not allowed", "train.max_epochs", "new --out")),
+    (train_out_empty, ConfigError, ("run folder (--out) is empty", "--out exp/run1")),
+    (train_run_folder_in_use, ConfigError, ("{tmp}/busy is in use by another training (process ", "{tmp}/busy/run.lock",
+                                            "another --out")),
+    (train_unknown_config_name, ConfigError, ("'fsd'", "did you mean `fsdd`?", "seqlabel configs")),
     (train_into_an_existing_run, ConfigError, ("already holds a training run", "pass --resume")),
     (arpa_truncated, DataError, ("{tmp}/lm.arpa:", "missing \\end\\", "truncated?")),
     (arpa_bad_probability, DataError, ("{tmp}/lm.arpa:7", "bad log10 probability '0.4'")),

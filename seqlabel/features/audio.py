@@ -35,6 +35,8 @@ MAX_OVERSHOOT_S = 0.1  # a segment end this far past the end of its file is cut 
 GROUP_SECONDS = 5.0  # audio whose frames go through the fbank together: batching pays for short files,
 # while long concatenations fall out of the CPU caches
 SPHERE_MAX_HEADER = 1 << 16  # bytes; the header size is written in the file (1024 in TIMIT)
+INT16_SCALE = 32768.0  # fbank/mfcc see samples in the int16 range, as Kaldi reads wavs
+LOGMEL_FLOOR = 1e-6  # logmel = log(mel power + this)
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,7 @@ class AudioFeatures:
         if config.type == "logmel":
             win = int(round(config.sample_rate * config.frame_length_ms / 1000))
             self._mel = torchaudio.transforms.MelSpectrogram(
-                sample_rate=config.sample_rate, n_fft=_next_pow2(win), win_length=win,
+                sample_rate=config.sample_rate, n_fft=next_pow2(win), win_length=win,
                 hop_length=int(round(config.sample_rate * config.frame_shift_ms / 1000)),
                 n_mels=config.num_bins, center=False)
 
@@ -210,7 +212,7 @@ class AudioFeatures:
         waves = [load_audio(u, c.sample_rate, c.resample) for u in utts]
         if self._fbank is not None:
             static = [f for group in _groups(waves, GROUP_SECONDS * c.sample_rate)
-                      for f in self._fbank.many([w * 32768.0 for w in group])]  # int16 range, as Kaldi reads wavs
+                      for f in self._fbank.many([w * INT16_SCALE for w in group])]
         else:
             static = [self.from_waveform(w) for w in waves]
         for u, w, f in zip(utts, waves, static):
@@ -231,10 +233,10 @@ class AudioFeatures:
             if wave.numel() < self._mel.n_fft:
                 return torch.zeros(0, c.num_bins)
             mel = self._mel(wave)  # (F, T)
-            return torch.log(mel + 1e-6).transpose(0, 1).contiguous()  # (T, F)
+            return torch.log(mel + LOGMEL_FLOOR).transpose(0, 1).contiguous()  # (T, F)
         if self._fbank is not None:
-            return self._fbank(wave * 32768.0)  # (T, F0); int16 range, as Kaldi reads wavs
-        scaled = (wave * 32768.0).unsqueeze(0)  # (1, N) in the int16 range, as Kaldi reads wavs
+            return self._fbank(wave * INT16_SCALE)  # (T, F0)
+        scaled = (wave * INT16_SCALE).unsqueeze(0)  # (1, N)
         common = dict(sample_frequency=c.sample_rate, frame_length=c.frame_length_ms,
                       frame_shift=c.frame_shift_ms, dither=c.dither, num_mel_bins=c.num_bins)
         if scaled.shape[1] < int(c.sample_rate * c.frame_length_ms / 1000):
@@ -267,5 +269,5 @@ def _check_not_truncated(path: Path, sndfile_log: str) -> None:
                         f"the file holds {match[2]} (copy or convert it again)")
 
 
-def _next_pow2(n: int) -> int:
+def next_pow2(n: int) -> int:
     return 1 << (n - 1).bit_length()
