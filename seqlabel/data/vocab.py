@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from seqlabel.errors import VocabError
+from seqlabel.textfile import read_lines
 
 BLANK = "<blank>"
 
@@ -94,7 +95,7 @@ class Vocab:
         path = Path(path)
         if not path.is_file():
             raise VocabError(f"vocabulary file not found: {path}")
-        lines = [ln.rstrip("\n") for ln in path.read_text(encoding="utf-8").splitlines()]
+        lines = read_lines(path, f"a UTF-8 vocabulary file (one token a line, line 1 {BLANK})", error=VocabError)
         if not lines or lines[0] != BLANK:
             raise VocabError(f"{path}: line 1 must be {BLANK} (the CTC blank, index 0)")
         for n, tok in enumerate(lines[1:], 2):
