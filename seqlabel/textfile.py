@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import zlib
 from pathlib import Path
 from typing import Iterator
 
@@ -76,7 +77,7 @@ def iter_lines(path: str | os.PathLike, what: str, hint: str = "",
                 except UnicodeDecodeError as e:
                     raise error(_not_utf8(path, lineno, raw, e, what, hint)) from None
                 yield lineno, line.rstrip("\r\n")
-        except (OSError, EOFError) as e:  # a damaged .gz, a read error
+        except (OSError, EOFError, zlib.error) as e:  # a damaged .gz, a read error
             raise error(f"cannot read {path} ({e}); expected {what}") from None
 
 
