@@ -88,7 +88,7 @@ def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Pat
 def transcribe(checkpoint: str | Path, inputs: Sequence[str | Path], decoder: Optional[str] = None,
                overrides: Sequence[str] = (), device: str = "auto", out: str | Path | TextIO | None = None,
                format: str = "text", ctm: Optional[str | Path] = None, ctm_level: str = "token",
-               progress: bool = False) -> list[Transcription]:
+               same_speaker: bool = False, progress: bool = False) -> list[Transcription]:
     """Transcribe audio, image or stroke files (or precomputed .npy/.mfc features), or folders of them,
     without a manifest: one Transcription (path, id, hypothesis, text) per file, in input order.
 
@@ -97,7 +97,8 @@ def transcribe(checkpoint: str | Path, inputs: Sequence[str | Path], decoder: Op
     ``out``: a file or text stream for the transcripts in ``format`` (text: ``path<TAB>text``;
     kaldi: ``id tok tok ...``; jsonl), written as they come; ``ctm``: a CTM file. A file that cannot
     be read is logged and returned with ``error`` set; missing paths, empty folders, files of another
-    type and outputs that cannot be written raise before the model runs.
+    type and outputs that cannot be written raise before the model runs. ``same_speaker``: for
+    ``features.cmvn: speaker`` models, normalise all files together (one speaker) instead of each alone.
     """
     from seqlabel.inference.recognizer import Recognizer
     from seqlabel.inference.transcribe import find_inputs, transcribe_files
@@ -110,7 +111,7 @@ def transcribe(checkpoint: str | Path, inputs: Sequence[str | Path], decoder: Op
     _ = recognizer.decoder  # LM and lexicon problems show before any file is read
     with TranscriptWriter(out, format, recognizer.vocab, ctm, level, tuple(files)) as writer:
         results = []
-        for t in transcribe_files(recognizer, files, progress=progress):
+        for t in transcribe_files(recognizer, files, same_speaker, progress=progress):
             writer.write(t)
             results.append(t)
     return results

@@ -136,12 +136,16 @@ def decode(checkpoint: Path, manifest: Path, out: Path, decoder: str | None, ove
 @click.option("--ctm", type=click.Path(path_type=Path), help="Also write a CTM: id channel start dur token conf.")
 @click.option("--ctm-level", type=click.Choice(["token", "word"]), default="token", show_default=True,
               help="CTM lines per token, or per word (character models).")
+@click.option("--same-speaker", is_flag=True,
+              help="The inputs are one speaker's: normalise them together (models trained with features.cmvn: "
+                   "speaker; otherwise each file is normalised by itself).")
 @_DECODER
 @_DECODE_OVERRIDES
 @click.option("--device", default="auto", show_default=True)
 @_friendly
 def transcribe(checkpoint: Path, inputs: tuple[Path, ...], out: Path | None, fmt: str, ctm: Path | None,
-               ctm_level: str, decoder: str | None, overrides: tuple[str, ...], device: str) -> None:
+               ctm_level: str, same_speaker: bool, decoder: str | None, overrides: tuple[str, ...],
+               device: str) -> None:
     """Transcribe audio, line-image or stroke files, or folders of them (searched recursively for the
     files CHECKPOINT reads), without a manifest. Prints `path<TAB>transcript` lines in input order.
 
@@ -155,7 +159,7 @@ def transcribe(checkpoint: Path, inputs: tuple[Path, ...], out: Path | None, fmt
     _log_to_stderr()
     stream = out if out is not None else sys.stdout
     results = api.transcribe(checkpoint, inputs, decoder, overrides, device, stream, fmt, ctm, ctm_level,
-                             progress=sys.stderr.isatty())
+                             same_speaker, progress=sys.stderr.isatty())
     failed = sum(not r.ok for r in results)
     if out is not None:
         click.echo(f"wrote {len(results) - failed} transcripts to {out}" + (f" and {ctm}" if ctm else ""))

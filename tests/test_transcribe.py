@@ -191,3 +191,54 @@ def test_array_api_equals_file_api_for_images(image_run: dict[str, Path]) -> Non
                 hyp = rec.transcribe_image(image)
                 assert hyp.tokens == from_file.hypothesis.tokens
                 assert hyp.score == pytest.approx(from_file.hypothesis.score, abs=1e-4)
+
+
+def test_speaker_normalisation_per_file_or_together(phone_run: dict[str, Path]) -> None:
+    """A features.cmvn: speaker model normalises each file by itself, or with --same-speaker all files
+    together: what a manifest with one speaker per file, or one speaker for all, gives."""
+    from seqlabel.inference.transcribe import transcribe_files
+    from seqlabel.types import Utterance
+
+    rec = Recognizer.from_checkpoint(phone_run["checkpoint"], "cpu")
+    rec = replace(rec, config=replace(rec.config, features=replace(rec.config.features, cmvn="speaker")))
+    files = [Path(u.source) for u in read_manifest(phone_run["dev"])]
+    for same, speaker in ((False, None), (True, "one")):
+        utts = [Utterance(file_id(str(f)), str(f), "", speaker=speaker or file_id(str(f))) for f in files]
+        expected = rec.transcribe(utts)
+        got = list(transcribe_files(rec, files, same_speaker=same))
+        assert [t.hypothesis.tokens for t in got] == [h.tokens for h in expected]
+        assert [t.hypothesis.score for t in got] == pytest.approx([h.score for h in expected], abs=1e-4)
+    alone = [t.hypothesis.score for t in transcribe_files(rec, files)]
+    together = [t.hypothesis.score for t in transcribe_files(rec, files, same_speaker=True)]
+    assert alone != pytest.approx(together, abs=1e-3)  # the two normalisations differ on these files
+
+
+def test_array_api_equals_file_api_for_strokes_and_features(tmp_path: Path, bad_input_base) -> None:
+    from stroke_fixtures import handwriting
+
+    from seqlabel.features.strokes import read_strokes, write_json, write_npz
+
+    texts = {"l0.json": ("minimum",), "l1.json": ("loop",), "l2.json": ("mum", "loop"), "l3.npz": ("lip",)}
+    for i, (name, words) in enumerate(texts.items()):
+        (write_npz if name.endswith(".npz") else write_json)(tmp_path / name, handwriting(seed=i, words=words))
+    rows = [{"id": f"l{i}", "source": str(tmp_path / name), "text": " ".join(words)}
+            for i, (name, words) in enumerate(texts.items())]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    config = config_from_data({
+        "data": {"train": str(tmp_path / "train.jsonl")}, "features": {"type": "strokes", "cmvn": "global"},
+        "model": {"num_layers": 1, "hidden_size": 8},
+        "train": {"max_epochs": 1, "batch_frames": 5000, "progress": False, "tensorboard": False, "device": "cpu"}})
+    checkpoint = api.train(config, tmp_path / "exp", echo=lambda _: None).best_checkpoint
+    (tmp_path / "notes.txt").write_text("not strokes")
+    results = api.transcribe(checkpoint, [tmp_path], device="cpu")
+    assert [Path(r.path).name for r in results] == list(texts)
+    rec = Recognizer.from_checkpoint(checkpoint, "cpu")
+    for r in results:
+        hyp = rec.transcribe_strokes(read_strokes(r.path))
+        assert hyp.tokens == r.hypothesis.tokens and hyp.score == pytest.approx(r.hypothesis.score, abs=1e-4)
+    rec = Recognizer.from_checkpoint(bad_input_base.checkpoint, "cpu")
+    for name in ("u0.npy", "u3.npy"):
+        (from_file,) = api.transcribe(bad_input_base.checkpoint, [bad_input_base.root / name], device="cpu")
+        hyp = rec.transcribe_features(np.load(bad_input_base.root / name))
+        assert hyp.tokens == from_file.hypothesis.tokens
+        assert hyp.score == pytest.approx(from_file.hypothesis.score, abs=1e-4)

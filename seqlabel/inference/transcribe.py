@@ -81,18 +81,29 @@ def find_inputs(paths: Sequence[str | os.PathLike], suffixes: Sequence[str], kin
     return unique
 
 
-def transcribe_files(recognizer: Recognizer, files: Sequence[Path], batch_frames: int = 50000,
-                     progress: bool = False) -> Iterator[Transcription]:
-    """One Transcription per file, in order, computed ``CHUNK_FILES`` files at a time."""
+def transcribe_files(recognizer: Recognizer, files: Sequence[Path], same_speaker: bool = False,
+                     batch_frames: int = 50000, progress: bool = False) -> Iterator[Transcription]:
+    """One Transcription per file, in order, computed ``CHUNK_FILES`` files at a time.
+
+    With ``features.cmvn: speaker`` each file is normalised by its own statistics, or with
+    ``same_speaker`` all files by their joint statistics (then all are held at once, as ``decode`` does).
+    """
+    per_speaker = recognizer.config.features.cmvn == "speaker"
+    if per_speaker and not same_speaker and len(files) > 1:
+        log.warning("this model normalises features per speaker (features.cmvn: speaker): each file is normalised "
+                    "by its own statistics; if the files are one speaker's, --same-speaker is more accurate")
+    chunk_size = len(files) if per_speaker and same_speaker else CHUNK_FILES
     with tqdm(total=len(files), desc="transcribe", unit="file", disable=not progress, leave=False) as bar:
-        for start in range(0, len(files), CHUNK_FILES):
-            chunk = files[start : start + CHUNK_FILES]
-            yield from _transcribe_chunk(recognizer, chunk, batch_frames)
+        for start in range(0, len(files), max(chunk_size, 1)):
+            chunk = files[start : start + chunk_size]
+            yield from _transcribe_chunk(recognizer, chunk, same_speaker, batch_frames)
             bar.update(len(chunk))
 
 
-def _transcribe_chunk(recognizer: Recognizer, files: Sequence[Path], batch_frames: int) -> list[Transcription]:
-    utts = [Utterance(file_id(str(f)), str(f), "", speaker=file_id(str(f))) for f in files]  # its own speaker
+def _transcribe_chunk(recognizer: Recognizer, files: Sequence[Path], same_speaker: bool,
+                      batch_frames: int) -> list[Transcription]:
+    ids = [file_id(str(f)) for f in files]
+    utts = [Utterance(i, str(f), "", speaker="all" if same_speaker else i) for i, f in zip(ids, files)]
     raw, errors = _features(recognizer, utts)
     good = [i for i in range(len(utts)) if i not in errors]
     feats = recognizer.normalize([utts[i] for i in good], [raw[i] for i in good]) if good else []
