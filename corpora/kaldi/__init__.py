@@ -20,8 +20,8 @@ from pathlib import Path
 from seqlabel.corpora.common import probe_audio, require_dir, write_splits
 from seqlabel.corpora.validate import Report
 from seqlabel.errors import ConfigError, DataError
-from seqlabel.textfile import iter_lines
 from seqlabel.features.precomputed import kaldi_matrix_shape, parse_ark_source
+from seqlabel.textfile import iter_lines
 from seqlabel.types import Utterance
 
 SOURCES = ("auto", "wav", "feats")

@@ -38,7 +38,6 @@ from seqlabel.models.lengths import frame_seconds
 from seqlabel.runtime import autocast, resolve_device
 from seqlabel.types import Hypothesis, Utterance
 
-
 AUDIO_TYPES = ("fbank", "mfcc", "logmel")
 _METHODS = {"transcribe_array": AUDIO_TYPES, "transcribe_image": ("image",), "transcribe_strokes": ("strokes",),
             "transcribe_features": ("precomputed",)}  # the one-utterance call of each features.type
