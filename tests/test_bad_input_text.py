@@ -99,6 +99,20 @@ def prepare_kaldi_text_is_binary(tmp: Path, base: Base) -> None:
     api.prepare("kaldi", tmp, tmp / "out")
 
 
+def prepare_an4_dictionary_not_utf8(tmp: Path, base: Base) -> None:
+    (tmp / "wav" / "an4_clstk").mkdir(parents=True)
+    (tmp / "etc").mkdir()
+    (tmp / "etc" / "an4.dic").write_bytes("A\tAH\nCAFÉ\tK AE F EY\n".encode("latin-1"))
+    api.prepare("an4", tmp, tmp / "out", unit="phone")
+
+
+def prepare_librispeech_transcript_is_binary(tmp: Path, base: Base) -> None:
+    chapter = tmp / "LibriSpeech" / "train-clean-100" / "19" / "198"
+    chapter.mkdir(parents=True)
+    (chapter / "19-198.trans.txt").write_bytes(b"19-198-0000 HELLO\n\x00\x00\x00")
+    api.prepare("librispeech", tmp, tmp / "out", train="train-clean-100", dev="", test="")
+
+
 # (case, error type, fragments of the message: the culprit, then the fix where there is one)
 CASES: list[Row] = [
     (manifest_is_a_wav, DataError, ("{tmp}/x.wav is not a UTF-8 JSONL manifest", "RIFF/WAV audio",
@@ -117,6 +131,10 @@ CASES: list[Row] = [
     (lm_train_binary_text, DataError, ("{tmp}/corpus.txt is not a UTF-8 text file", "binary data (NUL bytes)")),
     (prepare_dir_transcripts_not_utf8, DataError, ("{tmp}/transcripts.tsv is not UTF-8 text (line 1", "iconv")),
     (prepare_kaldi_text_is_binary, DataError, ("{tmp}/train/text is not a UTF-8 Kaldi table", "RIFF/WAV audio")),
+    (prepare_an4_dictionary_not_utf8, DataError, ("{tmp}/etc/an4.dic is not UTF-8 text (line 2, column 4",
+                                                  "pronunciation dictionary", "iconv")),
+    (prepare_librispeech_transcript_is_binary, DataError, ("19-198.trans.txt is not a UTF-8 LibriSpeech transcript",
+                                                           "NUL bytes")),
 ]
 
 
