@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TextIO
 
 from seqlabel.config import Config, load_config
 from seqlabel.config.shipped import ShippedConfig, find_config, shipped_configs
@@ -28,14 +28,14 @@ from seqlabel.scoring.evaluation import (
     write_reports,
 )
 from seqlabel.scoring.prepare import reference_tokens
-from seqlabel.types import Hypothesis
+from seqlabel.types import Hypothesis, Transcription
 
 if TYPE_CHECKING:
     from seqlabel.inference.tuning import TuneReport, TuneRow
 
 __all__ = ["CompareReport", "EvalReport", "align", "compare_files", "configs", "decode", "evaluate", "export",
-           "plot_curves", "plot_posteriorgram", "prepare", "score_files", "train", "train_lm", "tune", "TuneReport",
-           "TuneRow", "write_reports"]
+           "plot_curves", "plot_posteriorgram", "prepare", "score_files", "train", "train_lm", "transcribe", "Transcription",
+           "tune", "TuneReport", "TuneRow", "write_reports"]
 
 
 def __getattr__(name: str) -> Any:
@@ -122,6 +122,42 @@ def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Pat
     if nbest_out is not None:
         _write_nbest(Path(nbest_out), nbest)
     return hyps
+
+
+def transcribe(checkpoint: str | Path, inputs: Sequence[str | Path], decoder: Optional[str] = None,
+               overrides: Sequence[str] = (), device: str = "auto", out: str | Path | TextIO | None = None,
+               format: str = "text", ctm: Optional[str | Path] = None, ctm_level: str = "token",
+               same_speaker: bool = False, progress: bool = False) -> list[Transcription]:
+    """Transcribe audio, image or stroke files (or precomputed .npy/.mfc features), or folders of them,
+    without a manifest: one Transcription (path, id, hypothesis, text) per file, in input order.
+
+    Folders are searched recursively (sorted) for the files the checkpoint's extractor reads.
+    ``decoder``: greedy or beam (else the checkpoint's); ``overrides``: ``decode.KEY=VALUE``.
+    ``out``: a file or text stream for the transcripts in ``format`` (text: ``path<TAB>text``;
+    kaldi: ``id tok tok ...``; jsonl), written as they come; ``ctm``: a CTM file. A file that cannot
+    be read is logged and returned with ``error`` set; missing paths, empty folders, files of another
+    type and outputs that cannot be written raise before the model runs. ``same_speaker``: for
+    ``features.cmvn: speaker`` models, normalise all files together (one speaker) instead of each alone.
+    """
+    from seqlabel.inference.recognizer import Recognizer
+    from seqlabel.inference.transcribe import find_inputs, transcribe_files
+    from seqlabel.inference.writers import TranscriptWriter
+
+    extra = [] if decoder is None else [f"decode.decoder={decoder}"]
+    recognizer = Recognizer.from_checkpoint(checkpoint, device, [*overrides, *extra])
+    files = find_inputs(inputs, recognizer.extractor.suffixes, _input_kind(recognizer.config.features.type))
+    level = _ctm_level(ctm_level, recognizer.vocab.unit)
+    _ = recognizer.decoder  # LM and lexicon problems show before any file is read
+    with TranscriptWriter(out, format, recognizer.vocab, ctm, level, tuple(files)) as writer:
+        results = []
+        for t in transcribe_files(recognizer, files, same_speaker, progress=progress):
+            writer.write(t)
+            results.append(t)
+    return results
+
+
+def _input_kind(feature_type: str) -> str:
+    return {"image": "line image", "strokes": "pen stroke", "precomputed": "feature"}.get(feature_type, "audio")
 
 
 def align(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path] = None, device: str = "auto",

@@ -6,6 +6,7 @@ Heavy imports (torch) happen inside commands so ``--help`` is fast. User-facing 
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -168,6 +169,61 @@ def decode(checkpoint: Path, manifest: Path, out: Path, decoder: str | None, ove
     hyps = api.decode(checkpoint, manifest, out, device=device, overrides=_decode_overrides(decoder, overrides),
                       ctm=ctm, ctm_level=ctm_level, nbest_out=nbest_out)
     click.echo(f"wrote {len(hyps)} hypotheses to {out}" + (f" and {ctm}" if ctm else ""))
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="INPUT...")
+@click.option("--out", type=click.Path(path_type=Path), help="Write the transcripts here [default: stdout].")
+@click.option("--format", "fmt", type=click.Choice(["text", "kaldi", "jsonl"]), default="text", show_default=True,
+              help="text: path<TAB>transcript; kaldi: id tok tok ...; jsonl: path, id, text, tokens, score, "
+                   "confidence, words with times.")
+@click.option("--ctm", type=click.Path(path_type=Path), help="Also write a CTM: id channel start dur token conf.")
+@click.option("--ctm-level", type=click.Choice(["token", "word"]), default="token", show_default=True,
+              help="CTM lines per token, or per word (character models).")
+@click.option("--same-speaker", is_flag=True,
+              help="The inputs are one speaker's: normalise them together (models trained with features.cmvn: "
+                   "speaker; otherwise each file is normalised by itself).")
+@_DECODER
+@_DECODE_OVERRIDES
+@click.option("--device", default="auto", show_default=True)
+@_friendly
+def transcribe(checkpoint: Path, inputs: tuple[Path, ...], out: Path | None, fmt: str, ctm: Path | None,
+               ctm_level: str, same_speaker: bool, decoder: str | None, overrides: tuple[str, ...],
+               device: str) -> None:
+    """Transcribe audio, line-image or stroke files, or folders of them (searched recursively for the
+    files CHECKPOINT reads), without a manifest. Prints `path<TAB>transcript` lines in input order.
+
+    \b
+    Ids (kaldi, jsonl, CTM): the path with %, whitespace and unprintable characters
+    percent-encoded (a space is %20). A file that cannot be read is named on stderr and
+    skipped; the exit status is then 1.
+    """
+    from seqlabel import api
+
+    _log_to_stderr()
+    stream = out if out is not None else sys.stdout
+    results = api.transcribe(checkpoint, inputs, decoder, overrides, device, stream, fmt, ctm, ctm_level,
+                             same_speaker, progress=sys.stderr.isatty())
+    failed = sum(not r.ok for r in results)
+    if out is not None:
+        click.echo(f"wrote {len(results) - failed} transcripts to {out}" + (f" and {ctm}" if ctm else ""))
+    if failed:
+        raise click.ClickException(f"{failed} of {len(results)} files could not be transcribed (named above)")
+
+
+class _EchoHandler(logging.Handler):
+    """Log records to the current stderr (click's, so that test runners capture them)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+def _log_to_stderr() -> None:
+    """Show the package's warnings on stderr, once per process."""
+    logger = logging.getLogger("seqlabel")
+    if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
+        logger.addHandler(_EchoHandler(logging.WARNING))
 
 
 @main.command()

@@ -202,9 +202,12 @@ def test_the_catalogue_covers_every_entry_point() -> None:
     import test_bad_input_config
     import test_bad_input_data
     import test_bad_input_scoring
+    import test_bad_input_text
+    import test_bad_input_transcribe
 
-    names = ids(CASES + test_bad_input_data.CASES + test_bad_input_config.CASES + test_bad_input_scoring.CASES)
+    names = ids(CASES + test_bad_input_data.CASES + test_bad_input_config.CASES + test_bad_input_scoring.CASES
+                + test_bad_input_text.CASES + test_bad_input_transcribe.CASES)
     assert len(names) == len(set(names)) >= 25
     kinds = {n.split("_")[0] for n in names}
     assert kinds >= {"manifest", "wav", "npy", "image", "strokes", "transcript", "vocab", "yaml", "cli",
-                     "checkpoint", "arpa", "lexicon", "score"}
+                     "checkpoint", "arpa", "lexicon", "score", "transcribe", "prepare"}

@@ -14,6 +14,7 @@ from typing import Iterable, Optional, Sequence
 
 from seqlabel.data.unicode import control_characters, describe, split_spaces, vocabulary_form
 from seqlabel.errors import VocabError
+from seqlabel.textfile import read_lines
 
 BLANK = "<blank>"
 
@@ -114,8 +115,7 @@ class Vocab:
         path = Path(path)
         if not path.is_file():
             raise VocabError(f"vocabulary file not found: {path}")
-        text = path.read_text(encoding="utf-8")  # lines end at \n only (splitlines() also ends them at U+001C, U+0085)
-        lines = [ln.removesuffix("\r") for ln in text.removesuffix("\n").split("\n")] if text else []
+        lines = read_lines(path, f"a UTF-8 vocabulary file (one token a line, line 1 {BLANK})", error=VocabError)
         if not lines or lines[0] != BLANK:
             raise VocabError(f"{path}: line 1 must be {BLANK} (the CTC blank, index 0)")
         for n, tok in enumerate(lines[1:], 2):

@@ -7,6 +7,7 @@ from typing import Iterable, Iterator, Sequence
 
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.lm.ngram import FALLBACK_DISCOUNTS, NgramLM
+from seqlabel.textfile import iter_lines
 
 UNITS = ("char", "phone", "word")
 
@@ -35,10 +36,9 @@ def read_texts(paths: Iterable[str | os.PathLike]) -> Iterator[str]:
             continue
         if not p.is_file():
             raise DataError(f"text file not found: {p}")
-        with p.open(encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    yield line
+        for _, line in iter_lines(p, "a UTF-8 text file (one sentence a line) or a .jsonl manifest"):
+            if line.strip():
+                yield line
 
 
 def train_lm(manifests: Iterable[str | os.PathLike] = (), unit: str = "char", order: int = 3,
