@@ -83,18 +83,20 @@ def recipe_help(name: str) -> RecipeHelp:
     params = [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]
     defaults = [None] * (len(func.args.posonlyargs) + len(func.args.args) - len(func.args.defaults))
     defaults += [*func.args.defaults, *func.args.kw_defaults]
-    options = tuple(RecipeOption(p.arg, _as_option(d)) for p, d in zip(params, defaults)
+    try:
+        values = [None if d is None else ast.literal_eval(d) for d in defaults]
+    except ValueError:  # a default the recipe computes (render's ranges come from its Look): import it
+        signature = inspect.signature(load_recipe(name).prepare).parameters.values()
+        values = [None if p.default is inspect.Parameter.empty else p.default for p in signature]
+    options = tuple(RecipeOption(p.arg, _as_option(v)) for p, v in zip(params, values)
                     if p.arg not in ("data_dir", "out_dir"))
     doc = (ast.get_docstring(func) or "").replace("``", "`")
     notes = " ".join(doc.split("\n\n", 1)[1].split()) if "\n\n" in doc else ""
     return RecipeHelp(name, RECIPES[name], options, re.sub(r"\s*Returns `\{split: [^}]*\}`\.", "", notes))
 
 
-def _as_option(node: Optional[ast.expr]) -> Optional[str]:
+def _as_option(value: Any) -> Optional[str]:
     """A default value as ``-p`` writes it (YAML), None for no default or a None default."""
-    if node is None:
-        return None
-    value = ast.literal_eval(node)
     if value is None:
         return None
     if isinstance(value, bool):
