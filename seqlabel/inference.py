@@ -15,7 +15,7 @@ from tqdm import tqdm
 from seqlabel.config import Config, DecodeConfig
 from seqlabel.data import collate
 from seqlabel.decoders.align import Alignment, forced_align, path_alignment
-from seqlabel.decoders.beam_lockstep import BeamResult, CTCPrefixBeamSearch, check_log_probs
+from seqlabel.decoders.beam import BeamResult, CTCPrefixBeamSearch, check_log_probs
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.model import BiLSTMCTC
 from seqlabel.sampling import pack_batches

@@ -5,7 +5,7 @@ search with n-gram LM fusion and lexicon constraints), ``forced_align`` (a trans
 and CTM output.
 """
 from seqlabel.decoders.align import Alignment, TokenSpan, align_batch, forced_align, path_alignment
-from seqlabel.decoders.beam_lockstep import BeamResult, CTCPrefixBeamSearch, check_log_probs, ctc_prefix_beam_search
+from seqlabel.decoders.beam import BeamResult, CTCPrefixBeamSearch, check_log_probs, ctc_prefix_beam_search
 from seqlabel.decoders.ctm import CtmEntry, ctm_entries, read_ctm, write_ctm
 from seqlabel.decoders.greedy import greedy_search
 
