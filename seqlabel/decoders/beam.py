@@ -33,6 +33,7 @@ import torch
 from seqlabel.decoders.beam_frames import check_log_probs, passing_tokens
 from seqlabel.decoders.beam_lockstep import search_lockstep
 from seqlabel.decoders.beam_nbest import BeamResult
+from seqlabel.decoders.beam_single import search_single, single_is_cheaper
 from seqlabel.decoders.beam_tables import (ClosureCache, LexiconTable, TokenLMTable, WordLMTable, check_vocabularies,
                                            vocabulary_lexicon)
 
@@ -135,6 +136,11 @@ class CTCPrefixBeamSearch:
         results: list[Optional[list[BeamResult]]] = [None] * B
         for start in range(0, B, self.batch_size):
             idx = order[start:start + self.batch_size]
+            if idx.size == 1:  # alone: Python lists beat numpy tables unless the beam and the frames are wide
+                i = int(idx[0])
+                if single_is_cheaper(self.beam, int(passing[i][events[i]].sum()), int(nev[i])):
+                    results[i] = search_single(self, arr[i], int(lens[i]), passing[i], events[i])
+                    continue
             found = search_lockstep(self, arr, idx, lens[idx], passing, events[idx])
             for i, res in zip(idx.tolist(), found):
                 results[i] = res
