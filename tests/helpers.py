@@ -1,6 +1,8 @@
 """Helpers shared by test modules (import as ``from helpers import ...``; pytest puts tests/ on the path)."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 from click.testing import CliRunner, Result
@@ -22,6 +24,17 @@ def random_log_probs(T: int, C: int, seed: int, scale: float = 2.0) -> np.ndarra
     """(T, C) float64 log-probs of random logits (``scale``: how peaky)."""
     g = torch.Generator().manual_seed(seed)
     return (scale * torch.randn(T, C, generator=g, dtype=torch.float64)).log_softmax(-1).numpy()
+
+
+def exact_labelling_log_probs(log_probs: np.ndarray) -> dict[tuple[int, ...], float]:
+    """(T, C) -> log P(labelling) for every labelling, summing all C^T frame paths that collapse to it."""
+    T, C = log_probs.shape
+    out: dict[tuple[int, ...], float] = {}
+    for path in itertools.product(range(C), repeat=T):
+        lp = float(sum(log_probs[t, c] for t, c in enumerate(path)))
+        key = collapse(path)
+        out[key] = float(np.logaddexp(out.get(key, -np.inf), lp))
+    return out
 
 
 # ----------------------------------------------------------------------------- the command line

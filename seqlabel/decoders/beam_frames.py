@@ -145,8 +145,13 @@ def schedule(lp: np.ndarray, rid: np.ndarray, lens: np.ndarray, events: np.ndarr
 def _runs(gap: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gap ids of frames (N,), gap after gap -> each run's first frame (g,), last frame (g,) and the
     run of each frame (N,)."""
-    first = np.flatnonzero(np.diff(gap, prepend=-1))
-    last = np.append(first, gap.size)[1:] - 1
+    change = np.empty(gap.size, dtype=bool)  # (N,) a frame that starts a run (np.diff and np.append cost more)
+    change[:1] = True
+    np.not_equal(gap[1:], gap[:-1], out=change[1:])
+    first = np.flatnonzero(change)
+    last = np.empty_like(first)
+    last[:-1] = first[1:] - 1
+    last[-1:] = gap.size - 1
     member = np.repeat(np.arange(first.size), last - first + 1)
     return first, last, member
 

@@ -19,9 +19,8 @@ before choosing it.
 """
 from __future__ import annotations
 
-import heapq
 import math
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
@@ -56,24 +55,10 @@ def single_is_cheaper(beam: int, passing_count: int, steps: int) -> bool:
     return beam * passing_count <= SINGLE_MAX_WORK * max(steps, 1)
 
 
-class _Beam:
-    """The live hypotheses of one utterance as parallel lists (in their order in the lockstep
-    search's tables): p_b, p_nb, LM log-prob, fused offset, last token (-1: none), prefix hash,
-    LM state, trie node, path (None, or (parent's path, token, closed word or -1))."""
-
-    __slots__ = ("pb", "pnb", "lms", "fuse", "last", "key", "lsid", "node", "path")
-
-    def __init__(self, start: int, root: int) -> None:
-        self.pb, self.pnb, self.lms, self.fuse = [0.0], [NEG_INF], [0.0], [0.0]
-        self.last, self.key, self.lsid, self.node, self.path = [-1], [0], [start], [root], [None]
-
-    def apply_gap(self, stay: list[float], leave: list[float]) -> None:
-        """The frames between two steps in closed form (``beam_frames.Schedule``; -1 reads column C)."""
-        sb, pb, pnb = stay[0], self.pb, self.pnb
-        for i, c in enumerate(self.last):
-            p = pnb[i]
-            pb[i] = logaddexp(pb[i] + sb, p + leave[c])
-            pnb[i] = p + stay[c]
+# a hypothesis: (p_b, p_nb, last token (-1: none), prefix hash, parent's hash (None: the empty
+# prefix), variant, LM log-prob, fused offset, LM state, trie node, path: None or (parent's path,
+# token, closed word or -1)); a beam: a list of them, in their order in the lockstep search's tables
+_PB, _PNB, _LAST, _KEY, _PARENT, _VAR, _LMS, _FUSE, _LSID, _NODE, _PATH = range(11)
 
 
 def search_single(search: "CTCPrefixBeamSearch", lp: np.ndarray, length: int, passing: np.ndarray,
@@ -92,22 +77,42 @@ def search_single(search: "CTCPrefixBeamSearch", lp: np.ndarray, length: int, pa
     tokens = (token + 1).tolist()
     gap_row, empty_gap = sch.gap_row[0].tolist(), sch.stay.shape[0] - 1
     stay, leave = sch.stay.tolist(), sch.leave.tolist()
-    beam = _Beam(_start(search), _root(search))
+    gaps = [None if r == empty_gap else (stay[r], leave[r]) for r in gap_row]  # (S+1,) before each step, and after
+    beam = [_empty(search)]
     step = _Step(search)
     for s, row in enumerate(rows.tolist()):
-        if gap_row[s] != empty_gap:
-            beam.apply_gap(stay[gap_row[s]], leave[gap_row[s]])
-        beam = step(beam, row, tokens[bounds[s]:bounds[s + 1]])
-    if gap_row[S] != empty_gap:
-        beam.apply_gap(stay[gap_row[S]], leave[gap_row[S]])
+        beam = step(beam, gaps[s], row, tokens[bounds[s]:bounds[s + 1]])
+    if gaps[S] is not None:
+        pb, pnb = _after_gap(beam, *gaps[S])
+        beam = [(b, n, *h[2:]) for b, n, h in zip(pb, pnb, beam)]
     return _finish(search, beam)
 
 
+def _empty(search: "CTCPrefixBeamSearch", pb: float = 0.0) -> tuple:
+    """The empty prefix, where the search begins (and, with p_b -inf, what an empty beam ends as)."""
+    lm = search._token_lm if search._token_lm is not None else search._word_lm
+    return (pb, NEG_INF, -1, 0, None, 0, 0.0, 0.0, lm.start if lm is not None else 0,
+            search._trie.root if search._trie is not None else 0, None)
+
+
+def _after_gap(beam: list[tuple], stay: list[float], leave: list[float]) -> tuple[list[float], list[float]]:
+    """The hypotheses' p_b and p_nb after the frames of a gap (``beam_frames.Schedule``; last
+    token -1 reads column C)."""
+    sb = stay[0]
+    return ([logaddexp(h[_PB] + sb, h[_PNB] + leave[h[_LAST]]) for h in beam],
+            [h[_PNB] + stay[h[_LAST]] for h in beam])
+
+
 class _Step:
-    """One step of the search (``__call__``: the beam, the frame's log-probs (C+1,) and the tokens that
-    pass -> the next beam), taken as ``beam_lockstep`` takes it. A candidate extension is a tuple
-    (source hypothesis, token, log-prob, hash, LM increment, LM state, trie node, closed word or -1,
-    bonus count)."""
+    """One step of the search (``__call__``: the beam, the gap before the step's frame (None: none),
+    the frame's log-probs (C+1,) and the tokens that pass -> the next beam), taken as
+    ``beam_lockstep`` takes it.
+
+    Candidates are the H stays, then the extensions: hypothesis i by token ``toks[t]`` is extension
+    i * len(toks) + t (with a pronunciation lexicon the same pairs follow again, closing the word
+    first: variant 1). An extension equal to a prefix in the beam (its parent's hash, token and
+    variant match) adds into that prefix's p_nb and scores -inf.
+    """
 
     def __init__(self, search: "CTCPrefixBeamSearch") -> None:
         self.K, self.threshold = search.beam, search.beam_threshold
@@ -117,141 +122,156 @@ class _Step:
         self.cnt_step = 0.0 if self.wlm is not None else 1.0  # the bonus counts words (word LM) or tokens
         self.has_lm = self.tlm is not None or self.wlm is not None
         self.fused = bool(self.bonus) or (self.w != 0.0 and self.has_lm)  # the offset can move
-        self.plain = self.tlm is None and self.trie is None  # no LM state, no trie node: both stay 0
+        self.plain = self.tlm is None and self.trie is None  # no LM state, no trie node: both stay as they began
 
-    def __call__(self, beam: _Beam, row: list[float], toks: list[int]) -> _Beam:
-        pb, pnb, last = beam.pb, beam.pnb, beam.last
-        tot = [logaddexp(b, n) for b, n in zip(pb, pnb)]
-        stay_pnb = [n + row[c] for n, c in zip(pnb, last)]
-        stay_pb = [t + row[0] for t in tot]
-        if self.plain:  # a repeated token needs a blank in between
-            cnt = self.cnt_step
-            cand = [(i, c, (pb[i] if last[i] == c else tot[i]) + row[c], hash((k, c, 0)), 0.0, 0, 0, -1, cnt)
-                    for i, k in enumerate(beam.key) for c in toks]
+    def __call__(self, beam: list[tuple], gap: Optional[tuple[list[float], list[float]]], row: list[float],
+                 toks: list[int]) -> list[tuple]:
+        if gap is None:
+            pbs, pnbs = [h[_PB] for h in beam], [h[_PNB] for h in beam]
         else:
-            cand = self._extensions(beam, row, toks, tot)
-        # an extension equal to a prefix in the beam adds into that prefix's p_nb, and is dropped
-        where = {k: i for i, k in enumerate(beam.key)}
-        for e, x in enumerate(cand):
-            j = where.get(x[3])
-            if j is not None:
-                stay_pnb[j] = logaddexp(stay_pnb[j], x[2])
-                cand[e] = (x[0], x[1], NEG_INF, *x[3:])
+            pbs, pnbs = _after_gap(beam, *gap)
+        # logaddexp(-inf, y) is y (numpy's sum adds log1p(0.0) = 0.0)
+        tots = [n if b == NEG_INF else logaddexp(b, n) for b, n in zip(pbs, pnbs)]
+        stay_pnb = [n + row[h[_LAST]] for n, h in zip(pnbs, beam)]
+        blank = row[0]
+        stay_pb = [t + blank for t in tots]
+        children: dict[int, dict[int, int]] = {}  # parent's hash -> {token * 2 + variant: hypothesis}
+        for j, h in enumerate(beam):
+            if h[_PARENT] is not None:
+                children.setdefault(h[_PARENT], {})[h[_LAST] * 2 + h[_VAR]] = j
+        # extensions (a repeated token needs a blank in between), merged into the beam where they meet it
+        if self.plain:
+            ext, extra = [], None
+            for i, h in enumerate(beam):
+                last, pb, tot = h[_LAST], pbs[i], tots[i]
+                out = [(pb if c == last else tot) + row[c] for c in toks]
+                kids = children.get(h[_KEY])
+                if kids is not None:
+                    for t, c in enumerate(toks):
+                        j = kids.get(c * 2)
+                        if j is not None:
+                            stay_pnb[j] = logaddexp(stay_pnb[j], out[t])
+                            out[t] = NEG_INF
+                ext += out
+            offsets = [h[_FUSE] + self.bonus for h in beam for _ in toks] if self.fused else None
+        else:
+            ext, extra, offsets = self._extensions(beam, row, toks, pbs, tots, children, stay_pnb)
         # every candidate's score: the stays, then the extensions; keep the best K
-        score = [logaddexp(b, n) for b, n in zip(stay_pb, stay_pnb)]
-        offsets = None
         if self.fused:
-            fuse, w, bonus = beam.fuse, self.w if self.has_lm else 0.0, self.bonus
-            score = [v + f for v, f in zip(score, fuse)]
-            offsets = []
-            for x in cand:
-                f = fuse[x[0]]
-                if w:
-                    f += w * x[4]
-                if bonus:
-                    f += bonus * x[8]
-                offsets.append(f)
-            score += [x[2] + f for x, f in zip(cand, offsets)]
+            score = [logaddexp(b, n) + h[_FUSE] for b, n, h in zip(stay_pb, stay_pnb, beam)]
+            score += [x + f for x, f in zip(ext, offsets)]
         else:
-            score += [x[2] for x in cand]
-        return self._next(beam, self._select(score), stay_pb, stay_pnb, cand, offsets)
+            score = [logaddexp(b, n) for b, n in zip(stay_pb, stay_pnb)]
+            score += ext
+        H, n = len(beam), len(toks)
+        new = []
+        for k in self._select(score):
+            if k < H:
+                new.append((stay_pb[k], stay_pnb[k], *beam[k][2:]))
+                continue
+            e = k - H
+            h = beam[(e // n) % H]
+            c, var = toks[e % n], e // (n * H)
+            fuse = offsets[e] if offsets is not None else h[_FUSE]
+            if extra is None:
+                lms, lsid, node, word = h[_LMS], h[_LSID], h[_NODE], -1
+            else:
+                inc, lsid, node, word = extra[e]
+                lms = h[_LMS] + inc if self.has_lm else h[_LMS]
+            new.append((NEG_INF, ext[e], c, hash((h[_KEY], c, var)), h[_KEY], var, lms, fuse, lsid, node,
+                        (h[_PATH], c, word)))
+        return new
 
-    def _extensions(self, beam: _Beam, row: list[float], toks: list[int], tot: list[float]) -> list[tuple]:
-        """The candidate extensions with an LM or a trie: by hypothesis, then token; with a
-        pronunciation lexicon, then the same pairs again closing the word first."""
+    def _extensions(self, beam: list[tuple], row: list[float], toks: list[int], pbs: list[float],
+                    tots: list[float], children: dict[int, dict[int, int]], stay_pnb: list[float]
+                    ) -> tuple[list[float], list[tuple], Optional[list[float]]]:
+        """With an LM or a trie: the extensions' log-probs (E,), (LM increment, LM state, trie node,
+        closed word or -1) of each, and their fused offsets (None: not fused), merging as
+        ``__call__`` does."""
         tlm, wlm, trie, lex, closer, bnd = self.tlm, self.wlm, self.trie, self.lex, self.closer, self.bnd
-        pb, last, key, lsids, nodes = beam.pb, beam.last, beam.key, beam.lsid, beam.node
-        out, closing = [], []
+        w, bonus = (self.w if self.has_lm else 0.0), self.bonus
+        ext, extra, offsets, counts = [], [], [], []
+        closing: list[tuple] = []  # variant 1 (pronunciation lexicon): (log-prob, extra, bonus count)
         root_kids = trie.row(trie.root) if self.implicit else None
-        for i, p in enumerate(pb):
-            lsid, node = lsids[i], nodes[i]
+        for h, pb, tot in zip(beam, pbs, tots):
+            last, lsid, node = h[_LAST], h[_LSID], h[_NODE]
             lm_row = tlm.row(lsid) if tlm is not None else None
             kids = trie.row(node) if trie is not None else None
             close = closer.one(lsid if wlm is not None else 0, node) if self.implicit else None
             for c in toks:
-                ext = (p if last[i] == c else tot[i]) + row[c]
+                x = (pb if last == c else tot) + row[c]
                 inc, nsid, nnode, word, cnt = 0.0, lsid, node, -1, self.cnt_step
                 if lm_row is not None:
                     inc, nsid = lm_row[0][c], lm_row[1][c]
-                acoustic = ext
+                acoustic = x
                 if kids is not None:
                     nnode = kids[c]
                     if lex is not None and nnode < 0:
-                        ext = NEG_INF
+                        x = NEG_INF
                 if close is not None:  # also: close the word, then start the next at the root
                     c_lp, c_sid, c_ok, c_word = close
                     child = root_kids[c]
-                    ext2 = acoustic if c_ok and child >= 0 else NEG_INF
-                    inc2, nsid2, cnt2 = (c_lp, c_sid, float(c_ok)) if wlm is not None else (inc, nsid, cnt)
-                    closing.append((i, c, ext2, hash((key[i], c, 1)), inc2, nsid2, child, c_word if c_ok else -1,
-                                    cnt2))
+                    more = (c_lp, c_sid, float(c_ok)) if wlm is not None else (inc, nsid, cnt)
+                    closing.append((acoustic if c_ok and child >= 0 else NEG_INF,
+                                    (more[0], more[1], child, c_word if c_ok else -1), more[2]))
                 elif c == bnd and closer is not None:  # the boundary closes the word (or nothing, after one)
                     c_lp, c_sid, c_ok, c_word = closer.one(lsid if wlm is not None else 0, node)
                     if wlm is not None:
                         inc, nsid, cnt = (c_lp if c_ok else 0.0), c_sid, float(c_ok)
                     if lex is not None:
                         word = c_word if c_ok else -1
-                out.append((i, c, ext, hash((key[i], c, 0)), inc, nsid, nnode, word, cnt))
-        return out + closing
+                ext.append(x)
+                extra.append((inc, nsid, nnode, word))
+                counts.append(cnt)
+        for x, more, cnt in closing:
+            ext.append(x)
+            extra.append(more)
+            counts.append(cnt)
+        n, H = len(toks), len(beam)
+        for i, h in enumerate(beam):  # merges
+            kids = children.get(h[_KEY])
+            if kids is not None:
+                for e in [v * n * H + i * n + t for v in range(1 + self.implicit) for t in range(n)]:
+                    j = kids.get(toks[e % n] * 2 + e // (n * H))
+                    if j is not None:
+                        stay_pnb[j] = logaddexp(stay_pnb[j], ext[e])
+                        ext[e] = NEG_INF
+        if not self.fused:
+            return ext, extra, None
+        for e, (more, cnt) in enumerate(zip(extra, counts)):
+            f = beam[(e // n) % H][_FUSE]
+            if w:
+                f += w * more[0]
+            if bonus:
+                f += bonus * cnt
+            offsets.append(f)
+        return ext, extra, offsets
 
     def _select(self, score: list[float]) -> list[int]:
         """The candidates kept, in their order: finite, within the threshold of the best, and among the
         best K (ties: the earlier)."""
-        if self.threshold is None or not score:
-            ok = [k for k, v in enumerate(score) if v > NEG_INF]
+        least = max(score) - self.threshold if self.threshold is not None and score else NEG_INF
+        if least > NEG_INF:
+            ok = [k for k, v in enumerate(score) if v >= least]
         else:
-            least = max(score) - self.threshold
-            ok = [k for k, v in enumerate(score) if v >= least and v > NEG_INF]
-        if len(ok) > self.K:
-            ok = sorted(heapq.nlargest(self.K, ok, key=score.__getitem__))
+            ok = [k for k, v in enumerate(score) if v > NEG_INF]
+        if len(ok) > self.K:  # a stable sort, best first: ties keep their order
+            ok = sorted(sorted(ok, key=score.__getitem__, reverse=True)[:self.K])
         return ok
 
-    def _next(self, beam: _Beam, keep: list[int], stay_pb: list[float], stay_pnb: list[float], cand: list[tuple],
-              offsets: Optional[list[float]]) -> _Beam:
-        """The beam of the kept candidates (indices into the stays, then the extensions)."""
-        H = len(stay_pb)
-        new = _Beam.__new__(_Beam)
-        new.pb, new.pnb, new.lms, new.fuse, new.last = [], [], [], [], []
-        new.key, new.lsid, new.node, new.path = [], [], [], []
-        for k in keep:
-            if k < H:
-                new.pb.append(stay_pb[k])
-                new.pnb.append(stay_pnb[k])
-                new.lms.append(beam.lms[k])
-                new.fuse.append(beam.fuse[k])
-                new.last.append(beam.last[k])
-                new.key.append(beam.key[k])
-                new.lsid.append(beam.lsid[k])
-                new.node.append(beam.node[k])
-                new.path.append(beam.path[k])
-            else:
-                i, c, ext, key, inc, lsid, node, word, _ = cand[k - H]
-                new.pb.append(NEG_INF)
-                new.pnb.append(ext)
-                new.lms.append(beam.lms[i] + inc if self.has_lm else beam.lms[i])
-                new.fuse.append(offsets[k - H] if offsets is not None else beam.fuse[i])
-                new.last.append(c)
-                new.key.append(key)
-                new.lsid.append(lsid)
-                new.node.append(node)
-                new.path.append((beam.path[i], c, word))
-        return new
 
-
-def _finish(search: "CTCPrefixBeamSearch", beam: _Beam) -> list[BeamResult]:
+def _finish(search: "CTCPrefixBeamSearch", beam: list[tuple]) -> list[BeamResult]:
     """End of utterance (``beam_nbest``): score the final hypotheses, rank them, trace the n-best back.
     A beam left empty ends as the lockstep search's empty slot: one result scored -inf."""
-    if not beam.pb:
-        beam = _Beam(_start(search), _root(search))
-        beam.pb = [NEG_INF]
-    columns = (beam.pb, beam.pnb, beam.lms, beam.fuse, beam.lsid, beam.node)
-    score, acoustic, lm_total, final_word = (a[0].tolist() for a in end_of_utterance(
-        search, *(np.array([c]) for c in columns)))
+    if not beam:
+        beam = [_empty(search, NEG_INF)]
+    columns = (np.array([[h[f] for h in beam]]) for f in (_PB, _PNB, _LMS, _FUSE, _LSID, _NODE))  # (1, H) each
+    score, acoustic, lm_total, final_word = (a[0].tolist() for a in end_of_utterance(search, *columns))
     ranked = sorted(range(len(score)), key=lambda k: -score[k])[:min(search.nbest, search.beam)]
     words = search._closer.words if search._lex is not None else None
 
     def path(j: int, k: int) -> tuple[tuple[int, ...], Optional[tuple[str, ...]]]:
-        ids, closed, p = [], [final_word[k]] if final_word[k] >= 0 else [], beam.path[k]
+        ids, closed, p = [], [final_word[k]] if final_word[k] >= 0 else [], beam[k][_PATH]
         while p is not None:
             p, c, word = p
             ids.append(c)
@@ -260,12 +280,3 @@ def _finish(search: "CTCPrefixBeamSearch", beam: _Beam) -> list[BeamResult]:
         return tuple(reversed(ids)), None if words is None else tuple(words[w] for w in reversed(closed))
 
     return nbest_list(search, score, acoustic, lm_total, ranked, path)
-
-
-def _start(search: "CTCPrefixBeamSearch") -> int:
-    lm = search._token_lm if search._token_lm is not None else search._word_lm
-    return lm.start if lm is not None else 0
-
-
-def _root(search: "CTCPrefixBeamSearch") -> int:
-    return search._trie.root if search._trie is not None else 0
