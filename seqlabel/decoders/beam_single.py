@@ -11,8 +11,9 @@ same extensions, merges, fused offsets and selection (ties included), in the sam
 the same float operations (``logaddexp`` as numpy computes it, with the C library's exp and
 log1p), and the same end (``beam_nbest``), so the results are the same. A prefix is known by a
 hash chained over (parent's hash, token, variant: 1 when a pronunciation lexicon closes a word
-before the token); each hypothesis keeps a linked path (parent's path, token, closed word) for
-the traceback.
+before the token), and an extension meets a prefix in the beam when that prefix's parent,
+last token and variant are the extension's; each hypothesis keeps a linked path (parent's
+path, token, closed word) for the traceback.
 
 This module owns the one-utterance step loop and ``single_is_cheaper``, which ``beam.py`` asks
 before choosing it.
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 _LOG2 = math.log(2.0)
 _exp, _log1p = math.exp, math.log1p
 _ONE_UTTERANCE = np.zeros(1, dtype=np.int64)
+_NO_WORD = (0.0, 0, False, -1)  # what closing gives where nothing closes
 # the most (beam x tokens passing at an average step) for which Python beats the lockstep search
 SINGLE_MAX_WORK = 160
 
@@ -49,16 +51,39 @@ def logaddexp(x: float, y: float) -> float:
     return d  # NaN
 
 
+def logaddexps(xs: list[float], ys: list[float]) -> list[float]:
+    """``logaddexp`` of two lists, pair by pair (one Python call for all)."""
+    out = []
+    for x, y in zip(xs, ys):
+        if x == y:
+            out.append(x + _LOG2)
+            continue
+        d = x - y
+        out.append(x + _log1p(_exp(-d)) if d > 0 else (y + _log1p(_exp(d)) if d <= 0 else d))
+    return out
+
+
+def _offset(fuse: float, w: float, inc: float, bonus: float, count: float) -> float:
+    """An extension's fused offset from its source's, as the lockstep search adds it up."""
+    if w:
+        fuse += w * inc
+    if bonus:
+        fuse += bonus * count
+    return fuse
+
+
 def single_is_cheaper(beam: int, passing_count: int, steps: int) -> bool:
     """Whether Python lists beat numpy tables for one utterance: a ``beam``, ``passing_count``
     (frame, token) pairs that pass the pruning over its ``steps`` steps."""
     return beam * passing_count <= SINGLE_MAX_WORK * max(steps, 1)
 
 
-# a hypothesis: (p_b, p_nb, last token (-1: none), prefix hash, parent's hash (None: the empty
-# prefix), variant, LM log-prob, fused offset, LM state, trie node, path: None or (parent's path,
-# token, closed word or -1)); a beam: a list of them, in their order in the lockstep search's tables
-_PB, _PNB, _LAST, _KEY, _PARENT, _VAR, _LMS, _FUSE, _LSID, _NODE, _PATH = range(11)
+# A beam: four parallel lists, the hypotheses in their order in the lockstep search's tables:
+# p_b, p_nb, last token (-1: none), and what the step does not change, a tuple (prefix hash,
+# parent's hash (None: the empty prefix), variant, LM log-prob, fused offset, LM state, trie node,
+# path: None or (parent's path, token, closed word or -1)).
+_KEY, _PARENT, _VAR, _LMS, _FUSE, _LSID, _NODE, _PATH = range(8)
+Beam = tuple[list[float], list[float], list[int], list[tuple]]
 
 
 def search_single(search: "CTCPrefixBeamSearch", lp: np.ndarray, length: int, passing: np.ndarray,
@@ -78,40 +103,42 @@ def search_single(search: "CTCPrefixBeamSearch", lp: np.ndarray, length: int, pa
     gap_row, empty_gap = sch.gap_row[0].tolist(), sch.stay.shape[0] - 1
     stay, leave = sch.stay.tolist(), sch.leave.tolist()
     gaps = [None if r == empty_gap else (stay[r], leave[r]) for r in gap_row]  # (S+1,) before each step, and after
-    beam = [_empty(search)]
+    beam = _empty(search, 0.0)
     step = _Step(search)
     for s, row in enumerate(rows.tolist()):
         beam = step(beam, gaps[s], row, tokens[bounds[s]:bounds[s + 1]])
     if gaps[S] is not None:
-        pb, pnb = _after_gap(beam, *gaps[S])
-        beam = [(b, n, *h[2:]) for b, n, h in zip(pb, pnb, beam)]
-    return _finish(search, beam)
+        beam = (*_after_gap(beam, *gaps[S]), beam[2], beam[3])
+    return _finish(search, beam if beam[0] else _empty(search, NEG_INF))
 
 
-def _empty(search: "CTCPrefixBeamSearch", pb: float = 0.0) -> tuple:
-    """The empty prefix, where the search begins (and, with p_b -inf, what an empty beam ends as)."""
+def _empty(search: "CTCPrefixBeamSearch", pb: float) -> Beam:
+    """The empty prefix alone: where the search begins (p_b 0) and what an emptied beam ends as (-inf:
+    the lockstep search's empty slot)."""
     lm = search._token_lm if search._token_lm is not None else search._word_lm
-    return (pb, NEG_INF, -1, 0, None, 0, 0.0, 0.0, lm.start if lm is not None else 0,
+    info = (0, None, 0, 0.0, 0.0, lm.start if lm is not None else 0,
             search._trie.root if search._trie is not None else 0, None)
+    return [pb], [NEG_INF], [-1], [info]
 
 
-def _after_gap(beam: list[tuple], stay: list[float], leave: list[float]) -> tuple[list[float], list[float]]:
+def _after_gap(beam: Beam, stay: list[float], leave: list[float]) -> tuple[list[float], list[float]]:
     """The hypotheses' p_b and p_nb after the frames of a gap (``beam_frames.Schedule``; last
     token -1 reads column C)."""
+    pbs, pnbs, lasts, _ = beam
     sb = stay[0]
-    return ([logaddexp(h[_PB] + sb, h[_PNB] + leave[h[_LAST]]) for h in beam],
-            [h[_PNB] + stay[h[_LAST]] for h in beam])
+    return (logaddexps([b + sb for b in pbs], [x + leave[c] for x, c in zip(pnbs, lasts)]),
+            [x + stay[c] for x, c in zip(pnbs, lasts)])
 
 
 class _Step:
     """One step of the search (``__call__``: the beam, the gap before the step's frame (None: none),
-    the frame's log-probs (C+1,) and the tokens that pass -> the next beam), taken as
+    the frame's log-probs (C+1,) and the n tokens that pass -> the next beam), taken as
     ``beam_lockstep`` takes it.
 
     Candidates are the H stays, then the extensions: hypothesis i by token ``toks[t]`` is extension
-    i * len(toks) + t (with a pronunciation lexicon the same pairs follow again, closing the word
-    first: variant 1). An extension equal to a prefix in the beam (its parent's hash, token and
-    variant match) adds into that prefix's p_nb and scores -inf.
+    i * n + t (with a pronunciation lexicon the same pairs follow again, closing the word first:
+    variant 1, extension (H + i) * n + t). An extension that meets a prefix in the beam adds into
+    that prefix's p_nb and scores -inf.
     """
 
     def __init__(self, search: "CTCPrefixBeamSearch") -> None:
@@ -124,128 +151,124 @@ class _Step:
         self.fused = bool(self.bonus) or (self.w != 0.0 and self.has_lm)  # the offset can move
         self.plain = self.tlm is None and self.trie is None  # no LM state, no trie node: both stay as they began
 
-    def __call__(self, beam: list[tuple], gap: Optional[tuple[list[float], list[float]]], row: list[float],
-                 toks: list[int]) -> list[tuple]:
-        if gap is None:
-            pbs, pnbs = [h[_PB] for h in beam], [h[_PNB] for h in beam]
-        else:
+    def __call__(self, beam: Beam, gap: Optional[tuple[list[float], list[float]]], row: list[float],
+                 toks: list[int]) -> Beam:
+        pbs, pnbs, lasts, infos = beam
+        if gap is not None:
             pbs, pnbs = _after_gap(beam, *gap)
-        # logaddexp(-inf, y) is y (numpy's sum adds log1p(0.0) = 0.0)
-        tots = [n if b == NEG_INF else logaddexp(b, n) for b, n in zip(pbs, pnbs)]
-        stay_pnb = [n + row[h[_LAST]] for n, h in zip(pnbs, beam)]
+        H, n = len(pbs), len(toks)
+        tots = logaddexps(pbs, pnbs)
         blank = row[0]
         stay_pb = [t + blank for t in tots]
-        children: dict[int, dict[int, int]] = {}  # parent's hash -> {token * 2 + variant: hypothesis}
-        for j, h in enumerate(beam):
-            if h[_PARENT] is not None:
-                children.setdefault(h[_PARENT], {})[h[_LAST] * 2 + h[_VAR]] = j
-        # extensions (a repeated token needs a blank in between), merged into the beam where they meet it
-        if self.plain:
-            ext, extra = [], None
-            for i, h in enumerate(beam):
-                last, pb, tot = h[_LAST], pbs[i], tots[i]
-                out = [(pb if c == last else tot) + row[c] for c in toks]
-                kids = children.get(h[_KEY])
-                if kids is not None:
-                    for t, c in enumerate(toks):
-                        j = kids.get(c * 2)
-                        if j is not None:
-                            stay_pnb[j] = logaddexp(stay_pnb[j], out[t])
-                            out[t] = NEG_INF
-                ext += out
-            offsets = [h[_FUSE] + self.bonus for h in beam for _ in toks] if self.fused else None
+        stay_pnb = [x + row[c] for x, c in zip(pnbs, lasts)]
+        if self.plain:  # a repeated token needs a blank in between
+            ext = [(pb if c == last else tot) + row[c] for pb, tot, last in zip(pbs, tots, lasts) for c in toks]
+            offsets = [info[_FUSE] + self.bonus for info in infos for _ in toks] if self.fused else None
         else:
-            ext, extra, offsets = self._extensions(beam, row, toks, pbs, tots, children, stay_pnb)
+            ext, offsets = self._extensions(beam, row, toks, pbs, tots)
+        # merges: hypothesis j is its parent i extended by its last token (and variant)
+        where = {info[_KEY]: i for i, info in enumerate(infos)}
+        at = {c: t for t, c in enumerate(toks)}
+        for j, info in enumerate(infos):
+            i = where.get(info[_PARENT])
+            if i is not None:
+                t = at.get(lasts[j])
+                if t is not None:
+                    e = (info[_VAR] * H + i) * n + t
+                    stay_pnb[j] = logaddexp(stay_pnb[j], ext[e])
+                    ext[e] = NEG_INF
         # every candidate's score: the stays, then the extensions; keep the best K
-        if self.fused:
-            score = [logaddexp(b, n) + h[_FUSE] for b, n, h in zip(stay_pb, stay_pnb, beam)]
+        score = logaddexps(stay_pb, stay_pnb)
+        if offsets is not None:
+            score = [v + info[_FUSE] for v, info in zip(score, infos)]
             score += [x + f for x, f in zip(ext, offsets)]
         else:
-            score = [logaddexp(b, n) for b, n in zip(stay_pb, stay_pnb)]
             score += ext
-        H, n = len(beam), len(toks)
-        new = []
+        new_pb, new_pnb, new_last, new_info = [], [], [], []
         for k in self._select(score):
             if k < H:
-                new.append((stay_pb[k], stay_pnb[k], *beam[k][2:]))
+                new_pb.append(stay_pb[k])
+                new_pnb.append(stay_pnb[k])
+                new_last.append(lasts[k])
+                new_info.append(infos[k])
                 continue
             e = k - H
-            h = beam[(e // n) % H]
-            c, var = toks[e % n], e // (n * H)
-            fuse = offsets[e] if offsets is not None else h[_FUSE]
-            if extra is None:
-                lms, lsid, node, word = h[_LMS], h[_LSID], h[_NODE], -1
+            q, t = divmod(e, n)
+            var, i = divmod(q, H)
+            c, info = toks[t], infos[i]
+            key = info[_KEY]
+            fuse = offsets[e] if offsets is not None else info[_FUSE]
+            if self.plain:
+                lms, lsid, node, word = info[_LMS], info[_LSID], info[_NODE], -1
             else:
-                inc, lsid, node, word = extra[e]
-                lms = h[_LMS] + inc if self.has_lm else h[_LMS]
-            new.append((NEG_INF, ext[e], c, hash((h[_KEY], c, var)), h[_KEY], var, lms, fuse, lsid, node,
-                        (h[_PATH], c, word)))
-        return new
+                inc, lsid, node, word = self._grown(info, c, var)
+                lms = info[_LMS] + inc if self.has_lm else info[_LMS]
+            new_pb.append(NEG_INF)
+            new_pnb.append(ext[e])
+            new_last.append(c)
+            new_info.append((hash((key, c, var)), key, var, lms, fuse, lsid, node, (info[_PATH], c, word)))
+        return new_pb, new_pnb, new_last, new_info
 
-    def _extensions(self, beam: list[tuple], row: list[float], toks: list[int], pbs: list[float],
-                    tots: list[float], children: dict[int, dict[int, int]], stay_pnb: list[float]
-                    ) -> tuple[list[float], list[tuple], Optional[list[float]]]:
-        """With an LM or a trie: the extensions' log-probs (E,), (LM increment, LM state, trie node,
-        closed word or -1) of each, and their fused offsets (None: not fused), merging as
-        ``__call__`` does."""
-        tlm, wlm, trie, lex, closer, bnd = self.tlm, self.wlm, self.trie, self.lex, self.closer, self.bnd
-        w, bonus = (self.w if self.has_lm else 0.0), self.bonus
-        ext, extra, offsets, counts = [], [], [], []
-        closing: list[tuple] = []  # variant 1 (pronunciation lexicon): (log-prob, extra, bonus count)
-        root_kids = trie.row(trie.root) if self.implicit else None
-        for h, pb, tot in zip(beam, pbs, tots):
-            last, lsid, node = h[_LAST], h[_LSID], h[_NODE]
-            lm_row = tlm.row(lsid) if tlm is not None else None
-            kids = trie.row(node) if trie is not None else None
-            close = closer.one(lsid if wlm is not None else 0, node) if self.implicit else None
+    def _extensions(self, beam: Beam, row: list[float], toks: list[int], pbs: list[float], tots: list[float]
+                    ) -> tuple[list[float], Optional[list[float]]]:
+        """With an LM or a trie: the extensions' log-probs (E,) and fused offsets (E,; None: not
+        fused). ``_grown`` gives the rest of an extension that is kept."""
+        tlm, wlm, lex, closer, bnd = self.tlm, self.wlm, self.lex, self.closer, self.bnd
+        w, bonus, fused, cnt_step = (self.w if self.has_lm else 0.0), self.bonus, self.fused, self.cnt_step
+        closes = closer is not None and (self.implicit or bnd in toks)
+        ext: list[float] = []
+        offsets: list[float] = []
+        closing: list[tuple[float, float]] = []  # variant 1 (pronunciation lexicon): log-prob, offset
+        root_kids = self.trie.row(self.trie.root) if self.implicit else None
+        for pb, tot, last, info in zip(pbs, tots, beam[2], beam[3]):
+            lm_lp = tlm.row(info[_LSID])[0] if tlm is not None else None
+            kids = lex.row(info[_NODE]) if lex is not None else None  # only a lexicon forbids tokens
+            c_lp, _, c_ok, _ = closer.one(info[_LSID] if wlm is not None else 0, info[_NODE]) if closes else _NO_WORD
+            f0 = info[_FUSE]
             for c in toks:
                 x = (pb if last == c else tot) + row[c]
-                inc, nsid, nnode, word, cnt = 0.0, lsid, node, -1, self.cnt_step
-                if lm_row is not None:
-                    inc, nsid = lm_row[0][c], lm_row[1][c]
-                acoustic = x
-                if kids is not None:
-                    nnode = kids[c]
-                    if lex is not None and nnode < 0:
-                        x = NEG_INF
-                if close is not None:  # also: close the word, then start the next at the root
-                    c_lp, c_sid, c_ok, c_word = close
-                    child = root_kids[c]
-                    more = (c_lp, c_sid, float(c_ok)) if wlm is not None else (inc, nsid, cnt)
-                    closing.append((acoustic if c_ok and child >= 0 else NEG_INF,
-                                    (more[0], more[1], child, c_word if c_ok else -1), more[2]))
-                elif c == bnd and closer is not None:  # the boundary closes the word (or nothing, after one)
-                    c_lp, c_sid, c_ok, c_word = closer.one(lsid if wlm is not None else 0, node)
-                    if wlm is not None:
-                        inc, nsid, cnt = (c_lp if c_ok else 0.0), c_sid, float(c_ok)
-                    if lex is not None:
-                        word = c_word if c_ok else -1
-                ext.append(x)
-                extra.append((inc, nsid, nnode, word))
-                counts.append(cnt)
-        for x, more, cnt in closing:
-            ext.append(x)
-            extra.append(more)
-            counts.append(cnt)
-        n, H = len(toks), len(beam)
-        for i, h in enumerate(beam):  # merges
-            kids = children.get(h[_KEY])
-            if kids is not None:
-                for e in [v * n * H + i * n + t for v in range(1 + self.implicit) for t in range(n)]:
-                    j = kids.get(toks[e % n] * 2 + e // (n * H))
-                    if j is not None:
-                        stay_pnb[j] = logaddexp(stay_pnb[j], ext[e])
-                        ext[e] = NEG_INF
-        if not self.fused:
-            return ext, extra, None
-        for e, (more, cnt) in enumerate(zip(extra, counts)):
-            f = beam[(e // n) % H][_FUSE]
-            if w:
-                f += w * more[0]
-            if bonus:
-                f += bonus * cnt
+                ext.append(NEG_INF if kids is not None and kids[c] < 0 else x)
+                inc = lm_lp[c] if lm_lp is not None else 0.0
+                if self.implicit:  # also: close the word, then start the next at the root
+                    x2 = x if c_ok and root_kids[c] >= 0 else NEG_INF
+                    inc2, cnt2 = (c_lp, float(c_ok)) if wlm is not None else (inc, cnt_step)
+                    closing.append((x2, _offset(f0, w, inc2, bonus, cnt2) if fused else 0.0))
+                    cnt = cnt_step
+                elif c == bnd and closes and wlm is not None:  # the boundary closes the word (or nothing)
+                    inc, cnt = (c_lp if c_ok else 0.0), float(c_ok)
+                else:
+                    cnt = cnt_step
+                if fused:
+                    offsets.append(_offset(f0, w, inc, bonus, cnt))
+        for x2, f in closing:
+            ext.append(x2)
             offsets.append(f)
-        return ext, extra, offsets
+        return ext, offsets if fused else None
+
+    def _grown(self, info: tuple, c: int, var: int) -> tuple[float, int, int, int]:
+        """A kept extension of a hypothesis (``info``) by token c (variant ``var``): its LM increment,
+        LM state, trie node and the word it closes (-1: none)."""
+        tlm, wlm, trie, closer = self.tlm, self.wlm, self.trie, self.closer
+        lsid, node = info[_LSID], info[_NODE]
+        inc, nsid, nnode, word = 0.0, lsid, node, -1
+        if tlm is not None:
+            lm_lp, lm_next = tlm.row(lsid)
+            inc, nsid = lm_lp[c], lm_next[c]
+        if var:  # the word closes first, the token starts the next at the root
+            c_lp, c_sid, c_ok, c_word = closer.one(lsid if wlm is not None else 0, node)
+            nnode, word = trie.row(trie.root)[c], c_word if c_ok else -1
+            if wlm is not None:
+                inc, nsid = c_lp, c_sid
+            return inc, nsid, nnode, word
+        if trie is not None:
+            nnode = trie.row(node)[c]
+        if c == self.bnd and closer is not None and not self.implicit:  # the boundary closes the word
+            c_lp, c_sid, c_ok, c_word = closer.one(lsid if wlm is not None else 0, node)
+            if wlm is not None:
+                inc, nsid = (c_lp if c_ok else 0.0), c_sid
+            if self.lex is not None:
+                word = c_word if c_ok else -1
+        return inc, nsid, nnode, word
 
     def _select(self, score: list[float]) -> list[int]:
         """The candidates kept, in their order: finite, within the threshold of the best, and among the
@@ -260,18 +283,17 @@ class _Step:
         return ok
 
 
-def _finish(search: "CTCPrefixBeamSearch", beam: list[tuple]) -> list[BeamResult]:
-    """End of utterance (``beam_nbest``): score the final hypotheses, rank them, trace the n-best back.
-    A beam left empty ends as the lockstep search's empty slot: one result scored -inf."""
-    if not beam:
-        beam = [_empty(search, NEG_INF)]
-    columns = (np.array([[h[f] for h in beam]]) for f in (_PB, _PNB, _LMS, _FUSE, _LSID, _NODE))  # (1, H) each
+def _finish(search: "CTCPrefixBeamSearch", beam: Beam) -> list[BeamResult]:
+    """End of utterance (``beam_nbest``): score the final hypotheses, rank them, trace the n-best back."""
+    pbs, pnbs, _, infos = beam
+    columns = [np.array([pbs]), np.array([pnbs])] + [np.array([[info[f] for info in infos]])
+                                                      for f in (_LMS, _FUSE, _LSID, _NODE)]  # (1, H) each
     score, acoustic, lm_total, final_word = (a[0].tolist() for a in end_of_utterance(search, *columns))
     ranked = sorted(range(len(score)), key=lambda k: -score[k])[:min(search.nbest, search.beam)]
     words = search._closer.words if search._lex is not None else None
 
     def path(j: int, k: int) -> tuple[tuple[int, ...], Optional[tuple[str, ...]]]:
-        ids, closed, p = [], [final_word[k]] if final_word[k] >= 0 else [], beam[k][_PATH]
+        ids, closed, p = [], [final_word[k]] if final_word[k] >= 0 else [], infos[k][_PATH]
         while p is not None:
             p, c, word = p
             ids.append(c)
