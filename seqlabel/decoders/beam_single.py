@@ -6,7 +6,7 @@ candidate (hypothesis, token) pairs of one step.
 An utterance alone has at most ``beam`` live hypotheses and few tokens that pass the pruning at
 a frame, so a numpy call (a microsecond or more each, some sixty a step) costs more than the
 work it does. Here a step is plain Python over floats, taking the same steps as the lockstep
-search: the same frames and the gaps between them in closed form (the same ``Schedule``), the
+search: the same frames and the gaps between them in closed form (``schedule_one``), the
 same extensions, merges, fused offsets and selection (ties included), in the same order with
 the same float operations (``logaddexp`` as numpy computes it, with the C library's exp and
 log1p), and the same end (``beam_nbest``), so the results are the same. A prefix is known by a
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
-from seqlabel.decoders.beam_frames import NEG_INF, schedule
+from seqlabel.decoders.beam_frames import NEG_INF, schedule_one
 from seqlabel.decoders.beam_nbest import BeamResult, end_of_utterance, nbest_list
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 _LOG2 = math.log(2.0)
 _exp, _log1p = math.exp, math.log1p
-_ONE_UTTERANCE = np.zeros(1, dtype=np.int64)
 _NO_WORD = (0.0, 0, False, -1)  # what closing gives where nothing closes
 # the most (beam x tokens passing at an average step) for which Python beats the lockstep search
 SINGLE_MAX_WORK = 160
@@ -92,17 +91,13 @@ def search_single(search: "CTCPrefixBeamSearch", lp: np.ndarray, length: int, pa
     tokens that pass the pruning (T, C-1) and the frames where some token passes (T,) -> its n-best
     list, best first."""
     C = lp.shape[1]
-    sch = schedule(lp[None], _ONE_UTTERANCE, np.array([length]), events[None])
-    S = int(sch.steps[0])
-    frames = sch.frames[0, :S]
+    frames, gaps = schedule_one(lp, length, events)  # (S,), (S+1,) before each step, and after the last
+    S = frames.size
     rows = np.full((S, C + 1), NEG_INF)  # (S, C+1) each step's frame; class -1 (the empty prefix) reads -inf
     rows[:, :C] = lp[frames]
     step_of, token = np.nonzero(passing[frames])  # (P,) the passing (step, token - 1) pairs, step by step
     bounds = np.searchsorted(step_of, np.arange(S + 1)).tolist()
     tokens = (token + 1).tolist()
-    gap_row, empty_gap = sch.gap_row[0].tolist(), sch.stay.shape[0] - 1
-    stay, leave = sch.stay.tolist(), sch.leave.tolist()
-    gaps = [None if r == empty_gap else (stay[r], leave[r]) for r in gap_row]  # (S+1,) before each step, and after
     beam = _empty(search, 0.0)
     step = _Step(search)
     for s, row in enumerate(rows.tolist()):
@@ -167,13 +162,16 @@ class _Step:
         else:
             ext, offsets = self._extensions(beam, row, toks, pbs, tots)
         # merges: hypothesis j is its parent i extended by its last token (and variant)
-        where = {info[_KEY]: i for i, info in enumerate(infos)}
         at = {c: t for t, c in enumerate(toks)}
-        for j, info in enumerate(infos):
-            i = where.get(info[_PARENT])
-            if i is not None:
-                t = at.get(lasts[j])
-                if t is not None:
+        where = None
+        for j, c in enumerate(lasts):
+            t = at.get(c)
+            if t is not None:
+                if where is None:
+                    where = {info[_KEY]: i for i, info in enumerate(infos)}
+                info = infos[j]
+                i = where.get(info[_PARENT])
+                if i is not None:
                     e = (info[_VAR] * H + i) * n + t
                     stay_pnb[j] = logaddexp(stay_pnb[j], ext[e])
                     ext[e] = NEG_INF
