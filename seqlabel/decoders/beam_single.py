@@ -34,8 +34,9 @@ if TYPE_CHECKING:
 _LOG2 = math.log(2.0)
 _exp, _log1p = math.exp, math.log1p
 _NO_WORD = (0.0, 0, False, -1)  # what closing gives where nothing closes
-# the most (beam x tokens passing at an average step) for which Python beats the lockstep search
-SINGLE_MAX_WORK = 160
+# the most (beam x tokens passing at an average step) for which Python beats the lockstep search:
+# measured break-even 500-600 with full beams (synthetic AN4 log-probs, beams 4-64, pruning on and off)
+SINGLE_MAX_WORK = 500
 
 
 def logaddexp(x: float, y: float) -> float:
@@ -60,15 +61,6 @@ def logaddexps(xs: list[float], ys: list[float]) -> list[float]:
         d = x - y
         out.append(x + _log1p(_exp(-d)) if d > 0 else (y + _log1p(_exp(d)) if d <= 0 else d))
     return out
-
-
-def _offset(fuse: float, w: float, inc: float, bonus: float, count: float) -> float:
-    """An extension's fused offset from its source's, as the lockstep search adds it up."""
-    if w:
-        fuse += w * inc
-    if bonus:
-        fuse += bonus * count
-    return fuse
 
 
 def single_is_cheaper(beam: int, passing_count: int, steps: int) -> bool:
@@ -211,37 +203,51 @@ class _Step:
                     ) -> tuple[list[float], Optional[list[float]]]:
         """With an LM or a trie: the extensions' log-probs (E,) and fused offsets (E,; None: not
         fused). ``_grown`` gives the rest of an extension that is kept."""
-        tlm, wlm, lex, closer, bnd = self.tlm, self.wlm, self.lex, self.closer, self.bnd
-        w, bonus, fused, cnt_step = (self.w if self.has_lm else 0.0), self.bonus, self.fused, self.cnt_step
-        closes = closer is not None and (self.implicit or bnd in toks)
-        ext: list[float] = []
+        tlm, wlm, lex, bnd = self.tlm, self.wlm, self.lex, self.bnd
+        infos = beam[3]
+        ext = [(pb if c == last else tot) + row[c] for pb, tot, last in zip(pbs, tots, beam[2]) for c in toks]
+        acoustic = ext[:] if self.implicit else ext
+        if lex is not None:  # only a lexicon forbids tokens
+            n = len(toks)
+            for i, info in enumerate(infos):
+                kids = lex.row(info[_NODE])
+                for t, c in enumerate(toks):
+                    if kids[c] < 0:
+                        ext[i * n + t] = NEG_INF
+        # what each extension adds to its source's fused offset: an LM increment, a count for the bonus
+        closes = self.closer is not None and (self.implicit or bnd in toks)
+        w, bonus, cnt_step = (self.w if self.has_lm else 0.0), self.bonus, self.cnt_step
         offsets: list[float] = []
-        closing: list[tuple[float, float]] = []  # variant 1 (pronunciation lexicon): log-prob, offset
-        root_kids = self.trie.row(self.trie.root) if self.implicit else None
-        for pb, tot, last, info in zip(pbs, tots, beam[2], beam[3]):
+        closing: list[float] = []  # variant 1 (pronunciation lexicon): the offsets
+        for info in infos if self.fused else ():
             lm_lp = tlm.row(info[_LSID])[0] if tlm is not None else None
-            kids = lex.row(info[_NODE]) if lex is not None else None  # only a lexicon forbids tokens
-            c_lp, _, c_ok, _ = closer.one(info[_LSID] if wlm is not None else 0, info[_NODE]) if closes else _NO_WORD
+            c_lp, _, c_ok, _ = (self.closer.one(info[_LSID] if wlm is not None else 0, info[_NODE]) if closes
+                                else _NO_WORD)
             f0 = info[_FUSE]
             for c in toks:
-                x = (pb if last == c else tot) + row[c]
-                ext.append(NEG_INF if kids is not None and kids[c] < 0 else x)
-                inc = lm_lp[c] if lm_lp is not None else 0.0
+                inc, cnt = (lm_lp[c] if lm_lp is not None else 0.0), cnt_step
                 if self.implicit:  # also: close the word, then start the next at the root
-                    x2 = x if c_ok and root_kids[c] >= 0 else NEG_INF
-                    inc2, cnt2 = (c_lp, float(c_ok)) if wlm is not None else (inc, cnt_step)
-                    closing.append((x2, _offset(f0, w, inc2, bonus, cnt2) if fused else 0.0))
-                    cnt = cnt_step
+                    f = f0
+                    if w:
+                        f += w * (c_lp if wlm is not None else inc)
+                    if bonus:
+                        f += bonus * (float(c_ok) if wlm is not None else cnt)
+                    closing.append(f)
                 elif c == bnd and closes and wlm is not None:  # the boundary closes the word (or nothing)
                     inc, cnt = (c_lp if c_ok else 0.0), float(c_ok)
-                else:
-                    cnt = cnt_step
-                if fused:
-                    offsets.append(_offset(f0, w, inc, bonus, cnt))
-        for x2, f in closing:
-            ext.append(x2)
-            offsets.append(f)
-        return ext, offsets if fused else None
+                f = f0
+                if w:
+                    f += w * inc
+                if bonus:
+                    f += bonus * cnt
+                offsets.append(f)
+        if self.implicit:
+            root_kids = self.trie.row(self.trie.root)
+            n = len(toks)
+            for i, info in enumerate(infos):
+                c_ok = self.closer.one(info[_LSID] if wlm is not None else 0, info[_NODE])[2]
+                ext += [acoustic[i * n + t] if c_ok and root_kids[c] >= 0 else NEG_INF for t, c in enumerate(toks)]
+        return ext, offsets + closing if self.fused else None
 
     def _grown(self, info: tuple, c: int, var: int) -> tuple[float, int, int, int]:
         """A kept extension of a hypothesis (``info``) by token c (variant ``var``): its LM increment,
