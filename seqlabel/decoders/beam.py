@@ -50,7 +50,9 @@ class CTCPrefixBeamSearch:
     class names (index 0 the blank) that the LM and lexicon see; ``word_boundary`` the token
     that separates words (None or absent from ``tokens``: words end implicitly, lexicon only).
     ``batch`` decodes utterances in lockstep, ``batch_size`` at a time (similar numbers of active
-    frames together); ``__call__`` decodes one.
+    frames together); ``__call__`` decodes one, as does ``batch`` given one (or ``batch_size`` 1):
+    over Python lists unless the beam times the tokens passing at a frame is large
+    (``beam_single.single_is_cheaper``). Either way the results are the same.
     """
 
     def __init__(self, tokens: Sequence[str], beam: int = 16, nbest: int = 1, token_topk: int = 0,
