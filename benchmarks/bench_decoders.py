@@ -32,7 +32,7 @@ rows marked "+skip" also skip frames whose blank probability is >= 0.999 (its de
 
 One at a time or together: pyctcdecode and flashlight decode one utterance per call; "seqlabel"
 decodes all of them as one padded batch (as ``seqlabel decode`` and ``evaluate`` do), and
-"seqlabel-1by1" one per call (as ``seqlabel transcribe`` and a loaded ``Recognizer`` do). A
+"seqlabel-1by1" one per call (as ``Recognizer.decode`` does, interactively). A
 second table sets seqlabel-1by1 against each one-at-a-time decoder with the same LM (ms per
 utterance, and their ratio), and the 1-minute load average is printed at the start and the end.
 
@@ -295,14 +295,14 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
 def one_by_one(rows: list[dict]) -> list[dict]:
     """Print and return seqlabel one utterance at a time ("seqlabel-1by1") against the decoders that
-    decode one at a time, LM kind by LM kind: what ``seqlabel transcribe`` and a loaded Recognizer do."""
+    decode one at a time, LM kind by LM kind: what ``Recognizer.decode`` does with one utterance."""
     mine = {r["lm"]: r for r in rows if r["decoder"] == "seqlabel-1by1"}
     pairs = [(mine[r["lm"]], r) for r in rows if r["decoder"] in ("pyctcdecode", "flashlight") and r["lm"] in mine]
     out = [{"lm": r["lm"], "decoder": r["decoder"], "seqlabel_ms_per_utt": s["ms_per_utt"],
             "decoder_ms_per_utt": r["ms_per_utt"], "decoder_over_seqlabel": r["seconds"] / s["seconds"]}
            for s, r in pairs]
     if out:
-        print("\none utterance at a time (seqlabel-1by1, as `seqlabel transcribe` decodes), ms per utterance:")
+        print("\none utterance at a time (seqlabel-1by1, as Recognizer.decode decodes), ms per utterance:")
         print(f"  {'LM':13s} {'seqlabel':>9s}  {'decoder':12s} {'ms/utt':>7s}  decoder/seqlabel")
         for o in out:
             verdict = "seqlabel faster" if o["decoder_over_seqlabel"] > 1 else "seqlabel slower"
