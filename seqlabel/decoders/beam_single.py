@@ -141,18 +141,22 @@ class _Step:
     def __call__(self, beam: Beam, gap: Optional[tuple[list[float], list[float]]], row: list[float],
                  toks: list[int]) -> Beam:
         pbs, pnbs, lasts, infos = beam
-        if gap is not None:
-            pbs, pnbs = _after_gap(beam, *gap)
         H, n = len(pbs), len(toks)
-        tots = logaddexps(pbs, pnbs)
         blank = row[0]
-        stay_pb = [t + blank for t in tots]
-        stay_pnb = [x + row[c] for x, c in zip(pnbs, lasts)]
-        if self.plain:  # a repeated token needs a blank in between
-            ext = [(pb if c == last else tot) + row[c] for pb, tot, last in zip(pbs, tots, lasts) for c in toks]
+        stay_pb, stay_pnb, ext = [], [], []
+        stay, leave = gap if gap is not None else (None, None)
+        for pb, pnb, last in zip(pbs, pnbs, lasts):
+            if stay is not None:  # the frames before this step's (``beam_frames.Schedule``)
+                pb, pnb = logaddexp(pb + stay[0], pnb + leave[last]), pnb + stay[last]
+            tot = logaddexp(pb, pnb)
+            stay_pb.append(tot + blank)
+            stay_pnb.append(pnb + row[last])
+            for c in toks:  # a repeated token needs a blank in between
+                ext.append((pb if c == last else tot) + row[c])
+        if self.plain:
             offsets = [info[_FUSE] + self.bonus for info in infos for _ in toks] if self.fused else None
         else:
-            ext, offsets = self._extensions(beam, row, toks, pbs, tots)
+            offsets = self._constrain(infos, toks, ext)
         # merges: hypothesis j is its parent i extended by its last token (and variant)
         at = {c: t for t, c in enumerate(toks)}
         where = None
@@ -199,13 +203,11 @@ class _Step:
             new_info.append((hash((key, c, var)), key, var, lms, fuse, lsid, node, (info[_PATH], c, word)))
         return new_pb, new_pnb, new_last, new_info
 
-    def _extensions(self, beam: Beam, row: list[float], toks: list[int], pbs: list[float], tots: list[float]
-                    ) -> tuple[list[float], Optional[list[float]]]:
-        """With an LM or a trie: the extensions' log-probs (E,) and fused offsets (E,; None: not
-        fused). ``_grown`` gives the rest of an extension that is kept."""
+    def _constrain(self, infos: list[tuple], toks: list[int], ext: list[float]) -> Optional[list[float]]:
+        """With an LM or a trie: the extensions' log-probs (E,), in place: -inf where the lexicon
+        forbids the token, and with a pronunciation lexicon the pairs again, closing the word first
+        -> their fused offsets (E,; None: not fused). ``_grown`` gives the rest of a kept extension."""
         tlm, wlm, lex, bnd = self.tlm, self.wlm, self.lex, self.bnd
-        infos = beam[3]
-        ext = [(pb if c == last else tot) + row[c] for pb, tot, last in zip(pbs, tots, beam[2]) for c in toks]
         acoustic = ext[:] if self.implicit else ext
         if lex is not None:  # only a lexicon forbids tokens
             n = len(toks)
@@ -214,7 +216,7 @@ class _Step:
                 for t, c in enumerate(toks):
                     if kids[c] < 0:
                         ext[i * n + t] = NEG_INF
-        # what each extension adds to its source's fused offset: an LM increment, a count for the bonus
+        # each extension's fused offset: its source's, plus an LM increment and a count for the bonus
         closes = self.closer is not None and (self.implicit or bnd in toks)
         w, bonus, cnt_step = (self.w if self.has_lm else 0.0), self.bonus, self.cnt_step
         offsets: list[float] = []
@@ -247,7 +249,7 @@ class _Step:
             for i, info in enumerate(infos):
                 c_ok = self.closer.one(info[_LSID] if wlm is not None else 0, info[_NODE])[2]
                 ext += [acoustic[i * n + t] if c_ok and root_kids[c] >= 0 else NEG_INF for t, c in enumerate(toks)]
-        return ext, offsets + closing if self.fused else None
+        return offsets + closing if self.fused else None
 
     def _grown(self, info: tuple, c: int, var: int) -> tuple[float, int, int, int]:
         """A kept extension of a hypothesis (``info``) by token c (variant ``var``): its LM increment,
