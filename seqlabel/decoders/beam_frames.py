@@ -159,8 +159,10 @@ def schedule_one(lp: np.ndarray, length: int, events: np.ndarray
     np.maximum(frame, FLOOR, out=frame)
     lead = before == 0  # before the first step only the empty prefix lives: the blank is all that matters
     if lead.any():
-        _, blank = _blank_sums(frame[lead, 0], before[lead])
-        gaps[0] = ([float(blank[0])] + [0.0] * C, [NEG_INF] * (C + 1))
+        blank = 0.0
+        for value in frame[lead, 0].tolist():  # in order from 0.0, as _blank_sums' bincount adds them
+            blank += value
+        gaps[0] = ([blank] + [0.0] * C, [NEG_INF] * (C + 1))
     rest = ~lead
     gap, stay, leave = _gap_sums(np.ascontiguousarray(frame[rest].T), before[rest])
     rows = np.empty((gap.size, 2, C + 1))  # (g, stay/leave, C+1): class -1 (the empty prefix) in column C
