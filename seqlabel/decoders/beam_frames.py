@@ -1,5 +1,6 @@
-"""Frame-level preparation for the batched prefix beam search (``beam.py``): input checks, the
-frames where a token may start, and the frames in between applied in closed form.
+"""Frame-level preparation for the prefix beam search (``beam.py``): input checks, the frames
+where a token may start, and the frames in between applied in closed form (``schedule`` for the
+lockstep search of a batch, ``schedule_one`` for one utterance, the same sums).
 
 Shape legend: B utterances, T output frames, C classes (blank = 0), S search steps, G gaps
 (the runs of frames between two steps, and after the last one: S_b + 1 per utterance b).

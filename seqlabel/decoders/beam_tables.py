@@ -1,8 +1,9 @@
-"""The LM and lexicon seen as growing numpy tables, for the batched prefix beam search (``beam.py``).
+"""The LM and lexicon seen as growing numpy tables, for the prefix beam search (``beam.py``).
 
 LM states and trie nodes get small integer ids; a state's or node's row over all classes is
 filled on first use and kept across utterances, so the search looks scores and moves up with
-array indexing instead of calling the LM per hypothesis and token.
+array indexing instead of calling the LM per hypothesis and token (the one-utterance search,
+``beam_single``, reads the same rows as Python lists: ``row``, ``one``).
 
 LMs are used through ``begin() -> state``, ``score(state, token) -> (logprob, state)``,
 ``end_score(state) -> logprob`` (natural logs; ``successors(state)`` when present) and ``vocab``;
