@@ -63,6 +63,16 @@ def logaddexps(xs: list[float], ys: list[float]) -> list[float]:
     return out
 
 
+def _fused(fuse: float, w: float, inc: float, bonus: float, count: float) -> float:
+    """An extension's fused offset from its source's: + w x LM increment, + bonus x count (each only
+    when its factor is set, as the lockstep search adds them)."""
+    if w:
+        fuse += w * inc
+    if bonus:
+        fuse += bonus * count
+    return fuse
+
+
 def single_is_cheaper(beam: int, passing_count: int, steps: int) -> bool:
     """Whether Python lists beat numpy tables for one utterance: a ``beam``, ``passing_count``
     (frame, token) pairs that pass the pruning over its ``steps`` steps."""
@@ -216,33 +226,28 @@ class _Step:
                 for t, c in enumerate(toks):
                     if kids[c] < 0:
                         ext[i * n + t] = NEG_INF
-        # each extension's fused offset: its source's, plus an LM increment and a count for the bonus
-        closes = self.closer is not None and (self.implicit or bnd in toks)
-        w, bonus, cnt_step = (self.w if self.has_lm else 0.0), self.bonus, self.cnt_step
+        # each extension's fused offset: its source's, plus the weighted LM increment and the bonus per
+        # token (a word LM: per word, where one closes), added up as the lockstep search adds them
+        w, bonus, cnt_step, n = (self.w if self.has_lm else 0.0), self.bonus, self.cnt_step, len(toks)
+        at_bnd = toks.index(bnd) if wlm is not None and not self.implicit and bnd in toks else None
         offsets: list[float] = []
-        closing: list[float] = []  # variant 1 (pronunciation lexicon): the offsets
+        closing: list[float] = []  # variant 1 (pronunciation lexicon)
         for info in infos if self.fused else ():
-            lm_lp = tlm.row(info[_LSID])[0] if tlm is not None else None
-            c_lp, _, c_ok, _ = (self.closer.one(info[_LSID] if wlm is not None else 0, info[_NODE]) if closes
-                                else _NO_WORD)
             f0 = info[_FUSE]
-            for c in toks:
-                inc, cnt = (lm_lp[c] if lm_lp is not None else 0.0), cnt_step
-                if self.implicit:  # also: close the word, then start the next at the root
-                    f = f0
-                    if w:
-                        f += w * (c_lp if wlm is not None else inc)
-                    if bonus:
-                        f += bonus * (float(c_ok) if wlm is not None else cnt)
-                    closing.append(f)
-                elif c == bnd and closes and wlm is not None:  # the boundary closes the word (or nothing)
-                    inc, cnt = (c_lp if c_ok else 0.0), float(c_ok)
-                f = f0
-                if w:
-                    f += w * inc
-                if bonus:
-                    f += bonus * cnt
-                offsets.append(f)
+            if tlm is not None:
+                lm_lp = tlm.row(info[_LSID])[0]
+                fuse = [_fused(f0, w, lm_lp[c], bonus, cnt_step) for c in toks]
+            else:  # no LM increment but where a word LM closes a word
+                fuse = [_fused(f0, w, 0.0, bonus, cnt_step)] * n
+            if wlm is not None and (at_bnd is not None or self.implicit):
+                c_lp, _, c_ok, _ = self.closer.one(info[_LSID], info[_NODE])
+                if at_bnd is not None:  # the boundary closes the word (or nothing, after one)
+                    fuse[at_bnd] = _fused(f0, w, c_lp if c_ok else 0.0, bonus, float(c_ok))
+                else:  # the next word's first token closes it
+                    closing += [_fused(f0, w, c_lp, bonus, float(c_ok))] * n
+            elif self.implicit:
+                closing += fuse
+            offsets += fuse
         if self.implicit:
             root_kids = self.trie.row(self.trie.root)
             n = len(toks)
