@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import seqlabel.decoders.beam as beam_module
+import seqlabel.decoders.beam_tables as beam_tables
 from helpers import exact_labelling_log_probs, random_log_probs
 from seqlabel.decoders import CTCPrefixBeamSearch
 from seqlabel.decoders.beam_single import logaddexp, single_is_cheaper
@@ -71,6 +72,22 @@ def test_alone_equals_lockstep_to_the_bit(mode: str, seed: int, force: Callable[
     alone = [search(lp), search(lp32), search(lp[:0])]
     assert alone == lockstep
     assert len(alone[0]) > 1  # the n-best lists are not trivial
+
+
+def test_rows_dropped_from_the_list_caches_are_made_again(monkeypatch: pytest.MonkeyPatch,
+                                                          force: Callable[[bool], None], char_lm: NgramLM,
+                                                          word_lm: NgramLM) -> None:
+    monkeypatch.setattr(beam_tables, "_LIST_ROWS", 2)
+    for mode in ("token_lm", "lexicon_word_lm", "phones_word_lm"):
+        search = build(mode, char_lm, word_lm)
+        lp = random_log_probs(16, 4, seed=7, scale=3.0)
+        force(False)
+        lockstep = search(lp)
+        force(True)
+        assert search(lp) == lockstep
+        caches = [table._rows for table in (search._token_lm, search._trie) if table is not None]
+        caches += [search._closer._one] if search._closer is not None else []
+        assert caches and all(len(cache) <= 2 for cache in caches)
 
 
 @pytest.mark.parametrize("seed", range(4))

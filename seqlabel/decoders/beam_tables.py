@@ -19,6 +19,15 @@ from seqlabel.errors import VocabError
 from seqlabel.lm.lexicon import Lexicon, TrieNode
 
 _SPECIAL = ("<s>", "</s>", "<unk>", "<UNK>")
+_LIST_ROWS = 1 << 15  # rows kept as Python lists (``row``, ``one``) at most; dropped past that, made again on demand
+
+
+def _remember(cache: dict, key: int, value: Any) -> Any:
+    """cache[key] = value, emptying the cache first when it is full (Python lists cost 4x numpy's memory)."""
+    if len(cache) >= _LIST_ROWS:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def check_vocabularies(tokens: Sequence[str], lm: Any = None, lm_unit: str = "token", lexicon: Any = None) -> None:
@@ -122,7 +131,7 @@ class TokenLMTable(_LMStates):
         hit = self._rows.get(sid)
         if hit is None:
             self.ensure(np.array([sid]))
-            hit = self._rows[sid] = (self.logp.data[sid].tolist(), self.next.data[sid].tolist())
+            hit = _remember(self._rows, sid, (self.logp.data[sid].tolist(), self.next.data[sid].tolist()))
         return hit
 
     def state_id(self, state: Any) -> int:
@@ -245,7 +254,7 @@ class LexiconTable:
         hit = self._rows.get(nid)
         if hit is None:
             self.ensure(np.array([nid]))
-            hit = self._rows[nid] = self.child.data[nid].tolist()
+            hit = _remember(self._rows, nid, self.child.data[nid].tolist())
         return hit
 
     def words(self, nid: int) -> list[str]:
@@ -283,7 +292,7 @@ class ClosureCache:
         hit = self._one.get(key)
         if hit is None:
             lp, nxt, ok, word = self.lookup(np.array([sid]), np.array([nid]))
-            hit = self._one[key] = (float(lp[0]), int(nxt[0]), bool(ok[0]), int(word[0]))
+            hit = _remember(self._one, key, (float(lp[0]), int(nxt[0]), bool(ok[0]), int(word[0])))
         return hit
 
     def _add(self, keys: np.ndarray) -> None:
