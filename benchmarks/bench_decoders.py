@@ -15,6 +15,7 @@ Missing decoders are skipped with a message. Run::
     python benchmarks/bench_decoders.py                      # synthetic log-probs from AN4 transcripts
     python benchmarks/bench_decoders.py --utterances 50 --beam 16
     python benchmarks/bench_decoders.py --checkpoint exp/an4/best.pt --manifest data/an4/dev.jsonl
+    python benchmarks/bench_decoders.py --log-probs saved.npz  # log-probs kept by an earlier --save
 
 Log-probs: by default synthetic, CTC-like and peaky, made from real transcripts (AN4's, when
 ``$SEQLABEL_SHARED_DATA/an4_wav`` is there, by default ``../shared/data``; else generated words):
@@ -29,18 +30,25 @@ per frame (pyctcdecode's default) and hypotheses 10 below the best (pyctcdecode'
 pyctcdecode's ``AbstractLanguageModel``), with the same weight and per-word bonus. seqlabel's
 rows marked "+skip" also skip frames whose blank probability is >= 0.999 (its default).
 
+One at a time or together: pyctcdecode and flashlight decode one utterance per call; "seqlabel"
+decodes all of them as one padded batch (as ``seqlabel decode`` and ``evaluate`` do), and
+"seqlabel-1by1" one per call (as ``Recognizer.decode`` does, interactively). A
+second table sets seqlabel-1by1 against each one-at-a-time decoder with the same LM (ms per
+utterance, and their ratio), and the 1-minute load average is printed at the start and the end.
+
 Scoring: each decoder's output tokens as they come, against the references, like ``seqlabel
 evaluate`` (greedy is seqlabel's ``greedy_search``, so its CER is the one evaluate prints);
 pyctcdecode returns text (words joined by single spaces), flashlight tokens framed by its
 silence token, both read as text. "CER txt" reads every output as text first: a boundary
 token at either end or after another one (an empty word) then counts as nothing, where the
 token-level CER can count it as a hit. The time kept is the best of
-``--repeat`` round-robin runs: on a shared machine compare ratios, not seconds.
+``--repeat`` round-robin runs: on a shared machine compare ratios, not seconds. ``--clock cpu``
+times the process's CPU time instead of the wall clock: every decoder here runs on one thread,
+and CPU time leaves out the spells when another job has the core.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -58,78 +66,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from _common import emit  # noqa: E402
+from _decoder_inputs import BOUNDARY, load_inputs, tokenize  # noqa: E402
+
 from seqlabel.decoders import CTCPrefixBeamSearch, greedy_search  # noqa: E402
 from seqlabel.lm import Lexicon, NgramLM, train_lm  # noqa: E402
 from seqlabel.scoring.metrics import score, to_words  # noqa: E402
-
-SHARED_DATA = Path(os.environ.get("SEQLABEL_SHARED_DATA", ROOT.parent / "shared" / "data")).expanduser()
-AN4_TRANSCRIPTS = SHARED_DATA / "an4_wav" / "etc" / "an4_train.transcription"
-BOUNDARY = "|"
-
-
-# ----------------------------------------------------------------------------- data
-def read_transcripts(path: Path) -> list[str]:
-    """AN4 ``.transcription`` lines (``<s> WORDS </s> (id)``), a JSONL manifest, or plain lines."""
-    if path.suffix == ".jsonl":
-        return [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()]
-    out = []
-    for line in path.read_text().splitlines():
-        line = re.sub(r"\([^)]*\)\s*$", "", line).replace("<s>", "").replace("</s>", "")
-        if line.strip():
-            out.append(" ".join(line.split()))
-    return out
-
-
-def generated_transcripts(n: int, seed: int) -> list[str]:
-    rng = np.random.default_rng(seed)
-    letters = list("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-    words = ["".join(rng.choice(letters, size=rng.integers(2, 7))) for _ in range(300)]
-    zipf = 1.0 / np.arange(1, len(words) + 1)
-    zipf /= zipf.sum()
-    return [" ".join(rng.choice(words, size=rng.integers(2, 9), p=zipf)) for _ in range(n)]
-
-
-def tokenize(text: str) -> list[str]:
-    return [BOUNDARY if c == " " else c for c in " ".join(text.split())]
-
-
-def synthetic_log_probs(text: str, tokens: list[str], rng: np.random.Generator, confusion: float) -> np.ndarray:
-    """A peaky CTC-like (T, C) log-prob matrix for ``text``: one or two frames per token, then blanks;
-    a ``confusion`` fraction of tokens share their peak with a wrong token (sometimes winning)."""
-    index = {t: i for i, t in enumerate(tokens)}
-    C = len(tokens)
-    frames: list[np.ndarray] = []
-
-    def frame(best: int, second: Optional[int] = None, gap: float = 0.0) -> np.ndarray:
-        logits = rng.normal(0.0, 1.0, C)
-        logits[best] += rng.uniform(6.0, 9.0)
-        if second is not None:
-            logits[second] = logits[best] + gap
-        return logits
-
-    frames.extend(frame(0) for _ in range(rng.integers(1, 4)))
-    for tok in tokenize(text):
-        c = index[tok]
-        confused = rng.random() < confusion
-        wrong = int(rng.choice([k for k in range(1, C) if k != c])) if confused else None
-        gap = rng.normal(0.0, 0.7)
-        for _ in range(rng.integers(1, 3)):
-            frames.append(frame(c, wrong, gap) if confused else frame(c))
-        frames.extend(frame(0) for _ in range(rng.integers(1, 4)))
-    logits = np.stack(frames)  # (T, C)
-    return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
-
-
-def load_checkpoint_log_probs(checkpoint: str, manifest: str, n: int) -> tuple[list[np.ndarray], list[list[str]], list[str]]:
-    from seqlabel.data.manifest import read_manifest
-    from seqlabel.inference.recognizer import Recognizer
-
-    recognizer = Recognizer.from_checkpoint(checkpoint, "auto")
-    if recognizer.vocab.unit != "char":
-        raise SystemExit("the benchmark compares character decoders: give a character model")
-    utts = read_manifest(manifest)[:n]
-    refs = recognizer.references(utts)
-    return recognizer.log_probs(utts), [refs[u.id] for u in utts], recognizer.vocab.tokens
 
 
 # ----------------------------------------------------------------------------- decoders
@@ -200,19 +141,15 @@ def build_decoders(tokens: list[str], beam: int, word_lm: NgramLM, char_lm: Ngra
     wl, wb = weights["word_weight"], weights["word_bonus"]
     cl, cb = weights["char_weight"], weights["char_bonus"]
     out.append(("greedy", "none", one_by_one(greedy)))
-    out.append(("seqlabel", "none", seqlabel(CTCPrefixBeamSearch(tokens, **common))))
-    out.append(("seqlabel-1by1", "none", seqlabel_single(CTCPrefixBeamSearch(tokens, **common))))
-    out.append(("seqlabel+skip", "none", seqlabel(CTCPrefixBeamSearch(tokens, **common, blank_threshold=0.999))))
-    out.append(("seqlabel", "word", seqlabel(CTCPrefixBeamSearch(tokens, **common, lm=word_lm, lm_unit="word",
-                                                                 lm_weight=wl, insertion_bonus=wb))))
-    out.append(("seqlabel+skip", "word", seqlabel(CTCPrefixBeamSearch(
-        tokens, **common, blank_threshold=0.999, lm=word_lm, lm_unit="word", lm_weight=wl, insertion_bonus=wb))))
-    out.append(("seqlabel-1by1", "word", seqlabel_single(CTCPrefixBeamSearch(
-        tokens, **common, lm=word_lm, lm_unit="word", lm_weight=wl, insertion_bonus=wb))))
-    out.append(("seqlabel", "char", seqlabel(CTCPrefixBeamSearch(tokens, **common, lm=char_lm, lm_weight=cl,
-                                                                 insertion_bonus=cb))))
-    out.append(("seqlabel", "lexicon+word", seqlabel(CTCPrefixBeamSearch(
-        tokens, **common, lm=word_lm, lm_unit="word", lm_weight=wl, insertion_bonus=wb, lexicon=lexicon))))
+    settings = {"none": {}, "word": dict(lm=word_lm, lm_unit="word", lm_weight=wl, insertion_bonus=wb),
+                "char": dict(lm=char_lm, lm_weight=cl, insertion_bonus=cb),
+                "lexicon+word": dict(lm=word_lm, lm_unit="word", lm_weight=wl, insertion_bonus=wb, lexicon=lexicon)}
+    for kind, options in settings.items():
+        out.append(("seqlabel", kind, seqlabel(CTCPrefixBeamSearch(tokens, **common, **options))))
+        if kind in ("none", "word"):
+            out.append(("seqlabel+skip", kind, seqlabel(CTCPrefixBeamSearch(tokens, **common, **options,
+                                                                            blank_threshold=0.999))))
+        out.append(("seqlabel-1by1", kind, seqlabel_single(CTCPrefixBeamSearch(tokens, **common, **options))))
 
     try:
         import logging
@@ -280,39 +217,15 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     ap.add_argument("--char-bonus", type=float, default=0.5)
     ap.add_argument("--only", help="comma-separated decoders to run (seqlabel, pyctcdecode, flashlight)")
     ap.add_argument("--repeat", type=int, default=5, help="time each decoder this many times, round robin (best kept)")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="time by the wall clock or CPU time")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    texts_path = args.texts or (AN4_TRANSCRIPTS if AN4_TRANSCRIPTS.is_file() else None)
-    texts = read_transcripts(texts_path) if texts_path else generated_transcripts(args.utterances * 4, args.seed)
-    rng = np.random.default_rng(args.seed)
-    order = rng.permutation(len(texts))
-    if args.checkpoint or args.log_probs:
-        if args.log_probs:
-            saved = np.load(args.log_probs, allow_pickle=False)
-            tokens = saved["tokens"].tolist()
-            lengths = saved["lengths"][: args.utterances]
-            flat = saved["log_probs"]
-            offsets = np.concatenate([[0], np.cumsum(saved["lengths"])])
-            log_probs = [flat[offsets[i]:offsets[i + 1]].astype(np.float64) for i in range(len(lengths))]
-            refs = [r.split() for r in saved["refs"][: args.utterances].tolist()]
-            source = str(saved["source"])
-        else:
-            if not args.manifest:
-                raise SystemExit("--checkpoint needs --manifest")
-            log_probs, refs, tokens = load_checkpoint_log_probs(args.checkpoint, args.manifest, args.utterances)
-            source = f"{args.checkpoint} on {args.manifest}"
-        decoded = set(" ".join(to_words(r)) for r in refs)
-        lm_texts = read_transcripts(args.lm_texts) if args.lm_texts else [t for t in texts if t not in decoded]
-    else:
-        test = [texts[i] for i in order[: args.utterances]]
-        lm_texts = read_transcripts(args.lm_texts) if args.lm_texts else [texts[i] for i in order[args.utterances:]]
-        chars = sorted({c for t in texts for c in t if c != " "})
-        tokens = ["<blank>", BOUNDARY, *chars]
-        log_probs = [synthetic_log_probs(t, tokens, rng, args.confusion) for t in test]
-        refs = [tokenize(t) for t in test]
-        source = f"synthetic peaky log-probs from {texts_path or 'generated words'} (confusion {args.confusion})"
+    load_start = round(os.getloadavg()[0], 2)
+    inputs = load_inputs(args)
+    log_probs, refs, tokens, lm_texts, source = (inputs.log_probs, inputs.refs, inputs.tokens, inputs.lm_texts,
+                                                 inputs.source)
     if not lm_texts:
         raise SystemExit("no LM training texts left: give --lm-texts")
     if args.save:
@@ -338,11 +251,12 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     ref_map = {str(i): list(r) for i, r in enumerate(refs)}
     times = [math.inf] * len(decoders)
     outputs: list[list[list[str]]] = [[] for _ in decoders]
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     for rep in range(args.repeat):  # round robin, so that a busy spell of the machine hits all alike
         for k, (name, lm_kind, fn) in enumerate(decoders):
-            start = time.perf_counter()
+            start = clock()
             hyps = fn(log_probs)
-            times[k] = min(times[k], time.perf_counter() - start)
+            times[k] = min(times[k], clock() - start)
             outputs[k] = hyps
             if rep == args.repeat - 1:
                 print(f"  {name:14s} lm={lm_kind:13s} {times[k]:8.3f} s", flush=True)
@@ -374,10 +288,33 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         print(f"{r['decoder']:14s} {r['lm']:13s} {r['seconds']:8.3f} {r['ms_per_utt']:8.2f} {ratio:>10s} "
               f"{100 * r['cer']:6.2f}% {100 * r['cer_text']:6.2f}% {100 * r['wer']:6.2f}%")
     print("x seqlabel: time over seqlabel's time with the same LM (matched pruning); > 1 means seqlabel is faster")
+    singles = one_by_one(rows)
+    load = (load_start, round(os.getloadavg()[0], 2))
+    print(f"1-minute load average: {load[0]} at the start, {load[1]} at the end ({os.cpu_count()} CPUs); "
+          f"{'CPU' if args.clock == 'cpu' else 'wall-clock'} time, best of {args.repeat}")
     result = {"source": source, "utterances": len(log_probs), "frames": frames, "classes": len(tokens),
               "beam": args.beam, "weights": weights, "machine": platform.processor() or platform.machine(),
-              "cpus": os.cpu_count(), "python": platform.python_version(), "rows": rows}
+              "cpus": os.cpu_count(), "load_1min": load, "clock": args.clock, "python": platform.python_version(),
+              "rows": rows, "one_by_one": singles}
     return emit(result, args.json)
+
+
+def one_by_one(rows: list[dict]) -> list[dict]:
+    """Print and return seqlabel one utterance at a time ("seqlabel-1by1") against the decoders that
+    decode one at a time, LM kind by LM kind: what ``Recognizer.decode`` does with one utterance."""
+    mine = {r["lm"]: r for r in rows if r["decoder"] == "seqlabel-1by1"}
+    pairs = [(mine[r["lm"]], r) for r in rows if r["decoder"] in ("pyctcdecode", "flashlight") and r["lm"] in mine]
+    out = [{"lm": r["lm"], "decoder": r["decoder"], "seqlabel_ms_per_utt": s["ms_per_utt"],
+            "decoder_ms_per_utt": r["ms_per_utt"], "decoder_over_seqlabel": r["seconds"] / s["seconds"]}
+           for s, r in pairs]
+    if out:
+        print("\none utterance at a time (seqlabel-1by1, as Recognizer.decode decodes), ms per utterance:")
+        print(f"  {'LM':13s} {'seqlabel':>9s}  {'decoder':12s} {'ms/utt':>7s}  decoder/seqlabel")
+        for o in out:
+            verdict = "seqlabel faster" if o["decoder_over_seqlabel"] > 1 else "seqlabel slower"
+            print(f"  {o['lm']:13s} {o['seqlabel_ms_per_utt']:9.3f}  {o['decoder']:12s} "
+                  f"{o['decoder_ms_per_utt']:7.3f}  {o['decoder_over_seqlabel']:.2f}x ({verdict})")
+    return out
 
 
 if __name__ == "__main__":

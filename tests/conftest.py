@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # seqlabel loads only after pytest_configure has checked torch and torchaudio
+    from seqlabel.lm import NgramLM
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -38,6 +42,22 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+# ----------------------------------------------------------------------------- n-gram LMs over TOKENS
+# Used by test_beam and test_beam_single: a character LM over "a", "b" and the boundary "|", a word LM.
+@pytest.fixture(scope="session")
+def char_lm() -> NgramLM:
+    from seqlabel.lm import NgramLM
+
+    return NgramLM.train([list("ab|a"), list("ba"), list("b|b|a"), list("aab")], order=3, smoothing="witten_bell")
+
+
+@pytest.fixture(scope="session")
+def word_lm() -> NgramLM:
+    from seqlabel.lm import NgramLM
+
+    return NgramLM.train([["ab", "a"], ["ba"], ["b", "ab"], ["a", "a", "ba"]], order=2, smoothing="witten_bell")
 
 
 # ----------------------------------------------------------------------------- a tiny phone model

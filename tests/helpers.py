@@ -1,6 +1,7 @@
 """Helpers shared by test modules (import as ``from helpers import ...``; pytest puts tests/ on the path)."""
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,17 @@ def random_log_probs(T: int, C: int, seed: int, scale: float = 2.0) -> np.ndarra
 def utt(path: Path, uid: str = "u1", **kw) -> Utterance:
     """An utterance of the file at ``path`` with the text "a" (features tests)."""
     return Utterance(uid, str(path), "a", **kw)
+
+
+def exact_labelling_log_probs(log_probs: np.ndarray) -> dict[tuple[int, ...], float]:
+    """(T, C) -> log P(labelling) for every labelling, summing all C^T frame paths that collapse to it."""
+    T, C = log_probs.shape
+    out: dict[tuple[int, ...], float] = {}
+    for path in itertools.product(range(C), repeat=T):
+        lp = float(sum(log_probs[t, c] for t, c in enumerate(path)))
+        key = collapse(path)
+        out[key] = float(np.logaddexp(out.get(key, -np.inf), lp))
+    return out
 
 
 # ----------------------------------------------------------------------------- the command line

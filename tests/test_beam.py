@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from helpers import collapse, random_log_probs
+from helpers import collapse, exact_labelling_log_probs, random_log_probs
 
 from seqlabel.config import DecodeConfig, config_from_data
 from seqlabel.data.vocab import Vocab
@@ -24,17 +24,6 @@ TOKENS = ["<blank>", "|", "a", "b"]  # a character model: blank, word boundary, 
 
 
 # ----------------------------------------------------------------------------- exhaustive search
-def exact_labelling_log_probs(log_probs: np.ndarray) -> dict[tuple[int, ...], float]:
-    """(T, C) -> log P(labelling) for every labelling, summing all C^T frame paths that collapse to it."""
-    T, C = log_probs.shape
-    out: dict[tuple[int, ...], float] = {}
-    for path in itertools.product(range(C), repeat=T):
-        lp = float(sum(log_probs[t, c] for t, c in enumerate(path)))
-        key = collapse(path)
-        out[key] = float(np.logaddexp(out.get(key, -np.inf), lp))
-    return out
-
-
 def peaky_log_probs(T: int, C: int, seed: int, peak: float = 0.95) -> np.ndarray:
     """Frames whose best class has probability >= ``peak``, like a trained CTC model's."""
     rng = np.random.default_rng(seed)
@@ -171,16 +160,6 @@ def test_blank_threshold_skips_blank_frames_but_keeps_their_probability() -> Non
 
 
 # ----------------------------------------------------------------------------- language models
-@pytest.fixture(scope="module")
-def char_lm() -> NgramLM:
-    return NgramLM.train([list("ab|a"), list("ba"), list("b|b|a"), list("aab")], order=3, smoothing="witten_bell")
-
-
-@pytest.fixture(scope="module")
-def word_lm() -> NgramLM:
-    return NgramLM.train([["ab", "a"], ["ba"], ["b", "ab"], ["a", "a", "ba"]], order=2, smoothing="witten_bell")
-
-
 def test_lm_weight_zero_is_no_lm(char_lm: NgramLM) -> None:
     lp = random_log_probs(5, 4, seed=1)
     plain = CTCPrefixBeamSearch(TOKENS, beam=10, nbest=5)(lp)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers import random_log_probs
 
-from seqlabel.decoders.beam_frames import check_log_probs, passing_tokens, schedule
+from seqlabel.decoders.beam_frames import check_log_probs, passing_tokens, schedule, schedule_one
 
 
 def frame_by_frame(lp: np.ndarray, start: int, stop: int, last: int, pb: float, pnb: float) -> tuple[float, float]:
@@ -70,3 +70,20 @@ def test_gaps_of_float32_log_probs_are_summed_in_float64() -> None:
     assert single.stay.dtype == np.float64
     np.testing.assert_allclose(single.stay, double.stay, rtol=0, atol=1e-9)
     np.testing.assert_allclose(single.leave, double.leave, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_schedule_one_is_schedule_of_one_utterance_to_the_bit(seed: int, dtype: type) -> None:
+    T, C = 50, 5
+    lp = random_log_probs(T, C, seed, scale=3.0).astype(dtype)
+    for length, min_logp in [(50, -0.4), (31, -0.4), (50, -50.0), (50, 1.0), (0, -0.4), (1, 1.0)]:
+        events = passing_tokens(lp, min_logp, None, 0).any(axis=1) & (np.arange(T) < length)
+        sch = schedule(lp[None], np.zeros(1, dtype=np.int64), np.array([length]), events[None])
+        frames, gaps = schedule_one(lp, length, events)
+        steps = int(sch.steps[0])
+        assert frames.tolist() == sch.frames[0, :steps].tolist()
+        empty = sch.stay.shape[0] - 1
+        want = [None if r == empty else (sch.stay[r].tolist(), sch.leave[r].tolist())
+                for r in sch.gap_row[0, :steps + 1].tolist()]
+        assert gaps == want, (length, min_logp)

@@ -1,5 +1,6 @@
-"""Frame-level preparation for the batched prefix beam search (``beam.py``): input checks, the
-frames where a token may start, and the frames in between applied in closed form.
+"""Frame-level preparation for the prefix beam search (``beam.py``): input checks, the frames
+where a token may start, and the frames in between applied in closed form (``schedule`` for the
+lockstep search of a batch, ``schedule_one`` for one utterance, the same sums).
 
 Shape legend: B utterances, T output frames, C classes (blank = 0), S search steps, G gaps
 (the runs of frames between two steps, and after the last one: S_b + 1 per utterance b).
@@ -142,11 +143,47 @@ def schedule(lp: np.ndarray, rid: np.ndarray, lens: np.ndarray, events: np.ndarr
     return Schedule(frames, steps, active, gap_row, any_gap, stay, leave)
 
 
+def schedule_one(lp: np.ndarray, length: int, events: np.ndarray
+                 ) -> tuple[np.ndarray, list[Optional[tuple[list[float], list[float]]]]]:
+    """``schedule`` for one utterance, with few numpy calls and the gaps as Python lists (for
+    ``beam_single``): log-probs (T, C), its length and the frames where some token passes (T,)
+    -> the steps' frames (S,) and the S+1 gaps (before each step, then after the last): None when
+    empty, else the gap's rows of ``Schedule.stay`` and ``Schedule.leave`` (C+1 each), summed as
+    ``schedule`` sums them (to the bit)."""
+    C = lp.shape[1]
+    ev = events[:length]
+    frames = np.flatnonzero(ev)
+    gaps: list[Optional[tuple[list[float], list[float]]]] = [None] * (frames.size + 1)
+    at = np.flatnonzero(~ev)  # (N,) the frames of the gaps, gap after gap
+    before = np.cumsum(ev)[at]  # (N,) each one's gap: the steps before it
+    frame = lp.take(at, axis=0).astype(np.float64, copy=False)  # (N, C) sums in float64
+    np.maximum(frame, FLOOR, out=frame)
+    lead = before == 0  # before the first step only the empty prefix lives: the blank is all that matters
+    if lead.any():
+        blank = 0.0
+        for value in frame[lead, 0].tolist():  # in order from 0.0, as _blank_sums' bincount adds them
+            blank += value
+        gaps[0] = ([blank] + [0.0] * C, [NEG_INF] * (C + 1))
+    rest = ~lead
+    gap, stay, leave = _gap_sums(np.ascontiguousarray(frame[rest].T), before[rest])
+    rows = np.empty((gap.size, 2, C + 1))  # (g, stay/leave, C+1): class -1 (the empty prefix) in column C
+    rows[:, 0, :C], rows[:, 0, C] = stay, 0.0
+    rows[:, 1, :C], rows[:, 1, C] = leave, NEG_INF
+    for g, (stay_row, leave_row) in zip(gap.tolist(), rows.tolist()):
+        gaps[g] = (stay_row, leave_row)
+    return frames, gaps
+
+
 def _runs(gap: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gap ids of frames (N,), gap after gap -> each run's first frame (g,), last frame (g,) and the
     run of each frame (N,)."""
-    first = np.flatnonzero(np.diff(gap, prepend=-1))
-    last = np.append(first, gap.size)[1:] - 1
+    change = np.empty(gap.size, dtype=bool)  # (N,) a frame that starts a run (np.diff and np.append cost more)
+    change[:1] = True
+    np.not_equal(gap[1:], gap[:-1], out=change[1:])
+    first = np.flatnonzero(change)
+    last = np.empty_like(first)
+    last[:-1] = first[1:] - 1
+    last[-1:] = gap.size - 1
     member = np.repeat(np.arange(first.size), last - first + 1)
     return first, last, member
 

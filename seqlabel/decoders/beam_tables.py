@@ -1,8 +1,9 @@
-"""The LM and lexicon seen as growing numpy tables, for the batched prefix beam search (``beam.py``).
+"""The LM and lexicon seen as growing numpy tables, for the prefix beam search (``beam.py``).
 
 LM states and trie nodes get small integer ids; a state's or node's row over all classes is
 filled on first use and kept across utterances, so the search looks scores and moves up with
-array indexing instead of calling the LM per hypothesis and token.
+array indexing instead of calling the LM per hypothesis and token (the one-utterance search,
+``beam_single``, reads the same rows as Python lists: ``row``, ``one``).
 
 LMs are used through ``begin() -> state``, ``score(state, token) -> (logprob, state)``,
 ``end_score(state) -> logprob`` (natural logs; ``successors(state)`` when present) and ``vocab``;
@@ -18,6 +19,15 @@ from seqlabel.errors import VocabError
 from seqlabel.lm.lexicon import Lexicon, TrieNode
 
 _SPECIAL = ("<s>", "</s>", "<unk>", "<UNK>")
+_LIST_ROWS = 1 << 15  # rows kept as Python lists (``row``, ``one``) at most; dropped past that, made again on demand
+
+
+def _remember(cache: dict, key: int, value: Any) -> Any:
+    """cache[key] = value, emptying the cache first when it is full (Python lists cost 4x numpy's memory)."""
+    if len(cache) >= _LIST_ROWS:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def check_vocabularies(tokens: Sequence[str], lm: Any = None, lm_unit: str = "token", lexicon: Any = None) -> None:
@@ -113,7 +123,16 @@ class TokenLMTable(_LMStates):
         self.logp = _Grow(C, np.float64, 0.0)
         self.next = _Grow(C, np.int64, -1)
         self.filled = np.zeros(16, dtype=bool)
+        self._rows: dict[int, tuple[list[float], list[int]]] = {}
         self.start = self.state_id(lm.begin())
+
+    def row(self, sid: int) -> tuple[list[float], list[int]]:
+        """State ``sid``'s log-probs and next states of every class as Python lists (filled rows never change)."""
+        hit = self._rows.get(sid)
+        if hit is None:
+            self.ensure(np.array([sid]))
+            hit = _remember(self._rows, sid, (self.logp.data[sid].tolist(), self.next.data[sid].tolist()))
+        return hit
 
     def state_id(self, state: Any) -> int:
         known = len(self._states)
@@ -198,6 +217,7 @@ class LexiconTable:
         self.child = _Grow(len(self.tokens), np.int64, -1)
         self.filled = np.zeros(16, dtype=bool)
         self.is_end = np.zeros(16, dtype=bool)
+        self._rows: dict[int, list[int]] = {}
         self.root = self.node_id(lexicon.root)
         self.sink = self.node_id(TrieNode()) if open_vocabulary else -1
 
@@ -229,6 +249,14 @@ class LexiconTable:
                 self.child.data[n, c] = missing_child if nxt is None else self.node_id(nxt)
             self.filled[n] = True
 
+    def row(self, nid: int) -> list[int]:
+        """Node ``nid``'s child of every class as a Python list (filled rows never change)."""
+        hit = self._rows.get(nid)
+        if hit is None:
+            self.ensure(np.array([nid]))
+            hit = _remember(self._rows, nid, self.child.data[nid].tolist())
+        return hit
+
     def words(self, nid: int) -> list[str]:
         return list(self._nodes[nid].words)
 
@@ -247,6 +275,7 @@ class ClosureCache:
         self.word = np.empty(0, dtype=np.int64)
         self.words: list[str] = []
         self._word_ids: dict[str, int] = {}
+        self._one: dict[int, tuple[float, int, bool, int]] = {}
 
     def lookup(self, sids: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         keys = (sids.astype(np.int64) << 32) | nodes.astype(np.int64)
@@ -256,6 +285,15 @@ class ClosureCache:
             self._add(np.unique(keys[~hit]))
             idx = np.searchsorted(self.keys, keys)
         return self.lp[idx], self.sid[idx], self.ok[idx], self.word[idx]
+
+    def one(self, sid: int, nid: int) -> tuple[float, int, bool, int]:
+        """``lookup`` for one pair, as Python scalars."""
+        key = (sid << 32) | nid
+        hit = self._one.get(key)
+        if hit is None:
+            lp, nxt, ok, word = self.lookup(np.array([sid]), np.array([nid]))
+            hit = _remember(self._one, key, (float(lp[0]), int(nxt[0]), bool(ok[0]), int(word[0])))
+        return hit
 
     def _add(self, keys: np.ndarray) -> None:
         lp, sid, ok, word = [], [], [], []
