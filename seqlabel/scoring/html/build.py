@@ -24,6 +24,7 @@ from seqlabel.scoring.html.folder import EvalFolder, load_folder
 from seqlabel.scoring.html.media import Media, MediaPlanner, media_kind, stroke_points
 from seqlabel.scoring.html.payload import (
     CHUNK,
+    MIN_POSTERIOR,
     System,
     change_counts,
     comparison_row,
@@ -70,7 +71,7 @@ def build_report(folders: Sequence[str | Path], out_dir: str | Path, manifest: O
     speakers = {i: speaker_of(utts[i]) if i in utts else speaker_of(Utterance(i, "", "")) for i in ids}
     _prepare(out)
     features = loaded[0].info.features
-    planner = MediaPlanner(out, features, options.copy_media, options.copy_media and options.single_file)
+    planner = MediaPlanner(out, features, options.copy_media, options.copy_media and options.single_file, bool(utts))
     media = [planner.plan(k, utts.get(i)) for k, i in enumerate(ids)]
     strokes = [_strokes(utts.get(i)) if m.kind == "strokes" else None for i, m in zip(ids, media)]
     data = table_data(systems, speakers, durations(ids, utts, systems[0].posteriors), media,
@@ -80,7 +81,7 @@ def build_report(folders: Sequence[str | Path], out_dir: str | Path, manifest: O
     data.update(mode=context["mode"], unit=systems[0].tokens.unit, chunkSize=CHUNK, chunks=len(chunks),
                 rateName=context["systems"][0]["tokens"]["name"], speakerLabel=context["speaker_label"],
                 wordRateName=None if systems[0].words is None else "WER",
-                labels=[s.label for s in systems])
+                labels=[s.label for s in systems], minPosterior=MIN_POSTERIOR)
     index = _render(out, context, data, chunks, options.single_file)
     log.info("wrote %s (%d utterances%s)", index, len(ids), f", {planner.copied} media files" if planner.copied else "")
     return index
@@ -157,7 +158,7 @@ def _prepare(out: Path) -> None:
 def _context(loaded: Sequence[EvalFolder], systems: Sequence[System], speakers: dict[str, str],
              media: Sequence[Media], options: ReportOptions, source: str) -> dict[str, Any]:
     kind = media_kind("", loaded[0].info.features) if loaded[0].info.features else \
-        next((m.kind for m in media if m.kind != "none"), "none")
+        next((m.kind for m in media if m.kind not in ("none", "unknown")), "none")
     notes = []
     if not source:
         notes.append("No manifest: speakers are the utterance ids' prefixes, and the inputs are not shown "

@@ -39,7 +39,7 @@ MAX_STROKE_POINTS = 20000  # per utterance; longer trajectories are thinned for 
 
 @dataclass(frozen=True)
 class Media:
-    kind: str  # audio | image | strokes | none
+    kind: str  # audio | image | strokes | none (precomputed features) | unknown (no manifest entry)
     src: str = ""  # URL for <audio>/<img>, relative to the report (or a data: URI); "" when not shown
     note: str = ""  # why it is not shown, or what was done to it
 
@@ -61,16 +61,19 @@ def media_kind(source: str, features: Optional[str]) -> str:
 class MediaPlanner:
     """Turns manifest utterances into Media for a report written to ``out_dir``."""
 
-    def __init__(self, out_dir: Path, features: Optional[str], copy: bool = False, embed: bool = False) -> None:
+    def __init__(self, out_dir: Path, features: Optional[str], copy: bool = False, embed: bool = False,
+                 has_manifest: bool = True) -> None:
         self.out_dir = out_dir
+        self.has_manifest = has_manifest
         self.features = features
         self.copy = copy or embed
         self.embed = embed
         self.copied = 0
+        self._folders: dict[Path, str] = {}
 
     def plan(self, k: int, utt: Optional[Utterance]) -> Media:
-        if utt is None:
-            return Media("none", note="not in the manifest")
+        if utt is None:  # no manifest (the report says so once), or an utterance missing from it
+            return Media("unknown", note="not in the manifest" if self.has_manifest else "")
         kind = media_kind(utt.source, self.features)
         if kind in ("none", "strokes"):  # strokes travel as points in the page's data
             return Media(kind)
@@ -102,7 +105,10 @@ class MediaPlanner:
             shutil.copyfile(path, target)
             self.copied += 1
             return Media(kind, "media/" + quote(target.name) + fragment)
-        return Media(kind, relative_url(path, self.out_dir) + fragment)
+        folder = self._folders.get(path.parent)
+        if folder is None:  # relpath is slow: once per folder, not per file
+            folder = self._folders[path.parent] = relative_url(path.parent, self.out_dir)
+        return Media(kind, (folder + "/" if folder and folder != "." else "") + quote(path.name) + fragment)
 
     def _write(self, k: int, kind: str, data: bytes, suffix: str, note: str) -> Media:
         self.copied += 1
@@ -123,9 +129,9 @@ class MediaPlanner:
 def relative_url(path: Path, base: Path) -> str:
     """``path`` as a URL relative to the folder ``base`` (percent-encoded), or a file: URI when there is none."""
     try:
-        rel = os.path.relpath(path.resolve(), base.resolve())
+        rel = os.path.relpath(os.path.abspath(path), os.path.abspath(base))
     except ValueError:  # another drive (Windows)
-        return path.resolve().as_uri()
+        return Path(os.path.abspath(path)).as_uri()
     return quote(Path(rel).as_posix())
 
 

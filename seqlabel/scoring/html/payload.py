@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import json
 import math
+import struct
+import zlib
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
@@ -26,6 +28,8 @@ CHUNK = 200  # utterances per detail chunk
 TOP_CONFUSIONS = 15
 MIN_POSTERIOR = 0.02  # a class gets a posteriorgram row when its posterior reaches this somewhere
 MAX_ROWS = 40  # posteriorgram rows per utterance (the classes with the highest peaks)
+LEVELS = 32  # shades of the posteriorgram images
+PALETTE = bytes(int(round(255 - k / (LEVELS - 1) * d)) for k in range(LEVELS) for d in (230, 190, 90))  # white -> blue
 HISTOGRAM_BINS = 20  # of 5 points each from 0 to 100%, plus "0" and "over 100%"
 
 
@@ -142,15 +146,29 @@ def _detail(post: Posteriors, k: int) -> dict[str, Any]:
 
 def posteriorgram(log_probs: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
     """(T', C) log-probs -> the rows worth drawing: classes whose posterior reaches MIN_POSTERIOR (at most
-    MAX_ROWS, highest peaks first, shown in class order), as uint8 posteriors x 255, row-major, base64."""
+    MAX_ROWS, highest peaks first, shown in class order), as a palette PNG (R rows x T' columns, LEVELS
+    shades from white to dark blue), base64: mostly-white images compress to a few hundred bytes."""
     p = np.exp(log_probs.astype(np.float32))  # (T', C)
     peaks = p.max(axis=0) if len(p) else np.zeros(p.shape[1], np.float32)  # (C,)
     rows = np.flatnonzero(peaks >= MIN_POSTERIOR)
     if len(rows) > MAX_ROWS:
         rows = np.sort(rows[np.argsort(-peaks[rows], kind="stable")[:MAX_ROWS]])
-    q = np.rint(p[:, rows].T * 255).astype(np.uint8)  # (R, T')
+    shades = np.rint(p[:, rows].T * (LEVELS - 1)).astype(np.uint8)  # (R, T')
     return {"rows": [labels[r] for r in rows], "T": int(p.shape[0]),
-            "data": base64.b64encode(q.tobytes()).decode("ascii")}
+            "png": base64.b64encode(palette_png(shades)).decode("ascii") if shades.size else ""}
+
+
+def palette_png(index: np.ndarray) -> bytes:
+    """A PNG of palette indices (H, W) uint8 < LEVELS, with the PALETTE ramp (written directly: no imaging library)."""
+    height, width = index.shape
+    raw = np.zeros((height, width + 1), dtype=np.uint8)  # each row starts with filter type 0 (none)
+    raw[:, 1:] = index
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0))
+            + chunk(b"PLTE", PALETTE) + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + chunk(b"IEND", b""))
 
 
 # ---- the summary the template renders -----------------------------------------------------------

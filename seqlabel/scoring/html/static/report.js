@@ -312,30 +312,19 @@
     var R = p.rows.length, T = p.T;
     var wrap = el("div", { cls: "posteriorgram" });
     if (!R || !T) { return wrap; }
-    var bytes = atob(p.data);
-    var canvas = el("canvas", { width: String(T), height: String(R) });
-    var ctx = canvas.getContext("2d");
-    var img = ctx.createImageData(T, R);
-    for (var k = 0; k < R * T; k++) {
-      var v = bytes.charCodeAt(k) / 255;
-      img.data[4 * k] = Math.round(255 - 230 * v);
-      img.data[4 * k + 1] = Math.round(255 - 190 * v);
-      img.data[4 * k + 2] = Math.round(255 - 90 * v);
-      img.data[4 * k + 3] = 255;
-    }
-    ctx.putImageData(img, 0, 0);
     var scale = Math.max(1, Math.min(8, Math.floor(1000 / T)));
-    canvas.style.width = (T * scale) + "px";
-    canvas.style.height = (R * 14) + "px";
+    var img = el("img", { src: "data:image/png;base64," + p.png, alt: "posteriorgram", width: String(T * scale),
+                          height: String(R * 14) });
     var labels = el("div", { cls: "labels" });
     p.rows.forEach(function (lab) { labels.appendChild(el("div", { text: lab })); });
     if (seek && fs) {
-      canvas.addEventListener("click", function (ev) { seek(Math.floor(ev.offsetX / scale) * fs); });
-      canvas.classList.add("seekable");
+      img.addEventListener("click", function (ev) { seek(Math.floor(ev.offsetX / scale) * fs); });
+      img.classList.add("seekable");
     }
     wrap.appendChild(labels);
-    wrap.appendChild(canvas);
-    var caption = T + " output frames" + (fs ? " (" + (T * fs).toFixed(2) + " s)" : "") + ", " + R + " classes with a posterior \u2265 0.02";
+    wrap.appendChild(img);
+    var caption = T + " output frames" + (fs ? " (" + (T * fs).toFixed(2) + " s)" : "") + ", " + R +
+      " classes with a posterior \u2265 " + D.minPosterior;
     return el("figure", {}, [wrap, el("figcaption", { text: caption })]);
   }
 
@@ -366,7 +355,11 @@
       player = el("audio", { controls: "", preload: "metadata", src: src, id: "utt-audio" });
       box.appendChild(player);
     } else if (kind === "image" && src) {
-      box.appendChild(el("img", { src: src, alt: "input of " + U.id[i], id: "utt-image" }));
+      var img = el("img", { src: src, alt: "input of " + U.id[i], id: "utt-image" });
+      img.addEventListener("load", function () {  // small line images are shown at least 64 pixels high
+        if (img.naturalHeight < 64) { img.style.height = "64px"; img.classList.add("pixelated"); }
+      });
+      box.appendChild(img);
     } else if (kind === "none" && !U.note[i]) {
       box.appendChild(el("p", { cls: "note", text: "input: features only (nothing to show)" }));
     }
