@@ -6,6 +6,7 @@ page, evaluate JavaScript, collect failed loads and page errors, take screenshot
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import select
@@ -130,11 +131,13 @@ class Browser:
     def problems(self) -> list[str]:
         """Failed loads (404s, missing files), HTTP errors, uncaught exceptions and console errors so far."""
         self._drain()
+        urls = {e["params"]["requestId"]: e["params"]["request"]["url"] for e in self.events
+                if e.get("method") == "Network.requestWillBeSent"}
         out = []
         for e in self.events:
             p = e.get("params", {})
             if e.get("method") == "Network.loadingFailed" and not p.get("canceled"):
-                out.append(f"load failed: {p.get('errorText')} ({p.get('requestId')})")
+                out.append(f"load failed: {p.get('errorText')} {urls.get(p.get('requestId'), '')}")
             elif e.get("method") == "Network.responseReceived" and p["response"].get("status", 200) >= 400:
                 out.append(f"HTTP {p['response']['status']}: {p['response']['url']}")
             elif e.get("method") == "Runtime.exceptionThrown":
@@ -171,7 +174,8 @@ class Browser:
 def _move_fds(read_fd: int, write_fd: int):
     """In the child: put the pipe ends on fds 3 (commands in) and 4 (replies out), as Chromium expects."""
     def move() -> None:
-        r, w = os.dup(read_fd), os.dup(write_fd)  # dups above 4, so the dup2s below cannot clobber them
+        # copies numbered 10 or more, so that the dup2s below cannot clobber them
+        r, w = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (read_fd, write_fd))
         os.dup2(r, 3)
         os.dup2(w, 4)
     return move

@@ -125,8 +125,9 @@ def test_posteriorgram_rows_and_png_round_trip() -> None:
     out = posteriorgram(np.log(p), ["<blank>", "a", "b", "c"])
     assert out["rows"] == ["<blank>", "a"] and out["T"] == 5
     png = base64.b64decode(out["png"])
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     with Image.open(io.BytesIO(png)) as im:
         assert im.size == (5, 2) and im.mode == "P"
@@ -144,7 +145,8 @@ def test_posteriors_round_trip_and_refuse_a_foreign_file(tmp_path: Path) -> None
     path = write_posteriors(tmp_path / "posteriors.npz", hyps, lps, ["<blank>", "a", "b"], 0.03)
     post = read_posteriors(path)
     assert post.ids == ("u1", "u2") and post.tokens == ("<blank>", "a", "b") and post.frame_seconds == 0.03
-    assert post.log_probs.dtype == np.float16 and post.log_probs_of(0).shape == (4, 3) and post.log_probs_of(1).shape == (0, 3)
+    assert post.log_probs.dtype == np.float16
+    assert post.log_probs_of(0).shape == (4, 3) and post.log_probs_of(1).shape == (0, 3)
     conf, starts, durs = post.tokens_of(0)
     assert np.allclose(conf, [0.9, 0.25], atol=1e-3) and starts.tolist() == [1, 3] and durs.tolist() == [1, 2]
     np.savez(tmp_path / "other.npz", x=np.zeros(2))
@@ -153,8 +155,8 @@ def test_posteriors_round_trip_and_refuse_a_foreign_file(tmp_path: Path) -> None
 
 
 def test_evaluate_keeps_posteriors_and_writes_the_report(phone_run: dict, tmp_path: Path) -> None:
-    from seqlabel.inference.recognizer import Recognizer
     from seqlabel.data.manifest import read_manifest
+    from seqlabel.inference.recognizer import Recognizer
 
     out = tmp_path / "eval"
     result = ok(invoke("evaluate", phone_run["checkpoint"], phone_run["dev"], "--out", out, "--device", "cpu",

@@ -121,7 +121,8 @@ def test_speech_report(phone_run: dict, browser: Browser, tmp_path: Path) -> Non
     s = worst.stats
     assert (counts["sub"], counts["del"], counts["ins"], counts["correct"]) == tuple(
         str(x) for x in (s.substitutions, s.deletions, s.insertions, s.hits))
-    ops = b.js("Array.from(document.querySelectorAll('section.system .align:not(.words) .col')).map(c => c.dataset.op).join('')")
+    ops = b.js("Array.from(document.querySelectorAll('section.system .align:not(.words) .col'))"
+               ".map(c => c.dataset.op).join('')")
     assert ops == worst.ops
     assert b.until("document.getElementById('utt-audio').readyState >= 1")
     duration = b.js("document.getElementById('utt-audio').duration")
@@ -131,7 +132,8 @@ def test_speech_report(phone_run: dict, browser: Browser, tmp_path: Path) -> Non
     width = b.js("document.querySelector('.posteriorgram img').naturalWidth")
     post = read_posteriors(out / "posteriors.npz")
     assert width == len(post.log_probs_of(post.ids.index(worst.id))) > 0
-    assert b.js("document.querySelector('#utt-view figure figcaption').textContent").startswith(f"{width} output frames")
+    caption = b.js("document.querySelector('#utt-view figure figcaption').textContent")
+    assert caption.startswith(f"{width} output frames")
     assert b.js("document.querySelectorAll('.align .conf').length") == len(worst.hyp)
     b.screenshot(tmp_path / "utterance.png")
     not_blank(tmp_path / "utterance.png")
@@ -181,7 +183,8 @@ def test_pen_strokes_are_drawn_as_svg(strokes_run: dict, browser: Browser, tmp_p
     open_report(b, index)
     for utt in read_manifest(strokes_run["test"]):
         show(b, utt.id)
-        assert b.js("document.querySelectorAll('#utt-media svg.strokes polyline').length") == len(read_strokes(utt.source))
+        drawn = b.js("document.querySelectorAll('#utt-media svg.strokes polyline').length")
+        assert drawn == len(read_strokes(utt.source))
         box = b.js("(() => { const r = document.querySelector('#utt-media svg.strokes').getBoundingClientRect();"
                    " return [r.width, r.height]; })()")
         assert box[0] > 100 and box[1] > 20
@@ -217,8 +220,10 @@ def test_comparison_report(browser: Browser, tmp_path: Path) -> None:
 
     b = browser
     refs = {f"s{k % 3}-u{k}": "a b c d e".split() for k in range(12)}
-    a = eval_folder(tmp_path / "a", refs, {u: ("a x c d e" if k % 2 else "a b c").split() for k, u in enumerate(refs)})
-    bb = eval_folder(tmp_path / "b", refs, {u: ("a b c d" if k % 3 else "a b c d e").split() for k, u in enumerate(refs)})
+    a = eval_folder(tmp_path / "a", refs, {u: ("a x c d e" if k % 2 else "a b c").split()
+                                           for k, u in enumerate(refs)})
+    bb = eval_folder(tmp_path / "b", refs, {u: ("a b c d" if k % 3 else "a b c d e").split()
+                                            for k, u in enumerate(refs)})
     index = api.report_html(a, tmp_path / "cmp", compare=bb)
     open_report(b, index)
     expected = compare_files(a / "ref.txt", a / "hyp.txt", bb / "hyp.txt", unit="word")

@@ -189,10 +189,10 @@ def rate_block(result: ScoreResult, folding: Optional[str], ci: Optional[Interva
 
 
 def speaker_rows(systems: Sequence[System], speakers: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Per speaker: each system's counts; sorted by the first system's rate, highest first (then B's, name)."""
+    """Per speaker: each system's counts; sorted by the first system's rate, highest first (then by name)."""
     per_system = [{s.speaker: s.stats for s in speaker_scores(sys.tokens, speakers)} for sys in systems]
     rows = []
-    for name, stats in per_system[0].items():
+    for name in per_system[0]:
         rows.append({"speaker": name, "systems": [stats_row(p[name]) for p in per_system],
                      "delta": None if len(systems) < 2 else _delta(per_system[0][name], per_system[1][name])})
     rows.sort(key=lambda r: (-_sortable(r["systems"][0]["rate_value"]), r["speaker"]))
