@@ -99,51 +99,16 @@ def bad_input_base(tmp_path_factory: pytest.TempPathFactory):
     return make_base(tmp_path_factory)
 
 
+
 # ----------------------------------------------------------------------------- a tiny line-image model
-# Used by test_html_report (train ends with the test set's HTML report) and test_html_report_browser:
-# line images where "a" is one thick bar and every other character two thin bars.
-def _bars_corpus(root: Path, texts: list[str], prefix: str) -> Path:
-    import json
-
-    import numpy as np
-    from PIL import Image
-
-    records = []
-    for i, text in enumerate(texts):
-        grey = np.full((24, 8 + 14 * len(text)), 255, dtype=np.uint8)
-        for k, ch in enumerate(text):
-            x = 4 + 14 * k
-            if ch == "a":
-                grey[4:20, x + 3: x + 9] = 0
-            elif ch != " ":
-                grey[4:20, x + 1: x + 3] = 0
-                grey[4:20, x + 8: x + 10] = 0
-        path = root / "img" / f"{prefix}{i}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(grey).save(path)
-        records.append({"id": f"w{i % 2}-{prefix}{i}", "source": f"img/{prefix}{i}.png", "text": text,
-                        "speaker": f"writer{i % 2}"})
-    manifest = root / f"{prefix}.jsonl"
-    manifest.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return manifest
-
-
+# Used by test_html_report (train ends with the test set's HTML report) and test_html_report_browser.
 @pytest.fixture(scope="session")
 def image_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A trained tiny line-image model with a test set: {"run", "test" (manifest), "messages" (train's output)}."""
-    from seqlabel import api
-    from seqlabel.config import config_from_data
+    """A trained tiny model of printed text lines with a test set: {"run", "test" (manifest), "messages"}."""
+    from report_fixtures import text_lines, tiny_run
 
     root = tmp_path_factory.mktemp("image_run")
-    train = _bars_corpus(root, ["ab", "ba", "aab", "bba", "abab", "b", "a", "bab", "ab ba", "a b"], "tr")
-    test = _bars_corpus(root, ["aba", "bb", "ab a"], "te")
-    config = config_from_data({
-        "data": {"train": str(train), "dev": str(test), "test": str(test)},
-        "features": {"type": "image", "cmvn": "none", "image": {"height": 12, "pad": 2}},
-        "model": {"num_layers": 1, "hidden_size": 8},
-        "train": {"lr": 0.02, "max_epochs": 2, "batch_frames": 400, "max_batch_size": 4, "progress": False,
-                  "tensorboard": False, "device": "cpu", "amp": "off", "early_stop_patience": 0},
-    })
-    messages: list[str] = []
-    api.train(config, root / "exp", echo=messages.append)
+    train = text_lines(root, ["ab", "ba", "aab", "bba", "abab", "b", "a", "bab", "ab ba", "a b"], "tr")
+    test = text_lines(root, ["aba", "bb", "ab a"], "te")
+    messages = tiny_run(root, train, test, {"type": "image", "cmvn": "none", "image": {"height": 12, "pad": 2}})
     return {"run": root / "exp", "test": test, "messages": messages}

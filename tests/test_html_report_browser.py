@@ -139,6 +139,16 @@ def test_speech_report(phone_run: dict, browser: Browser, tmp_path: Path) -> Non
     not_blank(tmp_path / "utterance.png")
     assert b.problems() == []
 
+    # copied into the report (media/), or inside one self-contained page
+    for name, single in (("copied", False), ("single", True)):
+        index = api.report_html(out, tmp_path / name, copy_media=True, single_file=single)
+        open_report(b, index, worst.id)
+        src = b.js("document.getElementById('utt-audio').getAttribute('src')")
+        assert src.startswith("data:audio/wav;base64," if single else "media/")
+        assert b.until("document.getElementById('utt-audio').readyState >= 1")
+        assert math.isclose(b.js("document.getElementById('utt-audio').duration"), duration, abs_tol=0.01)
+    assert b.problems() == []
+
 
 # ---- handwriting ----------------------------------------------------------------------------------
 def test_line_image_report_written_by_train(image_run: dict, browser: Browser, tmp_path: Path) -> None:
@@ -244,52 +254,12 @@ def test_comparison_report(browser: Browser, tmp_path: Path) -> None:
 
 
 # ---- a tiny online-handwriting model ----------------------------------------------------------------
-def _stroke_line(text: str, rng: np.random.Generator) -> list[np.ndarray]:
-    """'a' a closed loop, any other letter a down stroke with a hump; spaces leave a gap."""
-    strokes, x = [], 0.0
-    for ch in text:
-        t = np.linspace(0, 1, 20)
-        if ch == "a":
-            pts = np.column_stack([x + 4 + 4 * np.cos(2 * np.pi * t), 10 + 5 * np.sin(2 * np.pi * t)])
-        elif ch == " ":
-            x += 6
-            continue
-        else:
-            pts = np.column_stack([x + 2 + 6 * t, 15 - 14 * np.sin(np.pi * t) * (t < 0.5) - 7 * (t >= 0.5)])
-        strokes.append(np.column_stack([pts + rng.normal(0, 0.1, pts.shape), np.full(len(pts), np.nan)]))
-        x += 10
-    return strokes
-
-
-def _strokes_corpus(root: Path, texts: list[str], prefix: str) -> Path:
-    from seqlabel.features.strokes import write_json
-
-    rng = np.random.default_rng(len(prefix))
-    rows = []
-    for i, text in enumerate(texts):
-        path = root / "ink" / f"{prefix}{i}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_json(path, _stroke_line(text, rng))
-        rows.append({"id": f"w{i % 2}-{prefix}{i}", "source": f"ink/{prefix}{i}.json", "text": text,
-                     "speaker": f"writer{i % 2}"})
-    manifest = root / f"{prefix}.jsonl"
-    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return manifest
-
-
 @pytest.fixture(scope="module")
 def strokes_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from seqlabel.config import config_from_data
+    from report_fixtures import stroke_lines, tiny_run
 
     root = tmp_path_factory.mktemp("strokes_run")
-    train = _strokes_corpus(root, ["ab", "ba", "aab", "bba", "abab", "ab ba", "a b", "bab"], "tr")
-    test = _strokes_corpus(root, ["aba", "b ab"], "te")
-    config = config_from_data({
-        "data": {"train": str(train), "dev": str(test), "test": str(test)},
-        "features": {"type": "strokes", "cmvn": "global", "strokes": {"step": 0.5, "context": 0}},
-        "model": {"num_layers": 1, "hidden_size": 8},
-        "train": {"lr": 0.02, "max_epochs": 2, "batch_frames": 2000, "max_batch_size": 4, "progress": False,
-                  "tensorboard": False, "device": "cpu", "amp": "off", "early_stop_patience": 0},
-    })
-    api.train(config, root / "exp", echo=lambda _: None)
+    train = stroke_lines(root, ["ab", "ba", "aab", "bba", "abab", "ab ba", "a b", "bab"], "tr")
+    test = stroke_lines(root, ["aba", "b ab"], "te")
+    tiny_run(root, train, test, {"type": "strokes", "cmvn": "global", "strokes": {"step": 0.5, "context": 0}})
     return {"run": root / "exp", "test": test}
