@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Sequence
 from seqlabel.config import Config, load_config
 from seqlabel.data.manifest import read_manifest, speaker_of
 from seqlabel.data.transcripts import write_kaldi_text
-from seqlabel.errors import ConfigError, DataError, VocabError
+from seqlabel.errors import ConfigError, DataError, SeqlabelError, VocabError
 from seqlabel.scoring.evaluation import (
     CompareReport,
     EvalReport,
@@ -56,9 +56,12 @@ def train(config: Config | str | Path, out_dir: str | Path, overrides: Sequence[
     if cfg.data.test and (env is None or env.rank == 0):  # under torchrun, rank 0 tests
         test_dir = Path(out_dir) / "test"
         report = evaluate(result.best_checkpoint, cfg.data.test, out_dir=test_dir, progress=False,
-                          keep_posteriors=True, html=True)
+                          keep_posteriors=True)
         echo(f"test ({cfg.data.test}): {report.summary()}")
-        echo(f"test report: {test_dir / 'report' / 'index.html'}")
+        try:  # the scores are written: a report that cannot be built must not fail the run
+            echo(f"test report: {report_html(test_dir)}")
+        except SeqlabelError as e:
+            echo(f"test report not written: {e}")
         result = type(result)(**{**result.__dict__, "test": report.tokens})
     return result
 
