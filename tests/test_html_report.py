@@ -181,6 +181,19 @@ def test_evaluate_keeps_posteriors_and_writes_the_report(phone_run: dict, tmp_pa
     assert not (out / "posteriors.npz").exists()
 
 
+def test_folded_phones_are_shown_as_scored(phone_run: dict, tmp_path: Path) -> None:
+    from seqlabel import api
+
+    out = tmp_path / "eval"
+    report = api.evaluate(phone_run["checkpoint"], phone_run["dev"], out, device="cpu", progress=False,
+                          fold="timit39", html=True)
+    data = page_data(out / "report" / "index.html")
+    assert data["rateName"] == "PER (timit39)"
+    assert data["u"]["ref"] == [" ".join(u.ref) for u in report.tokens.utterances]
+    assert not {"q", "zh", "ao"} & {t for r in data["u"]["ref"] for t in r.split()}  # folded: q deleted, zh->sh, ao->aa
+    assert "sh" in " ".join(data["u"]["ref"])
+
+
 def test_train_ends_with_the_test_sets_report(image_run: dict) -> None:
     index = image_run["run"] / "test" / "report" / "index.html"
     assert f"test report: {index}" in image_run["messages"]
