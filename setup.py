@@ -8,10 +8,13 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    # The recipes live in the repository's top-level corpora/ and install as seqlabel.corpora.
+    # The recipes live in the repository's top-level corpora/ and install as seqlabel.corpora; the shipped
+    # configs (configs/*.yaml, plain data) install as seqlabel/configs/, found by name (`seqlabel train fsdd`).
     packages=find_packages(include=["seqlabel", "seqlabel.*"])
-    + [f"seqlabel.{name}" for name in find_packages(include=["corpora", "corpora.*"])],
-    package_dir={"seqlabel.corpora": "corpora"},
+    + [f"seqlabel.{name}" for name in find_packages(include=["corpora", "corpora.*"])] + ["seqlabel.configs"],
+    package_dir={"seqlabel.corpora": "corpora", "seqlabel.configs": "configs"},
+    # the shipped configs, and the render recipe's rule tables
+    package_data={"seqlabel.configs": ["*.yaml"], "seqlabel.corpora.render": ["*.tsv"]},
     include_package_data=True,
     package_data={"seqlabel.scoring.html": ["templates/*.j2", "static/*.js", "static/*.css"]},
     install_requires=[

@@ -8,11 +8,15 @@ that reads a corpus in its documented layout, validates it, writes JSONL manifes
 """
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 import inspect
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Optional
 
 from seqlabel.errors import ConfigError
 
@@ -31,6 +35,7 @@ RECIPES: dict[str, str] = {
     "iam": "IAM handwriting lines (lines/a01/a01-000u/a01-000u-00.png + ascii/lines.txt), writer-disjoint",
     "digits": "digit strings composed from scikit-learn's bundled 8x8 handwritten digits (writer-mixed)",
     "hershey_offline": "the hershey corpus's synthetic lines rendered as images at random pen widths (writer-disjoint)",
+    "render": "plain text rendered with fonts as degraded manuscript-like line images (+ .gt.txt), seeded",
 }
 
 
@@ -49,3 +54,54 @@ def run_recipe(name: str, data_dir: Path | None, out_dir: Path, options: dict[st
         if key not in valid:
             raise ConfigError(f"corpus {name!r} has no option {key!r}; its options: {', '.join(valid) or 'none'}")
     return recipe.prepare(data_dir, out_dir, **options)
+
+
+@dataclass(frozen=True)
+class RecipeOption:
+    """One ``-p key=value`` option of a recipe: its ``prepare`` keyword and default (None: unset)."""
+
+    name: str
+    default: Optional[str]  # as -p takes it (YAML): "speaker", "0.1", "[0.08, 0.25]"
+
+
+@dataclass(frozen=True)
+class RecipeHelp:
+    name: str
+    description: str  # RECIPES' line
+    options: tuple[RecipeOption, ...]
+    notes: str  # the docstring of ``prepare`` after its first line
+
+
+def recipe_help(name: str) -> RecipeHelp:
+    """What ``seqlabel prepare --help`` says of recipe ``name``, read from its source (``prepare``'s
+    signature and docstring) without importing it, so that help stays fast."""
+    if name not in RECIPES:
+        load_recipe(name)  # raises, listing the known corpora
+    spec = importlib.util.find_spec(f"seqlabel.corpora.{name}")
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    func = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "prepare")
+    params = [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]
+    defaults = [None] * (len(func.args.posonlyargs) + len(func.args.args) - len(func.args.defaults))
+    defaults += [*func.args.defaults, *func.args.kw_defaults]
+    try:
+        values = [None if d is None else ast.literal_eval(d) for d in defaults]
+    except ValueError:  # a default the recipe computes (render's ranges come from its Look): import it
+        signature = inspect.signature(load_recipe(name).prepare).parameters.values()
+        values = [None if p.default is inspect.Parameter.empty else p.default for p in signature]
+    options = tuple(RecipeOption(p.arg, _as_option(v)) for p, v in zip(params, values)
+                    if p.arg not in ("data_dir", "out_dir"))
+    doc = (ast.get_docstring(func) or "").replace("``", "`")
+    notes = " ".join(doc.split("\n\n", 1)[1].split()) if "\n\n" in doc else ""
+    return RecipeHelp(name, RECIPES[name], options, re.sub(r"\s*Returns `\{split: [^}]*\}`\.", "", notes))
+
+
+def _as_option(value: Any) -> Optional[str]:
+    """A default value as ``-p`` writes it (YAML), None for no default or a None default."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+

@@ -2,21 +2,22 @@
 
     from seqlabel import api
     api.prepare("fsdd", data_dir="../shared/data/fsdd", out_dir="data/fsdd")
-    result = api.train("configs/fsdd.yaml", out_dir="exp/fsdd")
+    result = api.train("fsdd", out_dir="exp/fsdd")  # a shipped config by name, or a YAML path
     report = api.evaluate(result.best_checkpoint, "data/fsdd/test.jsonl")
     print(report.summary())
 """
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+import os
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TextIO
 
 from seqlabel.config import Config, load_config
+from seqlabel.config.shipped import ShippedConfig, find_config, shipped_configs
 from seqlabel.data.manifest import read_manifest, speaker_of
 from seqlabel.data.transcripts import write_kaldi_text
-from seqlabel.errors import ConfigError, DataError, SeqlabelError, VocabError
+from seqlabel.errors import ConfigError, DataError, SeqlabelError
 from seqlabel.scoring.evaluation import (
     CompareReport,
     EvalReport,
@@ -26,13 +27,24 @@ from seqlabel.scoring.evaluation import (
     score_tokens,
     write_reports,
 )
-from seqlabel.scoring.metrics import RATE_NAMES
-from seqlabel.scoring.report import summary_line
-from seqlabel.types import ErrorStats, Hypothesis
+from seqlabel.scoring.prepare import reference_tokens
+from seqlabel.types import Hypothesis, Transcription
 
-__all__ = ["CompareReport", "EvalReport", "align", "compare_files", "decode", "evaluate", "export", "plot_curves",
-           "plot_posteriorgram", "prepare", "report_html", "score_files", "train", "train_lm", "tune", "TuneReport",
-           "write_reports"]
+if TYPE_CHECKING:
+    from seqlabel.inference.tuning import TuneReport, TuneRow
+
+__all__ = ["CompareReport", "EvalReport", "align", "compare_files", "configs", "decode", "evaluate", "export",
+           "plot_curves", "plot_posteriorgram", "prepare", "report_html", "score_files", "train", "train_lm",
+           "transcribe", "Transcription", "tune", "TuneReport", "TuneRow", "write_reports"]
+
+
+def __getattr__(name: str) -> Any:
+    """``TuneReport`` and ``TuneRow`` load with the tuner (and torch) on first use."""
+    if name in ("TuneReport", "TuneRow"):
+        from seqlabel.inference import tuning
+
+        return getattr(tuning, name)
+    raise AttributeError(f"module 'seqlabel.api' has no attribute {name!r}")
 
 
 def prepare(corpus: str, data_dir: Optional[str | Path] = None, out_dir: Optional[str | Path] = None,
@@ -44,16 +56,39 @@ def prepare(corpus: str, data_dir: Optional[str | Path] = None, out_dir: Optiona
     return run_recipe(corpus, Path(data_dir) if data_dir is not None else None, out, options)
 
 
-def train(config: Config | str | Path, out_dir: str | Path, overrides: Sequence[str] = (), resume: bool = False,
-          echo: Callable[[str], None] = print):
-    """Train from a Config or a YAML file; if ``data.test`` is set, evaluate the best model on it."""
-    from seqlabel.training.distributed import from_environment
-    from seqlabel.training.loop import train as run_training
+def configs() -> dict[str, ShippedConfig]:
+    """The shipped configs by name (``seqlabel train NAME`` takes the name), with their descriptions and
+    the prepare command each needs; see ``seqlabel.config.shipped``."""
+    return shipped_configs()
 
-    cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
-    result = run_training(cfg, out_dir, resume=resume, echo=echo)
+
+def train(config: Config | str | Path | None, out_dir: str | Path, overrides: Sequence[str] = (), resume: bool = False,
+          echo: Callable[[str], None] = print):
+    """Train from a Config, a YAML file or the name of a shipped config (``"fsdd"``: see ``configs()``);
+    if ``data.test`` is set, evaluate the best model on it.
+
+    ``resume``: continue the run in ``out_dir`` with its own ``config.yaml``. ``config`` may then be None;
+    one given must be the config the run started from, and ``overrides`` may change only the keys of
+    ``seqlabel.training.resume.SAFE_ON_RESUME`` (``train.max_epochs``, ``train.device``, ...).
+    """
+    from seqlabel.training.distributed import from_environment
+    from seqlabel.training.lock import check_out_dir
+    from seqlabel.training.loop import train as run_training
+    from seqlabel.training.resume import resume_config
+
     env = from_environment()
-    if cfg.data.test and (env is None or env.rank == 0):  # under torchrun, rank 0 tests
+    main_rank = env is None or env.rank == 0  # under torchrun, rank 0 reports and tests
+    if resume:
+        given = config if config is None or isinstance(config, Config) else load_config(find_config(config))
+        cfg = resume_config(check_out_dir(out_dir), given, overrides, echo if main_rank else _quiet,
+                            "the config given" if isinstance(config, Config) else str(config))
+    elif config is None:
+        raise ConfigError("no config given: name a YAML file or a shipped config (seqlabel configs lists them); "
+                          "only --resume can do without one")
+    else:
+        cfg = config if isinstance(config, Config) else load_config(find_config(config), list(overrides))
+    result = run_training(cfg, out_dir, resume=resume, echo=echo, overrides=() if resume else overrides)
+    if cfg.data.test and main_rank:
         test_dir = Path(out_dir) / "test"
         report = evaluate(result.best_checkpoint, cfg.data.test, out_dir=test_dir, progress=False,
                           keep_posteriors=True)
@@ -64,6 +99,10 @@ def train(config: Config | str | Path, out_dir: str | Path, overrides: Sequence[
             echo(f"test report not written: {e}")
         result = type(result)(**{**result.__dict__, "test": report.tokens})
     return result
+
+
+def _quiet(_: str) -> None:
+    """The echo of torchrun ranks other than 0."""
 
 
 def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path] = None,
@@ -91,6 +130,42 @@ def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Pat
     return hyps
 
 
+def transcribe(checkpoint: str | Path, inputs: Sequence[str | Path], decoder: Optional[str] = None,
+               overrides: Sequence[str] = (), device: str = "auto", out: str | Path | TextIO | None = None,
+               format: str = "text", ctm: Optional[str | Path] = None, ctm_level: str = "token",
+               same_speaker: bool = False, progress: bool = False) -> list[Transcription]:
+    """Transcribe audio, image or stroke files (or precomputed .npy/.mfc features), or folders of them,
+    without a manifest: one Transcription (path, id, hypothesis, text) per file, in input order.
+
+    Folders are searched recursively (sorted) for the files the checkpoint's extractor reads.
+    ``decoder``: greedy or beam (else the checkpoint's); ``overrides``: ``decode.KEY=VALUE``.
+    ``out``: a file or text stream for the transcripts in ``format`` (text: ``path<TAB>text``;
+    kaldi: ``id tok tok ...``; jsonl), written as they come; ``ctm``: a CTM file. A file that cannot
+    be read is logged and returned with ``error`` set; missing paths, empty folders, files of another
+    type and outputs that cannot be written raise before the model runs. ``same_speaker``: for
+    ``features.cmvn: speaker`` models, normalise all files together (one speaker) instead of each alone.
+    """
+    from seqlabel.inference.recognizer import Recognizer
+    from seqlabel.inference.transcribe import find_inputs, transcribe_files
+    from seqlabel.inference.writers import TranscriptWriter
+
+    extra = [] if decoder is None else [f"decode.decoder={decoder}"]
+    recognizer = Recognizer.from_checkpoint(checkpoint, device, [*overrides, *extra])
+    files = find_inputs(inputs, recognizer.extractor.suffixes, _input_kind(recognizer.config.features.type))
+    level = _ctm_level(ctm_level, recognizer.vocab.unit)
+    _ = recognizer.decoder  # LM and lexicon problems show before any file is read
+    with TranscriptWriter(out, format, recognizer.vocab, ctm, level, tuple(files)) as writer:
+        results = []
+        for t in transcribe_files(recognizer, files, same_speaker, progress=progress):
+            writer.write(t)
+            results.append(t)
+    return results
+
+
+def _input_kind(feature_type: str) -> str:
+    return {"image": "line image", "strokes": "pen stroke", "precomputed": "feature"}.get(feature_type, "audio")
+
+
 def align(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path] = None, device: str = "auto",
           level: str = "token", progress: bool = True) -> list[Hypothesis]:
     """Force-align each transcript of a manifest to the model's log-probs; optionally write a CTM."""
@@ -112,110 +187,28 @@ def export(checkpoint: str | Path, out: str | Path, format: str = "torchscript")
     return run(checkpoint, out, format)
 
 
-def train_lm(manifests: Sequence[str | Path], out: Optional[str | Path] = None, unit: str = "char", order: int = 4,
-             smoothing: str = "kneser_ney", word_boundary: str = "|"):
-    """Train an n-gram LM on the transcripts of manifests (or text files); optionally write ARPA."""
+def train_lm(manifests: str | Path | Sequence[str | Path], out: Optional[str | Path] = None, unit: str = "char",
+             order: int = 4, smoothing: str = "kneser_ney", word_boundary: str = "|"):
+    """Train an n-gram LM on the transcripts of one manifest (or text file) or a list of them;
+    optionally write ARPA. ``lm.training`` says where the discounts could not be estimated."""
     from seqlabel.lm import train_lm as run
 
-    return run(list(manifests), unit=unit, order=order, smoothing=smoothing, out_arpa=out,
-               word_boundary=word_boundary)
-
-
-@dataclass(frozen=True)
-class TuneRow:
-    """One decoding setting's scores on the dev set (None weight/bonus: the greedy baseline)."""
-
-    lm_weight: Optional[float]
-    insertion_bonus: Optional[float]
-    tokens: ErrorStats
-    words: Optional[ErrorStats]
-
-
-@dataclass(frozen=True)
-class TuneReport:
-    rows: tuple[TuneRow, ...]  # the grid, in order
-    greedy: TuneRow
-    token_name: str  # PER or CER
-    metric: str  # "token" or "word": what ``best`` minimises
-
-    @property
-    def best(self) -> TuneRow:
-        def key(r: TuneRow) -> tuple[float, float]:
-            main = r.words if self.metric == "word" and r.words is not None else r.tokens
-            return (main.rate, r.tokens.rate)
-        return min(self.rows, key=key)
-
-    def table(self) -> str:
-        head = f"{'lm_weight':>9}  {'bonus':>6}  {self.token_name:>7}" + ("  {:>7}".format("WER") if self.greedy.words else "")
-        lines = [head]
-        for r in (*self.rows, self.greedy):
-            w = "greedy" if r.lm_weight is None else f"{r.lm_weight:g}"
-            b = "" if r.insertion_bonus is None else f"{r.insertion_bonus:g}"
-            line = f"{w:>9}  {b:>6}  {100 * r.tokens.rate:6.2f}%"
-            if r.words is not None:
-                line += f"  {100 * r.words.rate:6.2f}%"
-            lines.append(line)
-        best = self.best
-        main = best.words if self.metric == "word" and best.words is not None else best.tokens
-        name = "WER" if main is best.words else self.token_name
-        lines.append(f"best: -o decode.lm_weight={best.lm_weight:g} -o decode.insertion_bonus={best.insertion_bonus:g} "
-                     f"({name} {100 * main.rate:.2f}%)")
-        return "\n".join(lines)
+    paths = [manifests] if isinstance(manifests, (str, os.PathLike)) else list(manifests)
+    return run(paths, unit=unit, order=order, smoothing=smoothing, out_arpa=out, word_boundary=word_boundary)
 
 
 def tune(checkpoint: str | Path, manifest: str | Path, weights: Sequence[float], bonuses: Sequence[float] = (0.0,),
          overrides: Sequence[str] = (), device: str = "auto", metric: Optional[str] = None,
          progress: bool = True, echo: Optional[Callable[[str], None]] = None) -> TuneReport:
-    """Grid search of LM weight x insertion bonus for the beam search on a dev manifest.
-
-    The model runs once; each setting only re-decodes the stored log-probs. ``overrides`` set the
-    rest (``decode.lm=...``, ``decode.lexicon=...``, ``decode.beam=...``). ``metric``: minimise the
-    word error rate (``word``, default for character models) or the token error rate (``token``).
-    """
-    from seqlabel.inference.batch import beam_search_all
+    """Grid search of LM weight x insertion bonus for the beam search on a dev manifest (see
+    ``seqlabel.inference.tuning``). ``overrides`` set the rest (``decode.lm=...``, ``decode.lexicon=...``,
+    ``decode.beam=...``). ``metric``: minimise the word error rate (``word``, default for character
+    models) or the token error rate (``token``)."""
     from seqlabel.inference.recognizer import Recognizer
+    from seqlabel.inference.tuning import tune as run
 
-    if not weights or not bonuses:
-        raise ConfigError("tune needs at least one LM weight and one insertion bonus")
     recognizer = Recognizer.from_checkpoint(checkpoint, device, [*overrides, "decode.decoder=beam"])
-    vocab = recognizer.vocab
-    metric = metric or ("word" if vocab.unit == "char" else "token")
-    if metric not in ("token", "word") or (metric == "word" and vocab.unit != "char"):
-        raise ConfigError(f"metric must be 'token' or (for character models) 'word', got {metric!r}")
-    utts = read_manifest(manifest)
-    refs = recognizer.references(utts)
-    base = recognizer.decoder
-    log_probs = recognizer.log_probs(utts, progress=progress)
-
-    def rates(hyps: dict[str, list[str]], w: Optional[float], b: Optional[float]) -> TuneRow:
-        report = score_tokens(refs, hyps, vocab.unit, vocab.word_boundary, interval=False)
-        row = TuneRow(w, b, report.tokens.total, None if report.words is None else report.words.total)
-        if echo is not None:
-            echo(f"lm_weight={w} bonus={b}: {summary_line(report.tokens, None, None)}")
-        return row
-
-    greedy = rates({u.id: vocab.decode(_best_path_ids(lp)) for u, lp in zip(utts, log_probs)}, None, None)
-    rows = []
-    for w in weights:
-        for b in bonuses:
-            search = base.replace(lm_weight=w, insertion_bonus=b)
-            try:
-                found = beam_search_all(search, log_probs)
-            except ValueError as e:
-                raise DataError(f"{manifest}: {e}") from None
-            hyps = {u.id: vocab.decode(res[0].ids) for u, res in zip(utts, found)}
-            rows.append(rates(hyps, float(w), float(b)))
-    return TuneReport(tuple(rows), greedy, RATE_NAMES.get(vocab.unit, "TER"), metric)
-
-
-def _best_path_ids(log_probs) -> list[int]:
-    """(T', C) -> the greedy labels: best class per frame, repeats merged, blanks dropped."""
-    import torch
-
-    from seqlabel.decoders.greedy import greedy_search
-
-    lp = torch.from_numpy(log_probs).unsqueeze(0)  # (1, T', C)
-    return greedy_search(lp, torch.tensor([lp.shape[1]]))[0][0]
+    return run(recognizer, read_manifest(manifest), weights, bonuses, metric, overrides, str(manifest), progress, echo)
 
 
 def _ctm_level(level: str, unit: str) -> str:
@@ -259,14 +252,10 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: Optional[str
     if (keep_posteriors or html) and out_dir is None:
         raise ConfigError("keeping posteriors and the HTML report need an output folder (--out DIR)")
     recognizer = Recognizer.from_checkpoint(checkpoint, device, overrides)
-    check_folding(fold, recognizer.vocab.unit)
-    utts = read_manifest(manifest)
-    try:
-        refs = recognizer.references(utts)
-    except VocabError as e:
-        raise VocabError(f"{manifest}: {e}; {checkpoint} knows only {len(recognizer.vocab) - 1} tokens (was it "
-                         "trained on another corpus or unit?)") from None
     vocab = recognizer.vocab
+    check_folding(fold, vocab.unit)
+    utts = read_manifest(manifest)
+    refs = reference_tokens(utts, vocab, recognizer.config.data.lowercase, str(manifest))  # unknown tokens kept
     log_probs = None
     if keep_posteriors:
         decoder = recognizer.decoder  # LM and lexicon problems show before the features are computed
@@ -277,7 +266,8 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: Optional[str
     hyps = {h.id: list(h.tokens) for h in found}
     speakers = {u.id: speaker_of(u) for u in utts}
     report = score_tokens(refs, hyps, vocab.unit, vocab.word_boundary, fold=fold, speakers=speakers,
-                          sources=(f"references of {manifest}", f"hypotheses for {manifest}"))
+                          sources=(f"references of {manifest}", f"hypotheses for {manifest}"),
+                          normalize=vocab.normalization, known=vocab.tokens[1:])
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

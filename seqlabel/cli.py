@@ -6,6 +6,7 @@ Heavy imports (torch) happen inside commands so ``--help`` is fast. User-facing 
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -45,12 +46,37 @@ def main() -> None:
 
     \b
       seqlabel prepare espeak
-      seqlabel train configs/demo.yaml --out exp/demo
+      seqlabel train demo --out exp/demo
       seqlabel evaluate exp/demo/best.pt data/espeak/test.jsonl
     """
 
 
-@main.command()
+class _PrepareCommand(click.Command):
+    """`seqlabel prepare --help` ends with every recipe, its -p options and their defaults, read from
+    the recipes' own ``prepare`` signatures and docstrings (``seqlabel.corpora.recipe_help``)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from seqlabel.corpora import RECIPES, recipe_help
+
+        with formatter.section("Corpora (CORPUS) and their options (-p KEY=VALUE; defaults shown)"):
+            for name in RECIPES:
+                recipe = recipe_help(name)
+                formatter.write_text(f"{name}: {recipe.description}")
+                with formatter.indentation():
+                    options = [f"-p {o.name}={o.default}" if o.default is not None else f"-p {o.name} (unset)"
+                               for o in recipe.options] or ["no options"]
+                    line = ""
+                    for option in options:  # whole options per line: a value is never split
+                        if line and formatter.current_indent + len(line) + 2 + len(option) > formatter.width:
+                            formatter.write(f"{'':>{formatter.current_indent}}{line}\n")
+                            line = ""
+                        line = f"{line}  {option}" if line else option
+                    formatter.write(f"{'':>{formatter.current_indent}}{line}\n")
+                    if recipe.notes:
+                        formatter.write_text(recipe.notes)
+
+
+@main.command(cls=_PrepareCommand)
 @click.argument("corpus")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Where the corpus lies (not needed for espeak).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Manifest folder [default: data/CORPUS].")
@@ -58,13 +84,7 @@ def main() -> None:
               help="Recipe option, e.g. -p unit=phone or -p test_speakers=theo (repeatable).")
 @_friendly
 def prepare(corpus: str, data_dir: Path | None, out_dir: Path | None, options: tuple[str, ...]) -> None:
-    """Prepare CORPUS: write train/dev/test JSONL manifests.
-
-    \b
-    Speech:      espeak (demo, no data needed), fsdd, an4, dir, timit, librispeech
-    Imports:     kaldi (data dirs), lhotse (recordings + supervisions manifests)
-    Handwriting: hershey (online demo), digits (offline demo), lines (image + .gt.txt), iam, iam_ondb
-    """
+    """Prepare CORPUS: write train/dev/test JSONL manifests (the corpora and their options are listed below)."""
     from seqlabel import api
 
     paths = api.prepare(corpus, data_dir, out_dir, **_parse_options(options))
@@ -73,22 +93,48 @@ def prepare(corpus: str, data_dir: Path | None, out_dir: Path | None, options: t
 
 
 @main.command()
-@click.argument("config", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Experiment folder.")
+@click.argument("config", required=False)
+@click.option("--out", "out_dir", required=True, help="Run folder (one training at a time: run.lock).")
 @click.option("-o", "--override", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Dotted config override, e.g. -o train.lr=0.0005 (repeatable).")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last.pt, with its own config.yaml.")
 @_friendly
-def train(config: Path, out_dir: Path, overrides: tuple[str, ...], resume: bool) -> None:
-    """Train a model from a YAML CONFIG; checkpoints best.pt/last.pt and log.csv go to --out."""
-    from seqlabel import api
+def train(config: str | None, out_dir: str, overrides: tuple[str, ...], resume: bool) -> None:
+    """Train a model from CONFIG: a YAML file, or the name of a shipped config (`seqlabel configs` lists
+    them). best.pt, last.pt, log.csv and config.yaml go to --out.
 
+    With --resume, CONFIG may be omitted: the run goes on with its own config.yaml (a CONFIG given must be
+    the one it started from); -o may then change only what is safe mid-run (train.max_epochs,
+    train.early_stop_patience, train.device, train.threads, ...; others are refused, saying why).
+    """
+    from seqlabel import api
     from seqlabel.training.distributed import from_environment
 
     result = api.train(config, out_dir, overrides, resume=resume, echo=click.echo)
     env = from_environment()
-    if env is None or env.rank == 0:  # under torchrun only rank 0 reports
+    if env is not None and env.rank != 0:  # under torchrun only rank 0 reports
+        return
+    if result.best_train_loss is not None:
+        click.echo(f"no dev set: best checkpoint {result.best_checkpoint} is the epoch of lowest training loss "
+                   f"({result.best_train_loss:.3f})")
+    else:
         click.echo(f"best checkpoint: {result.best_checkpoint} (dev error {100 * result.best_dev_error:.2f}%)")
+
+
+@main.command("configs")
+@_friendly
+def configs_command() -> None:
+    """List the shipped configs: NAME (what `seqlabel train NAME` takes), what it trains, and the
+    `seqlabel prepare ...` command that writes the manifests it reads (under data/ in the working folder)."""
+    from seqlabel import api
+
+    shipped = api.configs()
+    width = max(len(name) for name in shipped) + 2
+    click.echo(f"shipped configs ({next(iter(shipped.values())).path.parent}); train one with "
+               "`seqlabel train NAME --out exp/NAME` after its prepare command:")
+    for name, config in shipped.items():
+        click.echo(f"{name:<{width}}{config.description}")
+        click.echo(f"{'':<{width}}prepare: {config.prepare or '(none named in the file)'}")
 
 
 _DECODER = click.option("--decoder", type=click.Choice(["greedy", "beam"]),
@@ -123,6 +169,61 @@ def decode(checkpoint: Path, manifest: Path, out: Path, decoder: str | None, ove
     hyps = api.decode(checkpoint, manifest, out, device=device, overrides=_decode_overrides(decoder, overrides),
                       ctm=ctm, ctm_level=ctm_level, nbest_out=nbest_out)
     click.echo(f"wrote {len(hyps)} hypotheses to {out}" + (f" and {ctm}" if ctm else ""))
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="INPUT...")
+@click.option("--out", type=click.Path(path_type=Path), help="Write the transcripts here [default: stdout].")
+@click.option("--format", "fmt", type=click.Choice(["text", "kaldi", "jsonl"]), default="text", show_default=True,
+              help="text: path<TAB>transcript; kaldi: id tok tok ...; jsonl: path, id, text, tokens, score, "
+                   "confidence, words with times.")
+@click.option("--ctm", type=click.Path(path_type=Path), help="Also write a CTM: id channel start dur token conf.")
+@click.option("--ctm-level", type=click.Choice(["token", "word"]), default="token", show_default=True,
+              help="CTM lines per token, or per word (character models).")
+@click.option("--same-speaker", is_flag=True,
+              help="The inputs are one speaker's: normalise them together (models trained with features.cmvn: "
+                   "speaker; otherwise each file is normalised by itself).")
+@_DECODER
+@_DECODE_OVERRIDES
+@click.option("--device", default="auto", show_default=True)
+@_friendly
+def transcribe(checkpoint: Path, inputs: tuple[Path, ...], out: Path | None, fmt: str, ctm: Path | None,
+               ctm_level: str, same_speaker: bool, decoder: str | None, overrides: tuple[str, ...],
+               device: str) -> None:
+    """Transcribe audio, line-image or stroke files, or folders of them (searched recursively for the
+    files CHECKPOINT reads), without a manifest. Prints `path<TAB>transcript` lines in input order.
+
+    \b
+    Ids (kaldi, jsonl, CTM): the path with %, whitespace and unprintable characters
+    percent-encoded (a space is %20). A file that cannot be read is named on stderr and
+    skipped; the exit status is then 1.
+    """
+    from seqlabel import api
+
+    _log_to_stderr()
+    stream = out if out is not None else sys.stdout
+    results = api.transcribe(checkpoint, inputs, decoder, overrides, device, stream, fmt, ctm, ctm_level,
+                             same_speaker, progress=sys.stderr.isatty())
+    failed = sum(not r.ok for r in results)
+    if out is not None:
+        click.echo(f"wrote {len(results) - failed} transcripts to {out}" + (f" and {ctm}" if ctm else ""))
+    if failed:
+        raise click.ClickException(f"{failed} of {len(results)} files could not be transcribed (named above)")
+
+
+class _EchoHandler(logging.Handler):
+    """Log records to the current stderr (click's, so that test runners capture them)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+def _log_to_stderr() -> None:
+    """Show the package's warnings on stderr, once per process."""
+    logger = logging.getLogger("seqlabel")
+    if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
+        logger.addHandler(_EchoHandler(logging.WARNING))
 
 
 @main.command()
@@ -172,10 +273,14 @@ def lm() -> None:
 def lm_train(manifests: tuple[Path, ...], out: Path, unit: str, order: int, smoothing: str, word_boundary: str) -> None:
     """Train an n-gram LM on the transcripts of MANIFESTS (JSONL manifests or text files, one sentence a line)."""
     from seqlabel import api
+    from seqlabel.lm.corpus import discount_note
 
     model = api.train_lm(manifests, out, unit=unit, order=order, smoothing=smoothing, word_boundary=word_boundary)
     counts = ", ".join(f"{n}-grams: {c}" for n, c in model.counts.items())
     click.echo(f"wrote {out} ({counts})")
+    note = discount_note(model)
+    if note:
+        click.echo(note)
 
 
 def _floats(text: str, name: str) -> list[float]:
@@ -203,7 +308,10 @@ def _floats(text: str, name: str) -> list[float]:
 def tune(checkpoint: Path, manifest: Path, lm_path: Path | None, lm_unit: str | None, lexicon: Path | None,
          weights: str, bonuses: str, beam: int | None, metric: str | None, overrides: tuple[str, ...],
          device: str) -> None:
-    """Grid-search LM weight x insertion bonus of the beam search on a dev MANIFEST (the model runs once)."""
+    """Grid-search LM weight x insertion bonus of the beam search on a dev MANIFEST (the model runs once).
+
+    Prints the table, then `best:` with the options that decode as the best setting (or `--decoder
+    greedy` when no setting beats greedy decoding); without an LM only the insertion bonus is tuned."""
     from seqlabel import api
 
     extra = [f"decode.{k}={v}" for k, v in (("lm", lm_path), ("lm_unit", lm_unit), ("lexicon", lexicon),
@@ -220,6 +328,8 @@ _UNIT = click.option("--unit", type=click.Choice(["char", "phone", "word"]), def
 _BOUNDARY = click.option("--word-boundary", default="|", show_default=True)
 _ALLOW_MISSING = click.option("--allow-missing", is_flag=True,
                               help="Count utterances missing from a hypothesis file as all deletions.")
+_NORMALIZE = click.option("--normalize", type=click.Choice(["nfc", "nfd", "none"]), default="nfc", show_default=True,
+                          help="Unicode normal form both files are put in before scoring (none: tokens as they are).")
 _REPORTS = ("summary.txt, summary.json, per-utterance TSV, speakers.tsv, confusions.txt, alignments.pra")
 
 
@@ -238,7 +348,10 @@ _REPORTS = ("summary.txt, summary.json, per-utterance TSV, speakers.tsv, confusi
 @_friendly
 def evaluate(checkpoint: Path, manifest: Path, out_dir: Path | None, device: str, fold: str | None,
              decoder: str | None, overrides: tuple[str, ...], keep_posteriors: bool, html: bool) -> None:
-    """Decode MANIFEST and print the error rate (PER or CER, and WER) with its 95% CI and S/D/I counts."""
+    """Decode MANIFEST and print the error rate (PER or CER, and WER) with its 95% CI and S/D/I counts.
+
+    References and hypotheses are put in the model's Unicode normal form first; reference tokens the
+    model does not have are scored (as errors) and counted in the summary."""
     from seqlabel import api
 
     if (keep_posteriors or html) and out_dir is None:
@@ -281,16 +394,18 @@ def report(eval_dir: Path, out_dir: Path | None, manifest: Path | None, compare:
 @_BOUNDARY
 @_ALLOW_MISSING
 @_FOLD
+@_NORMALIZE
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help=f"Folder for the reports ({_REPORTS}).")
 @click.option("--report", type=click.Path(path_type=Path), help="Write a per-utterance TSV report here.")
 @_friendly
 def score(ref: Path, hyp: Path, unit: str, word_boundary: str, allow_missing: bool, fold: str | None,
-          out_dir: Path | None, report: Path | None) -> None:
+          normalize: str, out_dir: Path | None, report: Path | None) -> None:
     """Score HYP against REF (both Kaldi text: `utt-id tok tok ...`); speakers are the id prefixes."""
     from seqlabel import api
     from seqlabel.scoring.metrics import utterance_report
 
-    result = api.score_files(ref, hyp, unit, word_boundary, allow_missing, fold=fold, out_dir=out_dir)
+    result = api.score_files(ref, hyp, unit, word_boundary, allow_missing, fold=fold, out_dir=out_dir,
+                             normalize=normalize)
     click.echo(result.summary())
     if report is not None:
         report.write_text(utterance_report(result.tokens), encoding="utf-8")
@@ -304,17 +419,19 @@ def score(ref: Path, hyp: Path, unit: str, word_boundary: str, allow_missing: bo
 @_BOUNDARY
 @_ALLOW_MISSING
 @_FOLD
+@_NORMALIZE
 @click.option("--method", type=click.Choice(["mapsswe", "bootstrap"]), default="mapsswe", show_default=True,
               help="sclite's matched-pairs sentence-segment test, or a paired bootstrap over utterances.")
 @click.option("--resamples", type=click.IntRange(min=1), default=1000, show_default=True, help="Bootstrap resamples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @_friendly
 def compare(ref: Path, hyp_a: Path, hyp_b: Path, unit: str, word_boundary: str, allow_missing: bool,
-            fold: str | None, method: str, resamples: int, seed: int) -> None:
+            fold: str | None, normalize: str, method: str, resamples: int, seed: int) -> None:
     """Is HYP_B better or worse than HYP_A on REF? Both error rates, the difference and a two-sided p-value."""
     from seqlabel import api
 
-    result = api.compare_files(ref, hyp_a, hyp_b, unit, word_boundary, fold, method, allow_missing, resamples, seed)
+    result = api.compare_files(ref, hyp_a, hyp_b, unit, word_boundary, fold, method, allow_missing, resamples, seed,
+                               normalize=normalize)
     click.echo(result.summary())
 
 

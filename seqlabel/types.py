@@ -84,6 +84,26 @@ class Hypothesis:
 
 
 @dataclass(frozen=True)
+class Transcription:
+    """One input file given to ``seqlabel transcribe``: its best hypothesis, or why it could not be read.
+
+    ``path`` is the file as given (joined with its place below a folder that was given); ``id`` is
+    ``path`` with ``%``, whitespace and unprintable characters percent-encoded (``%20`` for a space):
+    unique, stable, and a single token, as Kaldi text and CTM files need.
+    """
+
+    path: str
+    id: str
+    hypothesis: Optional[Hypothesis] = None  # None when the file could not be read
+    text: str = ""  # the hypothesis as a transcript (characters with spaces, or space-separated phones)
+    error: Optional[str] = None  # why the file could not be transcribed
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
 class ErrorStats:
     """Edit-distance counts summed over a corpus (or one utterance)."""
 

@@ -92,6 +92,19 @@ def phone_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def phone_lm(phone_run: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Witten-Bell phone trigram of the tiny phone model's training transcripts, written by ``lm train``."""
+    from helpers import invoke, ok
+
+    out = tmp_path_factory.mktemp("lm") / "phone.arpa"
+    train = phone_run["dev"].parent / "tr.jsonl"
+    result = ok(invoke("lm", "train", train, "--unit", "phone", "--order", "3", "--smoothing", "witten_bell",
+                    "--out", out))
+    assert "wrote" in result.output and out.is_file()
+    return out
+
+
+@pytest.fixture(scope="session")
 def bad_input_base(tmp_path_factory: pytest.TempPathFactory):
     """Good inputs that the bad-input catalogue (``test_bad_input_*.py``) spoils, made once."""
     from bad_input import make_base

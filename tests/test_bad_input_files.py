@@ -6,14 +6,15 @@ import math
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pytest
 import torch
-from bad_input import DIM, Base, Row, check_case, ids, write_manifest, write_yaml
+import yaml
+from bad_input import Base, Row, check_case, ids, write_yaml
 
 from seqlabel import api
-from seqlabel.errors import CheckpointError, ConfigError, DataError, VocabError
+from seqlabel.errors import CheckpointError, ConfigError, DataError
 from seqlabel.models.checkpoint import FORMAT
+from seqlabel.training.lock import RunLock
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -48,23 +49,47 @@ def checkpoint_runs_code(tmp: Path, base: Base) -> None:
     api.decode(tmp / "evil.pt", base.root / "train.jsonl", device="cpu", progress=False)
 
 
-def checkpoint_other_vocabulary_resume(tmp: Path, base: Base) -> None:
+def edited_run(tmp: Path, base: Base, section: str, values: dict) -> Path:
+    """A copy of the good run whose config.yaml was edited by hand (resume reads it, not a CONFIG)."""
     run = spoiled_run(tmp, base, lambda b: b)
+    saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    saved[section].update(values)
+    write_yaml(run / "config.yaml", saved)
+    return run
+
+
+def checkpoint_other_vocabulary_resume(tmp: Path, base: Base) -> None:
     (tmp / "tokens.txt").write_text("<blank>\n|\na\nb\nc\nd\n")
-    data = {**base.config, "data": {**base.config["data"], "vocab": str(tmp / "tokens.txt")}}
-    api.train(write_yaml(tmp / "c.yaml", data), run, resume=True, echo=lambda _: None)
-
-
-def checkpoint_other_vocabulary_evaluate(tmp: Path, base: Base) -> None:
-    np.save(tmp / "x.npy", np.zeros((20, DIM), np.float32))
-    manifest = write_manifest(tmp / "dev.jsonl", [{"id": "x0", "source": "x.npy", "text": "abz"}])
-    api.evaluate(base.checkpoint, manifest, device="cpu", progress=False)
+    run = edited_run(tmp, base, "data", {"vocab": str(tmp / "tokens.txt")})
+    api.train(None, run, resume=True, echo=lambda _: None)
 
 
 def checkpoint_other_model_shape(tmp: Path, base: Base) -> None:
+    run = edited_run(tmp, base, "model", {"hidden_size": 8})
+    api.train(None, run, resume=True, echo=lambda _: None)
+
+
+def resume_with_another_config(tmp: Path, base: Base) -> None:
     run = spoiled_run(tmp, base, lambda b: b)
     api.train(write_yaml(tmp / "c.yaml", {**base.config, "model": {"num_layers": 1, "hidden_size": 8}}), run,
               resume=True, echo=lambda _: None)
+
+
+def resume_unsafe_override(tmp: Path, base: Base) -> None:
+    api.train(None, spoiled_run(tmp, base, lambda b: b), ["train.lr=0.5"], resume=True, echo=lambda _: None)
+
+
+def train_out_empty(tmp: Path, base: Base) -> None:
+    api.train(write_yaml(tmp / "c.yaml", base.config), "", echo=lambda _: None)
+
+
+def train_run_folder_in_use(tmp: Path, base: Base) -> None:
+    with RunLock(tmp / "busy", echo=lambda _: None):  # a second open file: its flock conflicts, as another process's
+        api.train(write_yaml(tmp / "c.yaml", base.config), tmp / "busy", echo=lambda _: None)
+
+
+def train_unknown_config_name(tmp: Path, base: Base) -> None:
+    api.train("fsd", tmp / "run", echo=lambda _: None)
 
 
 def resume_without_a_run(tmp: Path, base: Base) -> None:
@@ -145,10 +170,15 @@ CASES: list[Row] = [
     (checkpoint_runs_code, CheckpointError, ("{tmp}/evil.pt refused", "math.floor", "written by seqlabel train")),
     (checkpoint_other_vocabulary_resume, CheckpointError, ("{tmp}/run/last.pt", "another vocabulary",
                                                           "{tmp}/tokens.txt", "new --out")),
-    (checkpoint_other_vocabulary_evaluate, VocabError, ("{tmp}/dev.jsonl", "'x0'", "token 'z'", "{ckpt}",
-                                                        "another corpus")),
     (checkpoint_other_model_shape, CheckpointError, ("{tmp}/run/last.pt", "does not match this config")),
     (resume_without_a_run, CheckpointError, ("--resume: no {tmp}/fresh/last.pt", "train without --resume")),
+    (resume_with_another_config, ConfigError, ("{tmp}/c.yaml sets model.hidden_size=8", "trained with model.hidden_size=4",
+                                               "{tmp}/run/config.yaml", "Omit {tmp}/c.yaml", "new --out")),
+    (resume_unsafe_override, ConfigError, ("-o train.lr=0.5 is not allowed", "train.max_epochs", "new --out")),
+    (train_out_empty, ConfigError, ("run folder (--out) is empty", "--out exp/run1")),
+    (train_run_folder_in_use, ConfigError, ("{tmp}/busy is in use by another training (process ", "{tmp}/busy/run.lock",
+                                            "another --out")),
+    (train_unknown_config_name, ConfigError, ("'fsd'", "did you mean `fsdd`?", "seqlabel configs")),
     (train_into_an_existing_run, ConfigError, ("already holds a training run", "pass --resume")),
     (arpa_truncated, DataError, ("{tmp}/lm.arpa:", "missing \\end\\", "truncated?")),
     (arpa_bad_probability, DataError, ("{tmp}/lm.arpa:7", "bad log10 probability '0.4'")),
@@ -171,9 +201,13 @@ def test_bad_input(case, error, fragments, bad_input_base: Base, tmp_path: Path)
 def test_the_catalogue_covers_every_entry_point() -> None:
     import test_bad_input_config
     import test_bad_input_data
+    import test_bad_input_scoring
+    import test_bad_input_text
+    import test_bad_input_transcribe
 
-    names = ids(CASES + test_bad_input_data.CASES + test_bad_input_config.CASES)
+    names = ids(CASES + test_bad_input_data.CASES + test_bad_input_config.CASES + test_bad_input_scoring.CASES
+                + test_bad_input_text.CASES + test_bad_input_transcribe.CASES)
     assert len(names) == len(set(names)) >= 25
     kinds = {n.split("_")[0] for n in names}
     assert kinds >= {"manifest", "wav", "npy", "image", "strokes", "transcript", "vocab", "yaml", "cli",
-                     "checkpoint", "arpa", "lexicon", "score"}
+                     "checkpoint", "arpa", "lexicon", "score", "transcribe", "prepare"}

@@ -7,7 +7,6 @@ import math
 import re
 from pathlib import Path
 
-import pytest
 from helpers import invoke, ok, refused
 
 
@@ -16,16 +15,6 @@ def read_text(path: Path) -> dict[str, list[str]]:
     for line in path.read_text().splitlines():
         utt, *toks = line.split()
         out[utt] = toks
-    return out
-
-
-@pytest.fixture(scope="module")
-def phone_lm(phone_run: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("lm") / "phone.arpa"
-    train = phone_run["dev"].parent / "tr.jsonl"
-    result = ok(invoke("lm", "train", train, "--unit", "phone", "--order", "3", "--smoothing", "witten_bell",
-                    "--out", out))
-    assert "wrote" in result.output and out.is_file()
     return out
 
 
@@ -100,7 +89,9 @@ def test_tune_prints_a_table_and_the_best_setting(phone_run: dict[str, Path], ph
     assert lines[0].split() == ["lm_weight", "bonus", "PER"]
     assert len(lines) == 1 + 4 + 1 + 1  # header, grid, greedy, best
     assert lines[5].split()[0] == "greedy"
-    assert re.fullmatch(r"best: -o decode\.lm_weight=\S+ -o decode\.insertion_bonus=\S+ \(PER \d+\.\d+%\)", lines[-1])
+    assert re.fullmatch(rf"best: --decoder beam -o decode\.beam=4 -o decode\.lm={re.escape(str(phone_lm))} "
+                        r"-o decode\.lm_unit=token -o decode\.lm_weight=\S+ -o decode\.insertion_bonus=\S+ "
+                        r"\(PER \d+\.\d+%; greedy \d+\.\d+%\)", lines[-1])
     refused(invoke("tune", phone_run["checkpoint"], phone_run["dev"], "--weights", "a,b"), "comma-separated numbers")
 
 

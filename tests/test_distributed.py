@@ -26,7 +26,8 @@ from seqlabel.data.sampling import BucketBatchSampler
 from seqlabel.errors import CheckpointError
 from seqlabel.models.bilstm import build_model
 from seqlabel.training.distributed import DistributedBucketSampler, on_main, shard
-from seqlabel.training.loop import EpochStats, _build_optimizer, train_step
+from seqlabel.training.loop import EpochStats, train_step
+from seqlabel.training.state import build_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 DIM, CLASSES = 5, 4
@@ -74,7 +75,7 @@ def run_steps(rank_items: list[list], steps: int) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
     model = build_model(DIM, CLASSES, config.model)
     stepper = torch.nn.parallel.DistributedDataParallel(model) if dist.is_initialized() else model
-    optimizer = _build_optimizer(model, config)
+    optimizer = build_optimizer(model, config)
     scaler = torch.amp.GradScaler("cuda", enabled=False)
     for step in range(steps):
         items = rank_items[step]

@@ -28,9 +28,9 @@ EVIL = "<script>window.__pwned=1</script>"
 
 
 def eval_folder(root: Path, refs: dict[str, list[str]], hyps: dict[str, list[str]], unit: str = "word",
-                manifest: Path | None = None, features: str | None = None) -> Path:
-    """A folder as ``seqlabel evaluate --out`` writes it, from token sequences."""
-    report = score_tokens(refs, hyps, unit, "|", speakers={u: u.split("-")[0] for u in refs})
+                manifest: Path | None = None, features: str | None = None, known: list[str] | None = None) -> Path:
+    """A folder as ``seqlabel evaluate --out`` writes it, from token sequences (``known``: the model's tokens)."""
+    report = score_tokens(refs, hyps, unit, "|", speakers={u: u.split("-")[0] for u in refs}, known=known)
     write_kaldi_text(root / "ref.txt", refs.items())
     write_kaldi_text(root / "hyp.txt", hyps.items())
     write_reports(root, report)
@@ -86,6 +86,19 @@ def test_page_data_carry_the_scorers_alignment_and_summary_counts(tmp_path: Path
         assert f'data-field="{field}">{summary[field]}<' in html
     assert f'data-field="rate">{100 * summary["rate"]:.2f}%<' in html
     assert (tmp_path / "report" / "assets" / "report.js").is_file()
+
+
+def test_unicode_forms_and_unknown_reference_tokens_are_as_evaluate_scored_them(tmp_path: Path) -> None:
+    refs = {"u-1": list("cafe\u0301"), "u-2": list("ab")}  # NFD in the reference, NFC in the hypothesis
+    hyps = {"u-1": list("caf\u00e9"), "u-2": list("ab")}
+    folder = eval_folder(tmp_path / "eval", refs, hyps, unit="char", known=list("abcf\u00e9"))
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["tokens"]["errors"] == 0  # one normal form on both sides
+    html = build_report([folder], tmp_path / "report").read_text(encoding="utf-8")
+    assert summary["unknown_reference_tokens"] is None or summary["unknown_reference_tokens"]["note"] in html
+    folder = eval_folder(tmp_path / "eval2", {"u-1": list("xab")}, {"u-1": list("ab")}, unit="char", known=list("ab"))
+    note = json.loads((folder / "summary.json").read_text())["unknown_reference_tokens"]["note"]
+    assert note and note.replace("'", "&#39;") in build_report([folder], tmp_path / "r2").read_text(encoding="utf-8")
 
 
 def test_character_reports_carry_word_alignments_too(tmp_path: Path) -> None:

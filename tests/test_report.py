@@ -192,14 +192,6 @@ def test_score_fold_refusals(tmp_path: Path) -> None:
     assert invoke("score", ref, hyp, "--unit", "phone", "--fold", "timit61").exit_code == 2  # not a choice
 
 
-def test_score_handles_empty_files(tmp_path: Path) -> None:
-    empty = tmp_path / "empty"
-    empty.write_text("")
-    result = ok(invoke("score", empty, empty, "--out", tmp_path / "rep"))
-    assert "CER 0.00% [0 / 0" in result.output and "CI" not in result.output
-    assert json.loads((tmp_path / "rep" / "summary.json").read_text())["tokens"]["ci"] is None
-
-
 # ----------------------------------------------------------------------------- seqlabel evaluate --fold
 def test_evaluate_fold(phone_run: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "eval"

@@ -127,7 +127,7 @@ def test_resume_with_another_model_shape_is_refused(corpus: dict[str, Path], tra
     out = tmp_path / "exp"
     shutil.copytree(trained, out)
     refused(invoke("train", corpus["config"], "--out", out, "--resume", "-o", "model.hidden_size=8",
-                   "-o", "train.max_epochs=4"), "does not match this config")
+                   "-o", "train.max_epochs=4"), "-o model.hidden_size=8 is not allowed", "weights have the shape")
     assert len(log_rows(out)) == 3
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from seqlabel.corpora.common import note, pick_speakers, probe_audio, require_dir, split_by_speaker, write_splits
 from seqlabel.corpora.validate import Report
 from seqlabel.errors import ConfigError, DataError
+from seqlabel.textfile import iter_lines
 from seqlabel.types import Utterance
 
 
@@ -89,7 +90,7 @@ def read_transcription(path: Path) -> dict[str, list[str]]:
         raise DataError(f"an4: transcription file not found: {path}")
     texts: dict[str, list[str]] = {}
     lines: dict[str, int] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in iter_lines(path, "a UTF-8 Sphinx transcription ('WORDS (utterance-id)' lines)"):
         if not line.strip():
             continue
         match = _TRANSCRIPT_LINE.fullmatch(line.strip())
@@ -108,7 +109,7 @@ def read_transcription(path: Path) -> dict[str, list[str]]:
 def read_fileids(path: Path) -> dict[str, str]:
     """``{utterance id: path relative to the layout folder, without suffix}``."""
     fileids: dict[str, str] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in iter_lines(path, "a UTF-8 Sphinx fileids list (one path a line)"):
         rel = line.strip()
         if not rel:
             continue
@@ -124,7 +125,7 @@ def read_dictionary(path: Path) -> dict[str, list[str]]:
     if not path.is_file():
         raise DataError(f"an4: unit='phone' needs the pronunciation dictionary, not found: {path}")
     lexicon: dict[str, list[str]] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in iter_lines(path, "a UTF-8 pronunciation dictionary ('WORD ph ph ...' lines)"):
         fields = line.split()
         if not fields:
             continue

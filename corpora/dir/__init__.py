@@ -16,6 +16,7 @@ from pathlib import Path
 
 from seqlabel.corpora.common import audio_duration, carve_by_speaker, note, preview, require_dir, write_splits
 from seqlabel.errors import ConfigError, DataError
+from seqlabel.textfile import iter_lines
 from seqlabel.types import Utterance
 
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -78,7 +79,7 @@ def read_transcripts(path: Path) -> dict[str, str]:
         raise DataError(f"dir: transcripts file not found: {path}")
     texts: dict[str, str] = {}
     lines: dict[str, int] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in iter_lines(path, "a UTF-8 transcripts file ('id<TAB>transcript' lines)"):
         if not line.strip():
             continue
         if "\t" not in line:

@@ -21,6 +21,7 @@ from seqlabel.corpora.common import probe_audio, require_dir, write_splits
 from seqlabel.corpora.validate import Report
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features.precomputed import kaldi_matrix_shape, parse_ark_source
+from seqlabel.textfile import iter_lines
 from seqlabel.types import Utterance
 
 SOURCES = ("auto", "wav", "feats")
@@ -88,7 +89,7 @@ def read_data_dir(folder: Path, source: str, base: Path, report: Report) -> list
 def read_table(path: Path, report: Report, allow_empty: bool = False) -> dict[str, str]:
     """``{key: rest of the line}`` of a Kaldi table file; a key twice goes to ``report`` (first one kept)."""
     table: dict[str, str] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in iter_lines(path, "a UTF-8 Kaldi table ('key value' lines)"):
         if not line.strip():
             continue
         key, _, value = line.strip().partition(" ")

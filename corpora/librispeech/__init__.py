@@ -20,6 +20,7 @@ from pathlib import Path
 from seqlabel.corpora.common import parse_speakers, preview, probe_audio, require_dir, write_splits
 from seqlabel.corpora.validate import Report
 from seqlabel.errors import ConfigError, DataError
+from seqlabel.textfile import iter_lines
 from seqlabel.types import Utterance
 
 ROOT_NAME = "LibriSpeech"
@@ -87,7 +88,7 @@ def read_transcript(path: Path) -> dict[str, str]:
     """``{utterance id: words}`` from a chapter's ``.trans.txt``; errors name file:line."""
     texts: dict[str, str] = {}
     prefix = path.name[: -len(TRANSCRIPT_SUFFIX)] + "-"
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in iter_lines(path, "a UTF-8 LibriSpeech transcript ('ID WORDS' lines)"):
         if not line.strip():
             continue
         utt_id, _, words = line.strip().partition(" ")

@@ -34,6 +34,7 @@ from typing import Sequence
 
 from seqlabel.corpora.common import carve_by_speaker, note, parse_speakers, preview, require_dir, write_splits
 from seqlabel.errors import ConfigError, DataError
+from seqlabel.textfile import read_text
 from seqlabel.types import Utterance
 
 GT_SUFFIX = ".gt.txt"
@@ -108,7 +109,8 @@ def write_codec(out_dir: Path, splits: dict[str, Sequence[Utterance]], recipe: s
     from seqlabel.errors import VocabError
 
     try:
-        vocab = Vocab.build([u.text for utts in splits.values() for u in utts], "char", word_boundary)
+        every = [u for utts in splits.values() for u in utts]
+        vocab = Vocab.build([u.text for u in every], "char", word_boundary, ids=[u.id for u in every])
     except VocabError as e:
         note(f"{recipe}: tokens.txt not written ({e}); build the vocabulary from training data instead")
         return None
@@ -158,11 +160,7 @@ def find_image(gt: Path, image_ext: str | None = None) -> Path:
 
 
 def read_transcript(gt: Path, normalization: str) -> str:
-    try:
-        raw = gt.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise DataError(f"lines: transcript {gt} is not UTF-8 ({e.reason} at byte {e.start})") from None
-    text = normalize_text(raw, normalization)
+    text = normalize_text(read_text(gt, "a UTF-8 line transcript (.gt.txt)"), normalization)
     if not text:
         raise DataError(f"lines: transcript {gt} is empty")
     return text

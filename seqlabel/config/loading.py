@@ -22,6 +22,7 @@ from seqlabel.config.features import FEATURE_PRESETS, FeatureConfig
 from seqlabel.config.model import ModelConfig
 from seqlabel.config.train import TrainConfig
 from seqlabel.errors import ConfigError
+from seqlabel.textfile import read_text
 
 
 @dataclass
@@ -134,7 +135,7 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text(path, "a UTF-8 YAML config", error=ConfigError))
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     try:

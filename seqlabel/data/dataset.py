@@ -14,13 +14,13 @@ import numpy as np
 import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
 from seqlabel.data.vocab import Vocab
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import FeatureExtractor
 from seqlabel.features.cache import FeatureCache
 from seqlabel.features.cmvn import CmvnStats, normalize_per_speaker
+from seqlabel.progress import progress as progress_bar
 from seqlabel.types import Batch, Utterance
 
 EXTRACT_CHUNK = 64  # utterances per call of an extractor's batched ``many`` (frames of a chunk processed together)
@@ -50,7 +50,7 @@ def extract_features(utts: Sequence[Utterance], extractor: FeatureExtractor, des
         many = functools.partial(FeatureCache(cache_dir, extractor.config, _known_dim(extractor)).get_many,
                                  extract_many=many)
     feats: list[torch.Tensor] = []
-    with tqdm(total=len(utts), desc=desc, disable=not progress, leave=False) as bar:
+    with progress_bar(desc=desc, total=len(utts), unit="utterances", enabled=progress) as bar:
         for i in range(0, len(utts), EXTRACT_CHUNK):
             chunk = utts[i : i + EXTRACT_CHUNK]
             feats.extend(many(chunk))

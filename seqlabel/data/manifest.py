@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Iterable
 
 from seqlabel.errors import DataError
+from seqlabel.textfile import iter_lines
 from seqlabel.types import Utterance
 
 _FIELDS = {f.name for f in fields(Utterance)}
 _REQUIRED = ("id", "source", "text")
+MANIFEST_WHAT = "a UTF-8 JSONL manifest (one utterance a line, written by `seqlabel prepare`)"
+MANIFEST_HINT = "to transcribe audio, image or stroke files directly, use `seqlabel transcribe CHECKPOINT FILE...`"
 
 
 def read_manifest(path: str | os.PathLike) -> list[Utterance]:
@@ -32,39 +35,38 @@ def read_manifest(path: str | os.PathLike) -> list[Utterance]:
     utterances: list[Utterance] = []
     seen: dict[str, int] = {}
     base = path.parent
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{where}: not valid JSON ({e.msg}, column {e.colno})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            missing = [k for k in _REQUIRED if k not in record]
-            if missing:
-                raise DataError(f"{where}: missing key(s) {missing}")
-            unknown = sorted(set(record) - _FIELDS)
-            if unknown:
-                raise DataError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(_FIELDS)}")
-            utt_id = str(record["id"])
-            if utt_id in seen:
-                raise DataError(f"{where}: duplicate utterance id {utt_id!r} (first on line {seen[utt_id]})")
-            seen[utt_id] = lineno
-            if not isinstance(record["text"], str):
-                raise DataError(f"{where}: utterance {utt_id!r}: 'text' must be a string")
-            source = Path(str(record["source"]))
-            if not source.is_absolute():
-                source = base / source
-            record["source"] = str(source)
-            record["id"] = utt_id
-            record["speaker"] = str(record.get("speaker", "") or "")
-            start, end = record.get("start"), record.get("end")
-            if start is not None and end is not None and not float(end) > float(start) >= 0:
-                raise DataError(f"{where}: utterance {utt_id!r}: need 0 <= start < end, got {start}, {end}")
-            utterances.append(Utterance(**record))
+    for lineno, line in iter_lines(path, MANIFEST_WHAT, MANIFEST_HINT):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{where}: not valid JSON ({e.msg}, column {e.colno})") from None
+        if not isinstance(record, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        missing = [k for k in _REQUIRED if k not in record]
+        if missing:
+            raise DataError(f"{where}: missing key(s) {missing}")
+        unknown = sorted(set(record) - _FIELDS)
+        if unknown:
+            raise DataError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(_FIELDS)}")
+        utt_id = str(record["id"])
+        if utt_id in seen:
+            raise DataError(f"{where}: duplicate utterance id {utt_id!r} (first on line {seen[utt_id]})")
+        seen[utt_id] = lineno
+        if not isinstance(record["text"], str):
+            raise DataError(f"{where}: utterance {utt_id!r}: 'text' must be a string")
+        source = Path(str(record["source"]))
+        if not source.is_absolute():
+            source = base / source
+        record["source"] = str(source)
+        record["id"] = utt_id
+        record["speaker"] = str(record.get("speaker", "") or "")
+        start, end = record.get("start"), record.get("end")
+        if start is not None and end is not None and not float(end) > float(start) >= 0:
+            raise DataError(f"{where}: utterance {utt_id!r}: need 0 <= start < end, got {start}, {end}")
+        utterances.append(Utterance(**record))
     if not utterances:
         raise DataError(f"manifest {path} holds no utterances")
     return utterances

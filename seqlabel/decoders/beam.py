@@ -37,8 +37,14 @@ import numpy as np
 import torch
 
 from seqlabel.decoders.beam_frames import NEG_INF, Schedule, check_log_probs, passing_tokens, schedule
-from seqlabel.decoders.beam_tables import (ClosureCache, LexiconTable, TokenLMTable, WordLMTable, check_vocabularies,
-                                           vocabulary_lexicon)
+from seqlabel.decoders.beam_tables import (
+    ClosureCache,
+    LexiconTable,
+    TokenLMTable,
+    WordLMTable,
+    check_vocabularies,
+    vocabulary_lexicon,
+)
 
 
 @dataclass(frozen=True)

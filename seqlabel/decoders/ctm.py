@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 from seqlabel.errors import DataError
+from seqlabel.textfile import iter_lines
 from seqlabel.types import Hypothesis
 
 LEVELS = ("token", "word")
@@ -72,7 +73,7 @@ def read_ctm(path: str | os.PathLike) -> list[CtmEntry]:
     if not path.is_file():
         raise DataError(f"CTM file not found: {path}")
     out = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in iter_lines(path, "a UTF-8 CTM file"):
         if not line.strip() or line.startswith(";;"):
             continue
         fields = line.split()

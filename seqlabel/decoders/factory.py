@@ -9,6 +9,7 @@ from seqlabel.config import DecodeConfig
 from seqlabel.data.vocab import Vocab
 from seqlabel.decoders.beam import CTCPrefixBeamSearch
 from seqlabel.errors import ConfigError, DataError
+from seqlabel.textfile import read_lines
 
 
 def load_lm(path: str | Path) -> Any:
@@ -25,15 +26,13 @@ def load_lexicon(path: str | Path, vocab: Vocab, lowercase: bool = False) -> Any
     dictionary (``WORD tok tok ...``). Character models use the words (the first column) spelled
     as characters; phone models need the dictionary's pronunciations."""
     from seqlabel.lm import Lexicon
+    from seqlabel.lm.lexicon import LEXICON_WHAT
 
     path = Path(path)
     if not path.is_file():
         raise DataError(f"lexicon file not found: {path}")
-    try:
-        lines = [ln.split() for ln in path.read_text(encoding="utf-8").splitlines()
-                 if ln.strip() and not ln.lstrip().startswith((";;;", "#"))]
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    lines = [ln.split() for ln in read_lines(path, LEXICON_WHAT)
+             if ln.strip() and not ln.lstrip().startswith((";;;", "#"))]
     if not lines:
         raise DataError(f"{path}: no words")
     if vocab.unit == "char":

@@ -1,6 +1,7 @@
 """Feature extractors behind one registry. An extractor maps an Utterance to (T, F) float32.
 
-Each extractor has ``dim`` (F), ``frame_rate`` (frames per second) and ``__call__(utt)``.
+Each extractor has ``dim`` (F), ``frame_rate`` (frames per second), ``suffixes`` (the file name endings
+it reads, lower case: what ``seqlabel transcribe`` picks from a folder) and ``__call__(utt)``.
 Extractors with train-time augmentation also have ``augments`` (bool: switched on) and
 ``augmented(utt, rng)`` (features of a randomly altered input); see ``seqlabel.data.dataset.build_augment``.
 """
@@ -17,6 +18,7 @@ from seqlabel.types import Utterance
 class FeatureExtractor(Protocol):
     config: FeatureConfig
     frame_rate: float
+    suffixes: tuple[str, ...]
 
     @property
     def dim(self) -> int: ...

@@ -28,6 +28,7 @@ from seqlabel.features.fbank import KaldiFbank
 from seqlabel.types import Utterance
 
 RAW_SUFFIX = ".raw"
+AUDIO_SUFFIXES = (".wav", ".flac", ".sph", RAW_SUFFIX)  # what `seqlabel transcribe` picks from folders
 RAW_FORMAT: dict[str, object] = {  # headerless .raw audio, as AN4 distributes it
     "format": "RAW", "samplerate": 16000, "channels": 1, "subtype": "PCM_16", "endian": "BIG"}
 SPHERE_MAGIC = b"NIST_1A"
@@ -35,6 +36,8 @@ MAX_OVERSHOOT_S = 0.1  # a segment end this far past the end of its file is cut 
 GROUP_SECONDS = 5.0  # audio whose frames go through the fbank together: batching pays for short files,
 # while long concatenations fall out of the CPU caches
 SPHERE_MAX_HEADER = 1 << 16  # bytes; the header size is written in the file (1024 in TIMIT)
+INT16_SCALE = 32768.0  # fbank/mfcc see samples in the int16 range, as Kaldi reads wavs
+LOGMEL_FLOOR = 1e-6  # logmel = log(mel power + this)
 
 
 @dataclass(frozen=True)
@@ -164,17 +167,50 @@ def load_audio(utt: Utterance, sample_rate: int, resample: bool = True) -> torch
     if samples.shape[0] == 0:
         raise DataError(f"utterance {utt.id!r}: audio is empty: {path}")
     wave = torch.from_numpy(np.ascontiguousarray(samples[:, 0]))
-    if sr != sample_rate:
-        if not resample:
-            raise DataError(
-                f"utterance {utt.id!r}: {path} is sampled at {sr} Hz but features.sample_rate is "
-                f"{sample_rate} Hz (set features.resample: true to resample)")
-        wave = torchaudio.functional.resample(wave, sr, sample_rate)
+    return to_rate(wave, sr, sample_rate, resample, f"utterance {utt.id!r}: {path}")
+
+
+PCM_SCALE = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}  # integer samples -> [-1, 1)
+
+
+def waveform_of(samples: np.ndarray | torch.Tensor, what: str) -> torch.Tensor:
+    """In-memory samples -> (N,) float32 waveform in [-1, 1]: the first channel, as ``load_audio`` takes.
+
+    ``samples``: (N,), (N, channels) as soundfile reads them, or (channels, N) as torchaudio loads
+    them (the shorter axis is taken as the channels); float in [-1, 1], or int16 / int32 PCM.
+    """
+    array = samples.detach().cpu().numpy() if isinstance(samples, torch.Tensor) else np.asarray(samples)
+    if array.ndim == 2:
+        array = array[:, 0] if array.shape[0] >= array.shape[1] else array[0]
+    if array.ndim != 1 or array.size == 0:
+        raise DataError(f"{what}: expected samples of shape (N,), (N, channels) or (channels, N), got "
+                        f"{'an empty array' if array.size == 0 else f'shape {tuple(np.shape(samples))}'}")
+    if array.dtype in PCM_SCALE:
+        array = array / PCM_SCALE[array.dtype]
+    elif array.dtype.kind != "f":
+        raise DataError(f"{what}: samples must be float in [-1, 1] or int16/int32 PCM, got dtype {array.dtype}")
+    wave = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    if not torch.isfinite(wave).all():
+        raise DataError(f"{what}: the samples hold NaN or infinite values")
     return wave
+
+
+def to_rate(wave: torch.Tensor, rate: int, sample_rate: int, resample: bool, what: str) -> torch.Tensor:
+    """(N,) waveform at ``rate`` -> (N',) at ``sample_rate``; refused (naming ``what``) when the rates
+    differ and ``resample`` is false."""
+    if rate == sample_rate:
+        return wave
+    if not resample:
+        raise DataError(f"{what} is sampled at {rate} Hz but features.sample_rate is {sample_rate} Hz and "
+                        f"features.resample is false: resample it to {sample_rate} Hz first (e.g. `sox IN.wav -r "
+                        f"{sample_rate} OUT.wav`), or set features.resample: true to resample")
+    return torchaudio.functional.resample(wave, rate, sample_rate)
 
 
 class AudioFeatures:
     """fbank / mfcc (torchaudio.compliance.kaldi) or logmel (torchaudio.transforms) + deltas."""
+
+    suffixes = AUDIO_SUFFIXES
 
     def __init__(self, config: FeatureConfig) -> None:
         if config.type == "logmel" and config.energy:
@@ -189,7 +225,7 @@ class AudioFeatures:
         if config.type == "logmel":
             win = int(round(config.sample_rate * config.frame_length_ms / 1000))
             self._mel = torchaudio.transforms.MelSpectrogram(
-                sample_rate=config.sample_rate, n_fft=_next_pow2(win), win_length=win,
+                sample_rate=config.sample_rate, n_fft=next_pow2(win), win_length=win,
                 hop_length=int(round(config.sample_rate * config.frame_shift_ms / 1000)),
                 n_mels=config.num_bins, center=False)
 
@@ -207,10 +243,15 @@ class AudioFeatures:
         """(T_i, F) float32 features of several utterances; the Kaldi fbank and the deltas run
         once over all their frames (short files are dominated by per-call costs otherwise)."""
         c = self.config
-        waves = [load_audio(u, c.sample_rate, c.resample) for u in utts]
+        return self.features_of_waveforms([load_audio(u, c.sample_rate, c.resample) for u in utts], utts)
+
+    def features_of_waveforms(self, waves: Sequence[torch.Tensor], utts: Sequence[Utterance]) -> list[torch.Tensor]:
+        """(N_i,) waveforms in [-1, 1] at ``config.sample_rate`` -> (T_i, F) float32 features; ``utts``
+        (the same number) name them in errors."""
+        c = self.config
         if self._fbank is not None:
             static = [f for group in _groups(waves, GROUP_SECONDS * c.sample_rate)
-                      for f in self._fbank.many([w * 32768.0 for w in group])]  # int16 range, as Kaldi reads wavs
+                      for f in self._fbank.many([w * INT16_SCALE for w in group])]
         else:
             static = [self.from_waveform(w) for w in waves]
         for u, w, f in zip(utts, waves, static):
@@ -231,10 +272,10 @@ class AudioFeatures:
             if wave.numel() < self._mel.n_fft:
                 return torch.zeros(0, c.num_bins)
             mel = self._mel(wave)  # (F, T)
-            return torch.log(mel + 1e-6).transpose(0, 1).contiguous()  # (T, F)
+            return torch.log(mel + LOGMEL_FLOOR).transpose(0, 1).contiguous()  # (T, F)
         if self._fbank is not None:
-            return self._fbank(wave * 32768.0)  # (T, F0); int16 range, as Kaldi reads wavs
-        scaled = (wave * 32768.0).unsqueeze(0)  # (1, N) in the int16 range, as Kaldi reads wavs
+            return self._fbank(wave * INT16_SCALE)  # (T, F0)
+        scaled = (wave * INT16_SCALE).unsqueeze(0)  # (1, N)
         common = dict(sample_frequency=c.sample_rate, frame_length=c.frame_length_ms,
                       frame_shift=c.frame_shift_ms, dither=c.dither, num_mel_bins=c.num_bins)
         if scaled.shape[1] < int(c.sample_rate * c.frame_length_ms / 1000):
@@ -267,5 +308,5 @@ def _check_not_truncated(path: Path, sndfile_log: str) -> None:
                         f"the file holds {match[2]} (copy or convert it again)")
 
 
-def _next_pow2(n: int) -> int:
+def next_pow2(n: int) -> int:
     return 1 << (n - 1).bit_length()

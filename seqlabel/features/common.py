@@ -8,8 +8,10 @@ import torch
 from seqlabel.errors import DataError
 from seqlabel.types import Utterance
 
+DELTA_WINDOW = 2  # N of the delta formula: Kaldi's add-deltas default (torchaudio's compute_deltas win_length 5)
 
-def add_deltas(feats: torch.Tensor, order: int, window: int = 2) -> torch.Tensor:
+
+def add_deltas(feats: torch.Tensor, order: int, window: int = DELTA_WINDOW) -> torch.Tensor:
     """(T, F) -> (T, F * (1 + order)): append deltas (and delta-deltas) as Kaldi's add-deltas.
 
     d_t = sum_{n=1..N} n (c_{t+n} - c_{t-n}) / (2 sum_{n=1..N} n^2), edges replicated, N = window.
@@ -17,7 +19,7 @@ def add_deltas(feats: torch.Tensor, order: int, window: int = 2) -> torch.Tensor
     return add_deltas_many([feats], order, window)[0]
 
 
-def add_deltas_many(feats: Sequence[torch.Tensor], order: int, window: int = 2) -> list[torch.Tensor]:
+def add_deltas_many(feats: Sequence[torch.Tensor], order: int, window: int = DELTA_WINDOW) -> list[torch.Tensor]:
     """``add_deltas`` of several (T_i, F) matrices in one pass: each is padded with its own
     replicated edge rows, all are concatenated, the differences are taken once, and the rows
     of each matrix are picked back out (no (T_i = 0) matrix allowed)."""

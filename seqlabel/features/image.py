@@ -13,7 +13,7 @@ the feature matrix is the transposed image.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import torch
@@ -23,7 +23,11 @@ from seqlabel.errors import DataError
 from seqlabel.features.common import check_finite
 from seqlabel.types import Utterance
 
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
 _MODES_16 = ("I;16", "I;16B", "I;16L", "I", "F")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")  # what `seqlabel transcribe` picks from folders
 
 
 def load_image(path: str | Path, what: str = "") -> np.ndarray:
@@ -41,20 +45,51 @@ def load_image(path: str | Path, what: str = "") -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()
-            if im.mode in _MODES_16:
-                grey = np.asarray(im, dtype=np.float32)
-                top = float(grey.max()) if grey.size else 0.0
-                grey = grey / top if top > 0 else np.ones_like(grey)
-            else:
-                if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                    rgba = im.convert("RGBA")
-                    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                    im = Image.alpha_composite(white, rgba)
-                grey = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+            grey = grey_levels(im)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise DataError(f"{prefix}cannot read image {path}: {e}") from None
+    return check_grey(grey, f"{prefix}image {path}")
+
+
+def grey_levels(im: PILImage.Image) -> np.ndarray:
+    """(H, W) float32 grey levels (1 = white) of a loaded Pillow image, as ``load_image`` describes."""
+    from PIL import Image
+
+    if im.mode in _MODES_16:
+        grey = np.asarray(im, dtype=np.float32)
+        top = float(grey.max()) if grey.size else 0.0
+        return grey / top if top > 0 else np.ones_like(grey)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, rgba)
+    return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+
+
+def grey_of(image: np.ndarray | PILImage.Image, what: str) -> np.ndarray:
+    """An in-memory line image -> (H, W) grey levels in [0, 1] (1 = white), as ``load_image`` gives.
+
+    ``image``: a Pillow image, or an array: (H, W) float grey levels in [0, 1] (used as they are),
+    (H, W) uint8 / uint16 grey, (H, W, 3) RGB or (H, W, 4) RGBA uint8 (converted as the files are).
+    """
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        return check_grey(grey_levels(image), what)
+    array = np.asarray(image)
+    if array.ndim == 2 and array.dtype.kind in "fb":
+        return check_grey(array.astype(np.float32), what)
+    if (array.ndim == 2 and array.dtype in (np.uint8, np.uint16)) or (
+            array.ndim == 3 and array.shape[2] in (3, 4) and array.dtype == np.uint8):
+        return check_grey(grey_levels(Image.fromarray(array)), what)
+    raise DataError(f"{what}: expected a Pillow image, an (H, W) float or uint8/uint16 array, or an (H, W, 3|4) "
+                    f"uint8 array; got shape {array.shape}, dtype {array.dtype}")
+
+
+def check_grey(grey: np.ndarray, what: str) -> np.ndarray:
+    """``grey`` clipped to [0, 1]; an empty image raises DataError naming ``what``."""
     if grey.ndim != 2 or grey.shape[0] == 0 or grey.shape[1] == 0:
-        raise DataError(f"{prefix}image {path} is empty (size {grey.shape[1] if grey.ndim == 2 else 0}x"
+        raise DataError(f"{what} is empty (size {grey.shape[1] if grey.ndim == 2 else 0}x"
                         f"{grey.shape[0] if grey.ndim == 2 else 0})")
     return np.clip(grey, 0.0, 1.0)
 
@@ -141,6 +176,8 @@ def frames_to_image(frames: np.ndarray, height: int, window: int = 1, stride: in
 class ImageFeatures:
     """Line image -> (T, height * window) float32 ink features in [0, 1] (see the module docstring)."""
 
+    suffixes = IMAGE_SUFFIXES
+
     def __init__(self, config: FeatureConfig) -> None:
         self.config = config
         self.image_config: ImageFeatureConfig = config.image
@@ -157,8 +194,11 @@ class ImageFeatures:
 
     def line_image(self, utt: Utterance) -> np.ndarray:
         """``utt``'s image as ink (1) on paper (0), scaled to ``height`` rows: (height, W)."""
+        return self.ink_image(load_image(utt.source, f"utterance {utt.id!r}"))
+
+    def ink_image(self, grey: np.ndarray) -> np.ndarray:
+        """(H, W) grey levels in [0, 1] (1 = white) -> ink (1) on paper (0), scaled: (height, W')."""
         c = self.image_config
-        grey = load_image(utt.source, f"utterance {utt.id!r}")
         return scale_to_height(to_ink(grey, c.ink), c.height)
 
     def frames(self, image: np.ndarray, utt: Optional[Utterance] = None) -> torch.Tensor:

@@ -23,6 +23,7 @@ from seqlabel.features.common import add_deltas, check_finite
 from seqlabel.types import Utterance
 
 SPHINX_DIM = 13
+PRECOMPUTED_SUFFIXES = (".npy", ".mfc")  # what `seqlabel transcribe` picks from folders (archives go in manifests)
 KALDI_BINARY = b"\0B"
 KALDI_DTYPES: dict[str, str] = {"FM": "<f4", "DM": "<f8"}  # matrix token -> element type
 KALDI_COMPRESSED = ("CM", "CM2", "CM3")
@@ -114,6 +115,8 @@ def read_sphinx_mfc(path: str | Path, dim: int = SPHINX_DIM) -> np.ndarray:
 class PrecomputedFeatures:
     """Reads ``.mfc``, ``.npy`` or Kaldi ``.ark:offset`` features from the manifest's ``source`` and adds deltas."""
 
+    suffixes = PRECOMPUTED_SUFFIXES
+
     def __init__(self, config: FeatureConfig) -> None:
         self.config = config
         self.frame_rate = 1000.0 / config.frame_shift_ms
@@ -144,13 +147,17 @@ class PrecomputedFeatures:
             raise DataError(f"utterance {utt.id!r}: {e}") from None
         except (ValueError, OSError) as e:
             raise DataError(f"utterance {utt.id!r}: cannot read features from {path}: {e}") from None
+        return self.features_of_array(array, utt, str(path))
+
+    def features_of_array(self, array: np.ndarray, utt: Utterance, where: str) -> torch.Tensor:
+        """(T, F0) stored features -> (T, F0 * (1 + deltas)) float32; errors name ``utt`` and ``where``."""
         if array.ndim != 2 or array.shape[0] == 0:
-            raise DataError(f"utterance {utt.id!r}: expected a non-empty (frames, dims) array in {path}, "
+            raise DataError(f"utterance {utt.id!r}: expected a non-empty (frames, dims) array in {where}, "
                             f"got shape {array.shape}")
         if self._base_dim is None:
             self._base_dim = array.shape[1]
         elif array.shape[1] != self._base_dim:
-            raise DataError(f"utterance {utt.id!r}: {path} has {array.shape[1]} feature dims, expected "
+            raise DataError(f"utterance {utt.id!r}: {where} has {array.shape[1]} feature dims, expected "
                             f"{self._base_dim} (features.dim)")
         feats = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
         return check_finite(add_deltas(check_finite(feats, utt), self.config.deltas), utt)

@@ -28,7 +28,7 @@ import json
 import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -58,28 +58,37 @@ def read_strokes(path: str | Path) -> Strokes:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"stroke file not found: {path}")
-    readers = {".xml": _read_xml, ".json": _read_json, ".npz": _read_npz}
-    if path.suffix.lower() not in readers:
+    if path.suffix.lower() not in _READERS:
         raise DataError(f"{path}: unknown stroke file format {path.suffix!r} (expected .xml, .json or .npz)")
     try:
-        raw = readers[path.suffix.lower()](path)
+        raw = _READERS[path.suffix.lower()](path)
     except DataError as e:
         raise DataError(f"{path}: {e}") from None
     except (ValueError, TypeError, OSError, KeyError, ET.ParseError) as e:
         raise DataError(f"{path}: not a valid {path.suffix[1:]} stroke file: {e}") from None
+    return check_strokes(raw, str(path))
+
+
+def check_strokes(raw: Sequence[np.ndarray], what: str) -> Strokes:
+    """Strokes (N_i, 2 or 3) -> (N_i, 3) float64 x, y, t (t NaN where missing), strokes without points
+    dropped; bad shapes, non-finite coordinates and no points at all raise DataError naming ``what``."""
     strokes = []
     for i, stroke in enumerate(raw):
+        try:
+            stroke = np.array(stroke, dtype=np.float64)  # a copy: normalisation must not touch the caller's
+        except (ValueError, TypeError) as e:
+            raise DataError(f"{what}: stroke {i} is not an array of numbers ({e})") from None
         if stroke.ndim != 2 or stroke.shape[1] not in (2, 3):
-            raise DataError(f"{path}: stroke {i}: points must be [x, y] or [x, y, t], got shape {stroke.shape}")
+            raise DataError(f"{what}: stroke {i}: points must be [x, y] or [x, y, t], got shape {stroke.shape}")
         if len(stroke) == 0:
             continue
         if stroke.shape[1] == 2:
             stroke = np.column_stack([stroke, np.full(len(stroke), np.nan)])
         if not np.isfinite(stroke[:, :2]).all():
-            raise DataError(f"{path}: stroke {i} has non-finite coordinates")
-        strokes.append(stroke.astype(np.float64))
+            raise DataError(f"{what}: stroke {i} has non-finite coordinates")
+        strokes.append(stroke)
     if not strokes:
-        raise DataError(f"{path}: holds no strokes (no points)")
+        raise DataError(f"{what}: holds no strokes (no points)")
     return strokes
 
 
@@ -114,6 +123,10 @@ def _read_npz(path: Path) -> list[np.ndarray]:
         raise DataError(f"'lengths' {lengths.tolist()[:8]} must be non-negative and sum to the "
                         f"{len(points)} rows of 'points' {points.shape}")
     return np.split(points, np.cumsum(lengths)[:-1])
+
+
+_READERS = {".xml": _read_xml, ".json": _read_json, ".npz": _read_npz}
+STROKE_SUFFIXES = tuple(_READERS)  # what `seqlabel transcribe` picks from folders
 
 
 def write_json(path: str | Path, strokes: Strokes, decimals: int = 3) -> None:
@@ -344,6 +357,8 @@ class StrokeFeatures:
     points x frame_shift_ms rather than real seconds.
     """
 
+    suffixes = STROKE_SUFFIXES
+
     def __init__(self, config: FeatureConfig) -> None:
         self.config = config
         self.frame_rate = 1000.0 / config.frame_shift_ms
@@ -365,5 +380,9 @@ class StrokeFeatures:
             strokes = read_strokes(utt.source)
         except DataError as e:
             raise DataError(f"utterance {utt.id!r}: {e}") from None
-        feats = torch.from_numpy(stroke_features(strokes, self.config.strokes, rng))
-        return check_finite(feats, utt)
+        return self.features_of_strokes(strokes, utt, rng)
+
+    def features_of_strokes(self, strokes: Strokes, utt: Utterance,
+                            rng: Optional[np.random.Generator] = None) -> torch.Tensor:
+        """Checked strokes (``check_strokes``) -> (T, F) features; ``utt`` names them in errors."""
+        return check_finite(torch.from_numpy(stroke_features(strokes, self.config.strokes, rng)), utt)

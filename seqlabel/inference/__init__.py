@@ -1,6 +1,7 @@
-"""A trained model put to use: a checkpoint made ready to transcribe (``recognizer.Recognizer``),
-running a model over many utterances in length-sorted batches (``batch``) and deployable
-TorchScript/ONNX files (``export``)."""
+"""A trained model put to use: a checkpoint made ready to transcribe (``recognizer.Recognizer``, also one
+in-memory utterance a call), running a model over many utterances in length-sorted batches (``batch``),
+files and folders transcribed without a manifest (``transcribe``, written by ``writers``) and
+deployable TorchScript/ONNX files (``export``)."""
 from __future__ import annotations
 
 import importlib

@@ -7,7 +7,6 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from seqlabel.data.dataset import collate
 from seqlabel.data.sampling import pack_batches
@@ -16,6 +15,7 @@ from seqlabel.decoders.align import Alignment, forced_align, path_alignment
 from seqlabel.decoders.beam import BeamResult, CTCPrefixBeamSearch, check_log_probs
 from seqlabel.errors import DataError
 from seqlabel.models.bilstm import BiLSTMCTC
+from seqlabel.progress import progress as progress_bar
 from seqlabel.runtime import autocast
 from seqlabel.types import Hypothesis, Utterance
 
@@ -34,7 +34,7 @@ def forward_all(model: BiLSTMCTC, features: Sequence[torch.Tensor], device: torc
     model.eval()
     try:
         batches = sorted_batches([f.shape[0] for f in features], batch_frames, max_batch_size)
-        for indices in tqdm(batches, desc="decode", disable=not progress, leave=False):
+        for indices in progress_bar(batches, desc="decode", total=len(batches), unit="batches", enabled=progress):
             empty = torch.zeros(0, dtype=torch.long)
             batch = collate([(i, features[i], empty) for i in indices], [str(i) for i in indices]).to(device)
             with autocast(device, amp):

@@ -13,7 +13,9 @@ zeroed before the output layer, as in ``BiLSTMCTC``; log-probs equal the checkpo
 every frame up to float rounding.
 
 A decode needs only torch (``torch.jit.load``) or onnxruntime, the exported file and
-``<file>.tokens.txt`` (line k: token of class k, line 0 the blank).
+``<file>.tokens.txt`` (line k: token of class k, line 0 the blank). The card ``<file>.json`` names the
+torchaudio calls, with every setting, that compute the raw audio features the model takes
+(``input_features``, from ``seqlabel.features.standalone``).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from seqlabel.config import to_dict
 from seqlabel.data.vocab import Vocab
 from seqlabel.errors import ConfigError
 from seqlabel.features.cmvn import CmvnStats
+from seqlabel.features.standalone import input_features
 from seqlabel.inference.restore import model_from_state
 from seqlabel.models.bilstm import BiLSTMCTC, reverse_within, stack_frames
 from seqlabel.models.checkpoint import load_checkpoint
@@ -113,7 +116,7 @@ def load_for_export(checkpoint: str | Path) -> tuple[ExportableCTC, Vocab, dict]
             "outputs": {"log_probs": "(B, T', C) float32", "out_lengths": "(B,) int64"},
             "input_dim": state["input_dim"], "num_classes": len(vocab), "blank": 0, "unit": vocab.unit,
             "word_boundary": vocab.word_boundary, "frame_seconds": frame_seconds(config),
-            "features": to_dict(config.features)}
+            "features": to_dict(config.features), "input_features": input_features(config.features)}
     return ExportableCTC(model.eval(), cmvn).eval(), vocab, card
 
 

@@ -1,8 +1,20 @@
 """A trained model ready to transcribe: model + vocabulary + feature extractor + CMVN, all
-restored from one checkpoint file, with the decoder its ``decode`` config asks for."""
+restored from one checkpoint file, with the decoder its ``decode`` config asks for.
+
+Load it once and call it on many inputs: manifests' utterances in batches (``transcribe``), or one
+utterance held in memory a call (``transcribe_array`` for audio, ``transcribe_image`` for line
+images, ``transcribe_strokes`` for pen trajectories, ``transcribe_features`` for precomputed
+features). The one-utterance calls reuse the extractor's tables and the decoder, run the model in
+eval mode under ``torch.inference_mode`` and show no progress bar; with ``features.cmvn: speaker``
+each utterance is normalised by its own statistics (its speaker is unknown).
+
+    rec = Recognizer.from_checkpoint("exp/fsdd/best.pt")
+    hyp = rec.transcribe_array(samples, 8000)     # samples: (N,) float in [-1, 1] or int16
+    print(rec.text(hyp))
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -16,13 +28,24 @@ from seqlabel.decoders.factory import build_decoder
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import FeatureExtractor, build_extractor
 from seqlabel.features.cmvn import CmvnStats
-from seqlabel.inference.batch import decode_log_probs, forced_align, log_probs_all, transcribe
+from seqlabel.features.image import grey_of
+from seqlabel.features.strokes import check_strokes
+from seqlabel.inference.batch import decode_all, decode_log_probs, forced_align, log_probs_all, transcribe
 from seqlabel.inference.restore import model_from_state
 from seqlabel.models.bilstm import BiLSTMCTC
 from seqlabel.models.checkpoint import load_checkpoint
 from seqlabel.models.lengths import frame_seconds
-from seqlabel.runtime import resolve_device
+from seqlabel.runtime import autocast, resolve_device
 from seqlabel.types import Hypothesis, Utterance
+
+AUDIO_TYPES = ("fbank", "mfcc", "logmel")
+_METHODS = {"transcribe_array": AUDIO_TYPES, "transcribe_image": ("image",), "transcribe_strokes": ("strokes",),
+            "transcribe_features": ("precomputed",)}  # the one-utterance call of each features.type
+
+
+def _memory_utterance(utt_id: str) -> Utterance:
+    """An in-memory utterance: its own speaker (``features.cmvn: speaker`` normalises it by itself)."""
+    return Utterance(utt_id, "<in memory>", "", speaker=utt_id)
 
 
 @dataclass
@@ -45,6 +68,9 @@ class Recognizer:
         config, vocab, model = model_from_state(state, path)
         if overrides:
             config = config_from_data(to_dict(config), list(overrides))
+        if config.features.type == "precomputed" and config.features.dim is None:  # the model fixes it
+            dim = state["input_dim"] // (1 + config.features.deltas)
+            config = replace(config, features=replace(config.features, dim=dim))
         dev = resolve_device(device)
         cmvn = CmvnStats.from_state(state["cmvn"]) if state.get("cmvn") else None
         return cls(config, vocab, model.to(dev).eval(), build_extractor(config.features), cmvn, dev)
@@ -63,8 +89,70 @@ class Recognizer:
 
     def features(self, utts: Sequence[Utterance], progress: bool = False) -> list[torch.Tensor]:
         """Normalised (T, F) features, as in training."""
-        split = Split(list(utts), extract_features(utts, self.extractor, "features", progress), [[] for _ in utts])
-        return normalize(split, self.config.features.cmvn, self.cmvn)
+        return self.normalize(utts, extract_features(utts, self.extractor, "features", progress))
+
+    def normalize(self, utts: Sequence[Utterance], raw: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The extractor's (T, F) features of ``utts`` normalised as in training (``features.cmvn``)."""
+        return normalize(Split(list(utts), raw, [[] for _ in utts]), self.config.features.cmvn, self.cmvn)
+
+    def text(self, hyp: Hypothesis) -> str:
+        """A hypothesis as a transcript: characters with spaces at word boundaries, or space-separated phones."""
+        return self.vocab.to_text(hyp.tokens)
+
+    # ------------------------------------------------------------------ one utterance in memory
+    def transcribe_array(self, samples: np.ndarray | torch.Tensor, sample_rate: int,
+                         utt_id: str = "array") -> Hypothesis:
+        """One waveform's best hypothesis. ``samples``: (N,), (N, channels) or (channels, N), float in
+        [-1, 1] or int16/int32 PCM (the first channel is used); resampled to the model's rate, or
+        refused when the checkpoint's config says ``features.resample: false``."""
+        from seqlabel.features.audio import to_rate, waveform_of  # torchaudio: audio models only
+
+        extractor = self._extractor_for(AUDIO_TYPES, "transcribe_array")
+        c = self.config.features
+        what = f"array {utt_id!r}"
+        wave = to_rate(waveform_of(samples, what), int(sample_rate), c.sample_rate, c.resample, what)
+        utt = _memory_utterance(utt_id)
+        return self._best(extractor.features_of_waveforms([wave], [utt])[0], utt)
+
+    def transcribe_image(self, image: Any, utt_id: str = "image") -> Hypothesis:
+        """One line image's best hypothesis: a Pillow image, an (H, W) grey array (float in [0, 1] with
+        1 = white, or uint8/uint16) or an (H, W, 3|4) uint8 RGB(A) array, converted as image files are."""
+        extractor = self._extractor_for(("image",), "transcribe_image")
+        utt = _memory_utterance(utt_id)
+        grey = grey_of(image, f"image {utt_id!r}")
+        return self._best(extractor.frames(extractor.ink_image(grey), utt), utt)
+
+    def transcribe_strokes(self, strokes: Sequence[np.ndarray], utt_id: str = "strokes") -> Hypothesis:
+        """One pen trajectory's best hypothesis: a list of strokes, each (N_i, 2) x, y or (N_i, 3) x, y, t
+        (y grows downward, t in seconds), normalised and resampled as stroke files are."""
+        extractor = self._extractor_for(("strokes",), "transcribe_strokes")
+        utt = _memory_utterance(utt_id)
+        return self._best(extractor.features_of_strokes(check_strokes(strokes, f"strokes {utt_id!r}"), utt), utt)
+
+    def transcribe_features(self, features: np.ndarray | torch.Tensor, utt_id: str = "features") -> Hypothesis:
+        """One utterance of precomputed features (T, F0), as a ``.npy`` file would hold them (deltas are
+        added as the checkpoint's config says)."""
+        extractor = self._extractor_for(("precomputed",), "transcribe_features")
+        utt = _memory_utterance(utt_id)
+        array = features.detach().cpu().numpy() if isinstance(features, torch.Tensor) else np.asarray(features)
+        return self._best(extractor.features_of_array(array, utt, f"features {utt_id!r}"), utt)
+
+    def _extractor_for(self, types: tuple[str, ...], method: str) -> Any:
+        kind = self.config.features.type
+        if kind not in types:
+            right = next(name for name, kinds in _METHODS.items() if kind in kinds)
+            raise ConfigError(f"{method} needs a checkpoint with features.type {' or '.join(types)}; this one reads "
+                              f"{kind} features: use Recognizer.{right}")
+        return self.extractor
+
+    def _best(self, raw: torch.Tensor, utt: Utterance) -> Hypothesis:
+        """The best hypothesis of one utterance's (T, F) extractor output: normalise, forward, decode."""
+        decoder = self.decoder
+        feats = self.normalize([utt], [raw])[0].to(self.device)
+        with torch.inference_mode(), autocast(self.device, self.config.train.amp):
+            log_probs, lengths = self.model(feats.unsqueeze(0), torch.tensor([feats.shape[0]], device=self.device))
+        lp = log_probs[0, : int(lengths[0])].float().cpu().numpy()  # (T', C)
+        return decode_all([lp], [utt.id], self.vocab, decoder, self.frame_seconds)[0][0]
 
     def references(self, utts: Sequence[Utterance]) -> dict[str, list[str]]:
         """Reference token sequences (raises on tokens unknown to the model's vocabulary)."""

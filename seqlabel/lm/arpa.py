@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Container, Iterable
 
 from seqlabel.errors import DataError
+from seqlabel.textfile import iter_lines
 
 LN10 = math.log(10.0)
 Gram = tuple[str, ...]
@@ -24,14 +25,7 @@ def read_arpa(path: str | os.PathLike) -> Tables:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"ARPA file not found: {path}")
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            return parse_arpa(f, str(path))
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except (OSError, EOFError) as e:
-        raise DataError(f"{path}: cannot read ({e})") from None
+    return parse_arpa((line for _, line in iter_lines(path, "a UTF-8 ARPA language model")), str(path))
 
 
 def parse_arpa(lines: Iterable[str], name: str) -> Tables:

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from seqlabel.errors import ConfigError, DataError
+from seqlabel.textfile import iter_lines
 
+LEXICON_WHAT = "a UTF-8 lexicon (a word a line, or 'WORD tok tok ...' pronunciations)"
 _ALTERNATE = re.compile(r"^(.+)\((\d+)\)$")
 
 
@@ -121,24 +123,20 @@ class Lexicon:
         if not path.is_file():
             raise DataError(f"dictionary file not found: {path}")
         lexicon = cls(unit, word_boundary)
-        try:
-            with path.open(encoding="utf-8") as f:
-                for lineno, line in enumerate(f, 1):
-                    text = line.strip()
-                    if not text or text.startswith((";;;", "#")):
-                        continue
-                    word, *spelling = text.split()
-                    if not spelling:
-                        raise DataError(f"{path}:{lineno}: word {word!r} has no pronunciation")
-                    m = _ALTERNATE.match(word)
-                    if m:
-                        word = m.group(1)
-                    try:
-                        lexicon.add(word, spelling)
-                    except DataError as e:
-                        raise DataError(f"{path}:{lineno}: {e}") from None
-        except UnicodeDecodeError as e:
-            raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        for lineno, line in iter_lines(path, LEXICON_WHAT):
+            text = line.strip()
+            if not text or text.startswith((";;;", "#")):
+                continue
+            word, *spelling = text.split()
+            if not spelling:
+                raise DataError(f"{path}:{lineno}: word {word!r} has no pronunciation")
+            m = _ALTERNATE.match(word)
+            if m:
+                word = m.group(1)
+            try:
+                lexicon.add(word, spelling)
+            except DataError as e:
+                raise DataError(f"{path}:{lineno}: {e}") from None
         if not lexicon._spellings:
             raise DataError(f"{path}: no entries")
         return lexicon

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -63,6 +63,18 @@ def modified_kn_discounts(n1: int, n2: int, n3: int, n4: int) -> tuple[float, fl
     return d
 
 
+@dataclass(frozen=True)
+class TrainingText:
+    """What :meth:`NgramLM.train` saw: the sentences (how many, how many distinct) and, per order
+    where modified Kneser-Ney discounts could not be estimated (so :data:`FALLBACK_DISCOUNTS` were
+    used), its count-of-counts (n1, n2, n3, n4): raw counts at the highest order, Kneser-Ney counts
+    (distinct tokens seen before the n-gram) below it. See ``seqlabel.lm.corpus.discount_note``."""
+
+    sentences: int
+    distinct: int
+    fallbacks: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
+
+
 class NgramLM:
     """A back-off n-gram LM. Build it with :meth:`train` or :meth:`read_arpa`.
 
@@ -89,6 +101,7 @@ class NgramLM:
         self._bo = {k: v for k, v in (backoffs or {}).items() if v != 0.0}
         self.oov_log10 = float(oov_log10)
         self.discounts = dict(discounts or {})
+        self.training: TrainingText | None = None  # set by train(); None for a model read from ARPA
         self.vocab: frozenset[str] = frozenset(g[0] for g in self._prob if len(g) == 1)
         self.unk: str | None = next((u for u in _UNK_SPELLINGS if u in self.vocab), None)
         contexts: set[tuple[str, ...]] = {()}
@@ -109,17 +122,17 @@ class NgramLM:
 
         ``smoothing``: ``"kneser_ney"`` (modified KN) or ``"witten_bell"``. ``discount`` (KN only):
         None estimates D1, D2, D3+ per order from the count-of-counts, falling back to
-        :data:`FALLBACK_DISCOUNTS` where that fails (with a UserWarning above order 1: a small
-        closed vocabulary such as characters routinely has no rare unigrams); a float uses one
-        discount for every count (plain interpolated KN); a triple gives (D1, D2, D3+) for every
-        order. The discounts used are in ``lm.discounts`` (order -> triple).
+        :data:`FALLBACK_DISCOUNTS` where that fails (recorded in ``lm.training.fallbacks``; no
+        warning); a float uses one discount for every count (plain interpolated KN); a triple gives
+        (D1, D2, D3+) for every order. The discounts used are in ``lm.discounts`` (order -> triple).
         """
         if not isinstance(order, int) or isinstance(order, bool) or order < 1:
             raise ConfigError(f"order must be an integer >= 1, got {order!r}")
         if smoothing not in SMOOTHINGS:
             raise ConfigError(f"smoothing must be one of {SMOOTHINGS}, got {smoothing!r}")
         fixed = _check_discount(discount, smoothing)
-        raw = _count(sentences, order)
+        raw, seen = _count(sentences, order)
+        fallbacks: dict[int, tuple[int, int, int, int]] = {}
         vocab = {g[0] for g in raw[1]} | {EOS, UNK}
         if smoothing == "kneser_ney":
             counts = _kn_adjusted_counts(raw, order)
@@ -138,12 +151,8 @@ class NgramLM:
                 if d is None:
                     coc = Counter(c for c in counts[n].values() if c <= 4)
                     d = modified_kn_discounts(coc[1], coc[2], coc[3], coc[4])
-                    if d is None and n > 1:  # small closed vocabularies (chars) have no rare unigrams
-                        warnings.warn(
-                            f"cannot estimate modified Kneser-Ney discounts for order {n} from the "
-                            f"count-of-counts {[coc[k] for k in (1, 2, 3, 4)]} (too little text); "
-                            f"using {FALLBACK_DISCOUNTS}", stacklevel=2)
                     if d is None:
+                        fallbacks[n] = (coc[1], coc[2], coc[3], coc[4])
                         d = FALLBACK_DISCOUNTS
                 discounts[n] = d
             probs: dict[tuple[str, ...], float] = {}
@@ -169,7 +178,9 @@ class NgramLM:
             logprobs.update((g, math.log(p)) for g, p in probs.items())
             lower = probs
         logprobs[(BOS,)] = BOS_LOG10 * LN10
-        return cls(order, logprobs, backoffs, discounts=discounts)
+        lm = cls(order, logprobs, backoffs, discounts=discounts)
+        lm.training = TrainingText(sum(seen.values()), len(seen), fallbacks)
+        return lm
 
     # ------------------------------------------------------------------ ARPA files
     @classmethod
@@ -339,9 +350,11 @@ def _check_discount(discount, smoothing: str) -> tuple[float, float, float] | No
     return d
 
 
-def _count(sentences: Iterable[Sequence[str]], order: int) -> dict[int, Counter]:
-    """Raw counts of every n-gram (n <= order) ending at a predicted position of ``<s> s </s>``."""
+def _count(sentences: Iterable[Sequence[str]], order: int) -> tuple[dict[int, Counter], Counter]:
+    """Raw counts of every n-gram (n <= order) ending at a predicted position of ``<s> s </s>``, and
+    how often each distinct sentence (by hash) occurs."""
     raw = {n: Counter() for n in range(1, order + 1)}
+    seen: Counter[int] = Counter()
     for i, sentence in enumerate(sentences):
         if isinstance(sentence, str):
             raise ConfigError(f"sentence {i} is a string {sentence[:40]!r}: pass token sequences "
@@ -354,10 +367,11 @@ def _count(sentences: Iterable[Sequence[str]], order: int) -> dict[int, Counter]
                 raise DataError(f"sentence {i}: {tok!r} is added by the model and must not appear in the text")
             toks.append(UNK if tok in _UNK_SPELLINGS else tok)
         toks.append(EOS)
+        seen[hash(tuple(toks))] += 1
         for j in range(1, len(toks)):
             for n in range(1, min(order, j + 1) + 1):
                 raw[n][tuple(toks[j - n + 1:j + 1])] += 1
-    return raw
+    return raw, seen
 
 
 def _kn_adjusted_counts(raw: dict[int, Counter], order: int) -> dict[int, Counter]:

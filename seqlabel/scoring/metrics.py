@@ -144,8 +144,9 @@ def normalize_boundaries(tokens: Sequence[str], word_boundary: str = "|") -> lis
 
 
 def to_words(tokens: Sequence[str], word_boundary: str = "|") -> list[str]:
-    """Character tokens with boundary tokens -> words."""
-    return "".join(" " if t == word_boundary else t for t in tokens).split()
+    """Character tokens with boundary tokens -> words. Words end only at a boundary token (or a plain
+    space inside a token): U+0085, U+2028 or U+001C inside a word keep it whole."""
+    return [w for w in "".join(" " if t == word_boundary else t for t in tokens).split(" ") if w]
 
 
 def to_chars(tokens: Sequence[str], word_boundary: str = "|") -> list[str]:

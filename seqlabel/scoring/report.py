@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from seqlabel.errors import DataError
 from seqlabel.scoring.metrics import ScoreResult, UtteranceScore
-from seqlabel.scoring.significance import Interval
+from seqlabel.scoring.significance import Interval, percent
 from seqlabel.types import ErrorStats
 
 
@@ -45,7 +45,7 @@ def summary_line(result: ScoreResult, folding: Optional[str] = None, interval: O
     """One line: rate, confidence interval, counts, utterances."""
     t = result.total
     ci = f" [{interval}]" if interval is not None else ""
-    return (f"{rate_name(result, folding)} {_percent(t.rate)}%{ci} [{t.errors} / {t.ref_tokens}, "
+    return (f"{rate_name(result, folding)} {percent(t.rate)}%{ci} [{t.errors} / {t.ref_tokens}, "
             f"{t.substitutions} sub, {t.deletions} del, {t.insertions} ins] over {t.utterances} utterances")
 
 
@@ -68,7 +68,7 @@ def speakers_tsv(results: Sequence[ScoreResult], speakers: Mapping[str, str]) ->
         for s in speaker_scores(result, speakers):
             t = s.stats
             lines.append(f"{result.name}\t{s.speaker}\t{t.utterances}\t{t.ref_tokens}\t{t.substitutions}\t"
-                         f"{t.deletions}\t{t.insertions}\t{t.errors}\t{_percent(t.rate)}")
+                         f"{t.deletions}\t{t.insertions}\t{t.errors}\t{percent(t.rate)}")
     return "\n".join(lines) + "\n"
 
 
@@ -134,8 +134,8 @@ def summary_dict(result: ScoreResult, folding: Optional[str] = None, interval: O
     """Totals, rate, unit, folding, confidence interval and per-speaker counts as plain data (JSON-safe)."""
     out: dict[str, Any] = {"name": result.name, "unit": result.unit, "folding": folding,
                            **_stats_dict(result.total)}
-    out["ci"] = None if interval is None else {
-        "level": interval.level, "low": interval.low, "high": interval.high,
+    out["ci"] = None if interval is None else {  # a bound of null: unbounded (inf)
+        "level": interval.level, "low": _finite(interval.low), "high": _finite(interval.high),
         "resamples": interval.resamples, "seed": interval.seed, "method": "percentile bootstrap over utterances"}
     if speakers is not None:
         out["speakers"] = [{"speaker": s.speaker, **_stats_dict(s.stats)} for s in speaker_scores(result, speakers)]
@@ -168,5 +168,5 @@ def _stats_dict(t: ErrorStats) -> dict[str, Any]:
             "errors": t.errors, "rate": t.rate if math.isfinite(t.rate) else None}
 
 
-def _percent(rate: float) -> str:
-    return f"{100 * rate:.2f}" if math.isfinite(rate) else "inf"
+def _finite(x: float) -> Optional[float]:
+    return x if math.isfinite(x) else None

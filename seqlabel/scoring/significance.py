@@ -2,7 +2,8 @@
 
 - ``bootstrap_interval``: a percentile bootstrap confidence interval on a corpus error rate,
   resampling utterances with replacement (the errors and reference tokens of an utterance
-  travel together, so the rate stays a ratio of corpus sums).
+  travel together, so the rate stays a ratio of corpus sums). A resample whose references are
+  all empty has rate 0 without errors and inf with insertions; an upper bound may be inf.
 - ``mapsswe``: NIST sclite's matched-pairs sentence-segment word error test (Gillick & Cox 1989;
   SCTK ``mtchprs.c``, ``sc_stats -t mapsswe``). Each utterance is cut into segments bounded by
   ``min_good`` (2) consecutive reference tokens that both systems got right, or by its ends;
@@ -41,7 +42,7 @@ class Interval:
     seed: int = 0
 
     def __str__(self) -> str:
-        return f"{100 * self.level:g}% CI {100 * self.low:.2f}-{100 * self.high:.2f}"
+        return f"{100 * self.level:g}% CI {percent(self.low)}-{percent(self.high)}"
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,11 @@ class Comparison:
         return f"{head}\n  {test}, {format_p(self.p_value, self)}: {verdict} at p < {alpha:g}"
 
 
+def percent(rate: float) -> str:
+    """A rate (fraction) as a percentage with two decimals, ``inf`` when infinite."""
+    return f"{100 * rate:.2f}" if math.isfinite(rate) else "inf"
+
+
 def format_p(p: float, comparison: Optional[Comparison] = None) -> str:
     """``p = 0.0132``; a bootstrap p of 0 is shown as below one resample's share (``p < 0.001``)."""
     if p == 0.0 and comparison is not None and comparison.method == "bootstrap":
@@ -107,7 +113,10 @@ def bootstrap_interval(result: ScoreResult, level: float = 0.95, resamples: int 
     with np.errstate(divide="ignore", invalid="ignore"):
         rates = np.where(sums[:, 1] > 0, sums[:, 0] / np.maximum(sums[:, 1], 1),
                          np.where(sums[:, 0] > 0, np.inf, 0.0))  # (R,)
-    low, high = np.quantile(rates, [(1 - level) / 2, (1 + level) / 2])
+    # A resample of only empty references with insertions has an infinite rate; interpolating
+    # between two of them gives NaN, so then the bounds are resampled rates themselves (inverted CDF).
+    method = "linear" if np.isfinite(rates).all() else "inverted_cdf"
+    low, high = np.quantile(rates, [(1 - level) / 2, (1 + level) / 2], method=method)
     return Interval(float(low), float(high), level, resamples, seed)
 
 

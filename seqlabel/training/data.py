@@ -12,7 +12,7 @@ from seqlabel.config import Config
 from seqlabel.data.dataset import SequenceDataset, Split, build_augment, load_split, normalize
 from seqlabel.data.manifest import read_manifest
 from seqlabel.data.vocab import Vocab
-from seqlabel.errors import CheckpointError, VocabError
+from seqlabel.errors import CheckpointError
 from seqlabel.features import build_extractor
 from seqlabel.features.cmvn import CmvnStats, compute_stats
 
@@ -65,13 +65,7 @@ def _build_vocab(config: Config, train_utts: list, resumed: Optional[dict], resu
     if given is not None:
         return given
     texts = [u.text.lower() if config.data.lowercase else u.text for u in train_utts]
-    probe = Vocab([], config.data.unit, config.data.word_boundary)
-    for utt, text in zip(train_utts, texts):
-        try:
-            probe.tokenize(text)
-        except VocabError as e:
-            raise VocabError(f"utterance {utt.id!r}: {e}") from None
-    return Vocab.build(texts, config.data.unit, config.data.word_boundary)
+    return Vocab.build(texts, config.data.unit, config.data.word_boundary, ids=[u.id for u in train_utts])
 
 
 def _drop_long(utts: list, max_duration: Optional[float], echo: Callable[[str], None]) -> list:

@@ -8,7 +8,8 @@ dev CTC loss (highest log-probability), its best point kept as ``phase1.pt``; ph
 
 No argument parsing here: ``train(config, out_dir)`` is called by ``seqlabel.api`` and the CLI.
 The data setup is in ``training.data``, one optimisation step in ``training.step``, the log and skip
-bookkeeping in ``training.log``, the checkpointed state in ``training.state``.
+bookkeeping in ``training.log``, the checkpointed state in ``training.state``, the dev evaluation in
+``training.dev``, the run folder's lock in ``training.lock`` and a resumed run's config in ``training.resume``.
 """
 from __future__ import annotations
 
@@ -17,26 +18,24 @@ import random
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from seqlabel.config import Config, TrainConfig, save_config, to_dict
-from seqlabel.data.dataset import Split
 from seqlabel.data.sampling import BucketBatchSampler
-from seqlabel.data.vocab import Vocab
-from seqlabel.decoders.greedy import greedy_search
 from seqlabel.errors import CheckpointError, DataError
-from seqlabel.inference.batch import forward_all
 from seqlabel.models.bilstm import BiLSTMCTC, build_model
 from seqlabel.models.checkpoint import copy_checkpoint, load_checkpoint, save_checkpoint, serialize, write_checkpoint
+from seqlabel.progress import progress as progress_bar
 from seqlabel.runtime import amp_dtype, resolve_device
-from seqlabel.scoring.metrics import ScoreResult, score
+from seqlabel.scoring.metrics import ScoreResult
 from seqlabel.training import distributed
 from seqlabel.training.checks import PHASE1_NAME, check_run, check_space
 from seqlabel.training.data import TrainData, load_data
+from seqlabel.training.dev import evaluate_split
+from seqlabel.training.lock import RunLock, check_out_dir
 from seqlabel.training.log import (
     LOG_NAME,
     SKIPPED_NAME,
@@ -50,7 +49,8 @@ from seqlabel.training.log import (
     tensorboard,
     truncate_logs,
 )
-from seqlabel.training.state import Learner, Progress, all_rng_states, pack, restore
+from seqlabel.training.resume import CONFIG_NAME, write_overrides
+from seqlabel.training.state import Learner, Progress, all_rng_states, build_optimizer, build_scheduler, pack, restore
 from seqlabel.training.step import train_step
 
 
@@ -60,8 +60,9 @@ class TrainResult:
     best_checkpoint: Path
     last_checkpoint: Path
     epochs: int
-    best_dev_error: float
+    best_dev_error: float  # NaN without a dev set
     test: Optional[ScoreResult] = None
+    best_train_loss: Optional[float] = None  # without a dev set: best.pt is the epoch of lowest training loss
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class Run:
     writer: object  # a TensorBoard SummaryWriter, or None
     echo: Callable[[str], None]
     device: torch.device
+    overrides: tuple[str, ...] = ()  # the -o overrides a new run started with, recorded for --resume
 
     @property
     def last_path(self) -> Path:
@@ -86,13 +88,16 @@ class Run:
         return self.config.train.weight_noise_phase == "restart"
 
 
-def train(config: Config, out_dir: str | Path, resume: bool = False,
-          echo: Callable[[str], None] = print) -> TrainResult:
-    """Train a BiLSTM-CTC model on ``config.data.train``; write checkpoints and logs to ``out_dir``.
+def train(config: Config, out_dir: str | Path, resume: bool = False, echo: Callable[[str], None] = print,
+          overrides: Sequence[str] = ()) -> TrainResult:
+    """Train a BiLSTM-CTC model on ``config.data.train``; write checkpoints and logs to ``out_dir``,
+    which ``run.lock`` keeps to this run alone (``training.lock``). ``overrides``: the ``-o`` overrides
+    ``config`` was made with, recorded in the run folder (``training.resume``).
 
     Under torchrun (RANK / WORLD_SIZE / LOCAL_RANK set), every process trains on its share of each
     epoch's batches with DDP; rank 0 alone logs, evaluates on dev and writes checkpoints.
     """
+    out_dir = check_out_dir(out_dir)
     env = distributed.from_environment()
     device = resolve_device(config.train.device)
     if env is not None:
@@ -100,9 +105,13 @@ def train(config: Config, out_dir: str | Path, resume: bool = False,
             device = torch.device("cuda", env.local_rank)
             torch.cuda.set_device(device)
         distributed.init(env, device)
+    lock = RunLock(out_dir, echo)
     try:
-        return _train(config, Path(out_dir), resume, echo if distributed.is_main() else _silent, device)
+        distributed.on_main(f"locking {out_dir}", lock.acquire)  # the other ranks wait for rank 0's lock
+        return _train(config, out_dir, resume, echo if distributed.is_main() else _silent, device,
+                      tuple(overrides))
     finally:
+        lock.release()  # nothing to release on ranks other than 0
         if env is not None and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
 
@@ -112,7 +121,7 @@ def _silent(_: str) -> None:
 
 
 def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], None],
-           device: torch.device) -> TrainResult:
+           device: torch.device, overrides: tuple[str, ...]) -> TrainResult:
     check_run(config, out_dir, resume)
     last_path = out_dir / "last.pt"
     resumed = load_checkpoint(last_path) if resume else None
@@ -130,7 +139,7 @@ def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], No
     first_epoch = Progress.from_state(resumed["progress"]).epoch + 1 if resumed else 1
     writer = distributed.on_main("opening TensorBoard's log",
                                  lambda: tensorboard(out_dir, config.train.tensorboard, echo, first_epoch))
-    run = Run(config, out_dir, data, sampler, common, writer, echo, device)
+    run = Run(config, out_dir, data, sampler, common, writer, echo, device, overrides)
     progress = _start(run, learner, resumed)
     _run_epochs(run, learner, progress)
     if writer is not None:
@@ -144,7 +153,7 @@ def _build_learner(config: Config, data: TrainData, device: torch.device
     tc = config.train
     _seed_everything(tc.seed)  # the same initial weights whatever extraction drew (dither; cache hits draw nothing)
     model = build_model(data.input_dim, len(data.vocab), config.model).to(device)
-    optimizer = _build_optimizer(model, config)
+    optimizer = build_optimizer(model, config)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype(device, tc.amp) == torch.float16)
     sampler = BucketBatchSampler(data.train_split.lengths, tc.batch_frames, tc.max_batch_size, True, tc.seed)
     stepper: torch.nn.Module = model
@@ -152,7 +161,7 @@ def _build_learner(config: Config, data: TrainData, device: torch.device
     if world > 1:
         sampler = distributed.DistributedBucketSampler(sampler, distributed.rank(), world)
         stepper = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-    return Learner(model, stepper, optimizer, _build_scheduler(optimizer, tc), scaler), sampler
+    return Learner(model, stepper, optimizer, build_scheduler(optimizer, tc), scaler), sampler
 
 
 def _start(run: Run, learner: Learner, resumed: Optional[dict]) -> Progress:
@@ -168,13 +177,16 @@ def _start(run: Run, learner: Learner, resumed: Optional[dict]) -> Progress:
     progress.world_size = distributed.world_size()
     distributed.on_main(f"cutting the logs in {run.out_dir} back to {run.last_path}",
                         lambda: truncate_logs(run.out_dir, progress.files))
+    distributed.on_main(f"writing {run.out_dir / CONFIG_NAME}",  # with what resume changed (safe keys)
+                        lambda: save_config(run.config, run.out_dir / CONFIG_NAME))
     where = f"batch {progress.batch} of epoch {progress.epoch + 1}" if progress.batch else f"epoch {progress.epoch}"
     run.echo(f"resumed from {run.last_path} after {where}" + (f" (phase {progress.phase})" if run.restart else ""))
     return progress
 
 
 def _write_run_files(run: Run) -> None:
-    save_config(run.config, run.out_dir / "config.yaml")
+    save_config(run.config, run.out_dir / CONFIG_NAME)
+    write_overrides(run.out_dir, run.overrides)
     run.data.vocab.save(run.out_dir / "tokens.txt")
 
 
@@ -197,8 +209,9 @@ def _run_epochs(run: Run, learner: Learner, progress: Progress) -> None:
                "dev_loss": round(dev_loss, 4), "dev_error": round(dev_error, 5),
                "skipped_infeasible": stats.skipped_infeasible, "skipped_nonfinite": stats.skipped_nonfinite,
                "epoch_seconds": round(seconds, 2), "frames_per_second": round(stats.frames / max(seconds, 1e-9))}
-        run.echo(f"epoch {epoch}: train loss {stats.loss:.3f}, dev loss {dev_loss:.3f}, dev error "
-                 f"{100 * dev_error:.2f}%, lr {row['lr']:.2e}, {seconds:.0f}s" + (" (best)" if improved else ""))
+        dev = f"dev loss {dev_loss:.3f}, dev error {100 * dev_error:.2f}%" if run.data.dev_split else "no dev set"
+        run.echo(f"epoch {epoch}: train loss {stats.loss:.3f}, {dev}, lr {row['lr']:.2e}, {seconds:.0f}s"
+                 + (" (best)" if improved else ""))
         rngs = all_rng_states()
         distributed.on_main(f"writing epoch {epoch}'s log row and checkpoints in {run.out_dir}",
                             lambda: _write_epoch(run, learner, progress, row, improved, rngs))
@@ -215,8 +228,8 @@ def _start_phase2(run: Run, learner: Learner, progress: Progress) -> None:
     tc = run.config.train
     phase1 = run.out_dir / PHASE1_NAME  # every rank reads it: rank 0 wrote it at least one epoch ago
     learner.model.load_state_dict(load_checkpoint(phase1)["model"])
-    learner.optimizer = _build_optimizer(learner.model, run.config)
-    learner.scheduler = _build_scheduler(learner.optimizer, tc)
+    learner.optimizer = build_optimizer(learner.model, run.config)
+    learner.scheduler = build_scheduler(learner.optimizer, tc)
     run.echo(f"phase 1 ended at epoch {progress.epoch}: no lower dev loss for {progress.bad_epochs} epoch(s); "
              f"phase 2 restarts from {phase1} (epoch {progress.epoch - progress.bad_epochs}) with weight noise "
              f"{tc.weight_noise}")
@@ -252,8 +265,8 @@ def _train_epoch(run: Run, learner: Learner, progress: Progress, epoch: int) -> 
                         num_workers=tc.num_workers, pin_memory=run.device.type == "cuda",
                         generator=torch.Generator().manual_seed(tc.seed * 1_000_003 + epoch))
     noise = _noise(tc, progress.phase, epoch)
-    bar = tqdm(loader, desc=f"epoch {epoch}", initial=done, total=len(batches), disable=not (tc.progress and main),
-               leave=False)
+    bar = progress_bar(loader, desc=f"epoch {epoch}", total=len(batches), initial=done, unit="batches",
+                       enabled=tc.progress and main)
     for index, batch in enumerate(bar, done + 1):
         steps, skips = train_step(learner.stepper, batch.to(run.device), learner.optimizer, learner.scaler,
                                   run.config, noise, stats, run.device, _noise_rng(tc.seed, epoch, index, run.device))
@@ -344,6 +357,8 @@ def _finish(run: Run, progress: Progress) -> TrainResult:
         run.echo(f"training ended: phase 1 (no weight noise) at epoch {progress.phase1_end}, phase 2 (weight "
                  f"noise {run.config.train.weight_noise}, from {PHASE1_NAME}) at epoch {progress.epoch}")
     distributed.on_main(f"keeping {best_path}", lambda: _keep_best(run, progress))
+    if run.data.dev_split is None:  # the metric was the training loss
+        return TrainResult(run.out_dir, best_path, run.last_path, progress.epoch, math.nan, best_train_loss=best_error)
     return TrainResult(run.out_dir, best_path, run.last_path, progress.epoch, best_error)
 
 
@@ -354,41 +369,6 @@ def _keep_best(run: Run, progress: Progress) -> None:
         copy_checkpoint(run.out_dir / PHASE1_NAME, best_path)
     if not best_path.exists():
         raise CheckpointError(f"training finished without a best checkpoint in {run.out_dir}")
-
-
-@torch.no_grad()
-def evaluate_split(model: BiLSTMCTC, split: Split, features: list[torch.Tensor], vocab: Vocab,
-                   device: torch.device, config: Config) -> tuple[float, ScoreResult]:
-    """One forward pass over ``split``: mean CTC loss per (feasible) utterance and the greedy error rate."""
-    total, count = 0.0, 0
-    hyps: dict[str, list[str]] = {}
-    for indices, log_probs, out_lengths in forward_all(model, features, device, config.train.batch_frames * 2,
-                                                       config.train.max_batch_size * 2, config.train.amp):
-        targets = [torch.tensor(split.targets[i], dtype=torch.long) for i in indices]
-        target_lengths = torch.tensor([t.numel() for t in targets], dtype=torch.long)
-        losses = torch.nn.functional.ctc_loss(
-            log_probs.transpose(0, 1),  # (T', B, C)
-            torch.nn.utils.rnn.pad_sequence(targets, batch_first=True), out_lengths, target_lengths,
-            blank=0, reduction="none")
-        ok = torch.isfinite(losses)
-        total += float(losses[ok].sum())
-        count += int(ok.sum())
-        for i, (ids, _) in zip(indices, greedy_search(log_probs, out_lengths)):
-            hyps[split.utterances[i].id] = vocab.decode(ids)
-    refs = {u.id: vocab.decode(t) for u, t in zip(split.utterances, split.targets)}
-    return total / max(count, 1), score(refs, hyps, config.data.unit, word_boundary=config.data.word_boundary)
-
-
-def _build_optimizer(model: torch.nn.Module, config: Config) -> torch.optim.Optimizer:
-    tc = config.train
-    if tc.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
-    return torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-
-
-def _build_scheduler(optimizer: torch.optim.Optimizer, tc: TrainConfig) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=tc.lr_factor, patience=tc.lr_patience, min_lr=tc.min_lr)
 
 
 def _seed_everything(seed: int) -> None:

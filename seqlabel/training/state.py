@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import torch
 
+from seqlabel.config import Config, TrainConfig
 from seqlabel.errors import CheckpointError
 from seqlabel.models.bilstm import BiLSTMCTC
 from seqlabel.training import distributed
@@ -112,3 +113,17 @@ def set_rng_state(rng: dict[str, Any] | torch.Tensor) -> None:
     random.setstate((version, tuple(internal), gauss))
     if rng["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+def build_optimizer(model: torch.nn.Module, config: Config) -> torch.optim.Optimizer:
+    """SGD (with momentum) or Adam over the model's weights, as ``train.optimizer`` says."""
+    tc = config.train
+    if tc.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, tc: TrainConfig) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
+    """The plateau schedule: lr *= lr_factor after lr_patience epochs without a lower metric."""
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=tc.lr_factor, patience=tc.lr_patience, min_lr=tc.min_lr)

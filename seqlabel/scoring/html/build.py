@@ -163,6 +163,7 @@ def _context(loaded: Sequence[EvalFolder], systems: Sequence[System], speakers: 
     if not source:
         notes.append("No manifest: speakers are the utterance ids' prefixes, and the inputs are not shown "
                      "(build with --manifest).")
+    notes += [f"{f.label}: {f.unknown_note}" if len(loaded) > 1 else f.unknown_note for f in loaded if f.unknown_note]
     missing = sum(1 for m in media if m.note.startswith("file not found"))
     if missing:
         notes.append(f"{missing} input file(s) not found (see each utterance).")

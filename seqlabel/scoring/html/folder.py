@@ -3,7 +3,8 @@
 The report shows the alignment the scores came from: ref.txt and hyp.txt are scored again with
 ``score_tokens`` (the same sclite-exact alignment, folding and word-boundary handling as
 ``evaluate``), and the totals must equal summary.json's, or the folder is refused. The interval
-is summary.json's (the one ``evaluate`` printed), not a new bootstrap. ``evaluation.json`` (written
+is summary.json's (the one ``evaluate`` printed), not a new bootstrap, and so are the Unicode normal
+form and the note on reference tokens outside the model's vocabulary. ``evaluation.json`` (written
 by ``evaluate`` since the report exists) names the manifest, the word boundary and the features;
 older folders work without it (``--manifest`` then supplies the media and speakers).
 """
@@ -61,6 +62,7 @@ class EvalFolder:
     report: EvalReport  # scored again from ref.txt / hyp.txt; intervals from summary.json
     info: EvalInfo
     posteriors: Optional[Posteriors]  # when evaluate ran with --keep-posteriors
+    unknown_note: str = ""  # summary.json's note on reference tokens outside the model's vocabulary
 
     @property
     def label(self) -> str:
@@ -83,8 +85,10 @@ def load_folder(folder: str | Path, word_boundary: Optional[str] = None) -> Eval
     if word_boundary is not None:
         info = replace(info, word_boundary=word_boundary)
     refs, hyps = read_kaldi_text(folder / "ref.txt"), read_kaldi_text(folder / "hyp.txt")
+    # the normal form evaluate used (folders written before Unicode normalisation: none)
     report = score_tokens(refs, hyps, tokens["unit"], info.word_boundary, fold=tokens.get("folding"),
-                          sources=(str(folder / "ref.txt"), str(folder / "hyp.txt")), interval=False)
+                          sources=(str(folder / "ref.txt"), str(folder / "hyp.txt")), interval=False,
+                          normalize=summary.get("normalization") or "none")
     _check_same(folder, "tokens", tokens, report.tokens.total)
     words = summary.get("words")
     if words is not None and report.words is not None:
@@ -96,7 +100,8 @@ def load_folder(folder: str | Path, word_boundary: Optional[str] = None) -> Eval
     if posteriors is not None and set(posteriors.ids) != set(refs):
         raise DataError(f"{post_path} holds other utterances than {folder / 'ref.txt'} ({len(posteriors.ids)} vs "
                         f"{len(refs)}): it is left from another evaluation; delete it or re-run evaluate")
-    return EvalFolder(folder, report, info, posteriors)
+    unknown = summary.get("unknown_reference_tokens") or {}
+    return EvalFolder(folder, report, info, posteriors, unknown.get("note", ""))
 
 
 def _read_summary(path: Path) -> dict[str, Any]:
