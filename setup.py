@@ -13,10 +13,10 @@ setup(
     packages=find_packages(include=["seqlabel", "seqlabel.*"])
     + [f"seqlabel.{name}" for name in find_packages(include=["corpora", "corpora.*"])] + ["seqlabel.configs"],
     package_dir={"seqlabel.corpora": "corpora", "seqlabel.configs": "configs"},
-    # the shipped configs, and the render recipe's rule tables
-    package_data={"seqlabel.configs": ["*.yaml"], "seqlabel.corpora.render": ["*.tsv"]},
+    # the shipped configs, the render recipe's rule tables, the HTML report's template, script and style
+    package_data={"seqlabel.configs": ["*.yaml"], "seqlabel.corpora.render": ["*.tsv"],
+                  "seqlabel.scoring.html": ["templates/*.j2", "static/*.js", "static/*.css"]},
     include_package_data=True,
-    package_data={"seqlabel.scoring.html": ["templates/*.j2", "static/*.js", "static/*.css"]},
     install_requires=[
         # One proven pair, pinned exactly (README "Install and test" says why): torchaudio 2.11 is the last
         # feature release and is built against torch's stable ABI; 2.11.1 fails to load with torch 2.11.0.

@@ -294,3 +294,16 @@ def test_comparison_shows_the_significance_test_of_compare_files(tmp_path: Path)
         build_report([a, other], tmp_path / "bad")
     ok(invoke("report", a, "--compare", b, "--out", tmp_path / "cli", "--method", "bootstrap"))
     assert "paired bootstrap" in (tmp_path / "cli" / "index.html").read_text(encoding="utf-8")
+
+
+def test_setup_py_installs_the_template_script_and_style(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(tmp_path)], cwd=root,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    html = tmp_path / "seqlabel" / "scoring" / "html"
+    for name in ("templates/report.html.j2", "static/report.js", "static/report.css"):
+        assert (html / name).is_file(), name
