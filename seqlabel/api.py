@@ -17,7 +17,7 @@ from seqlabel.config import Config, load_config
 from seqlabel.config.shipped import ShippedConfig, find_config, shipped_configs
 from seqlabel.data.manifest import read_manifest, speaker_of
 from seqlabel.data.transcripts import write_kaldi_text
-from seqlabel.errors import ConfigError, DataError
+from seqlabel.errors import ConfigError, DataError, SeqlabelError
 from seqlabel.scoring.evaluation import (
     CompareReport,
     EvalReport,
@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from seqlabel.inference.tuning import TuneReport, TuneRow
 
 __all__ = ["CompareReport", "EvalReport", "align", "compare_files", "configs", "decode", "evaluate", "export",
-           "plot_curves", "plot_posteriorgram", "prepare", "score_files", "train", "train_lm", "transcribe", "Transcription",
-           "tune", "TuneReport", "TuneRow", "write_reports"]
+           "plot_curves", "plot_posteriorgram", "prepare", "report_html", "score_files", "train", "train_lm",
+           "transcribe", "Transcription", "tune", "TuneReport", "TuneRow", "write_reports"]
 
 
 def __getattr__(name: str) -> Any:
@@ -89,8 +89,14 @@ def train(config: Config | str | Path | None, out_dir: str | Path, overrides: Se
         cfg = config if isinstance(config, Config) else load_config(find_config(config), list(overrides))
     result = run_training(cfg, out_dir, resume=resume, echo=echo, overrides=() if resume else overrides)
     if cfg.data.test and main_rank:
-        report = evaluate(result.best_checkpoint, cfg.data.test, out_dir=Path(out_dir) / "test", progress=False)
+        test_dir = Path(out_dir) / "test"
+        report = evaluate(result.best_checkpoint, cfg.data.test, out_dir=test_dir, progress=False,
+                          keep_posteriors=True)
         echo(f"test ({cfg.data.test}): {report.summary()}")
+        try:  # the scores are written: a report that cannot be built must not fail the run
+            echo(f"test report: {report_html(test_dir)}")
+        except SeqlabelError as e:
+            echo(f"test report not written: {e}")
         result = type(result)(**{**result.__dict__, "test": report.tokens})
     return result
 
@@ -229,20 +235,35 @@ def _write_nbest(path: Path, nbest: Sequence[Sequence[Hypothesis]]) -> None:
 
 def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: Optional[str | Path] = None,
              device: str = "auto", progress: bool = True, fold: Optional[str] = None,
-             overrides: Sequence[str] = ()) -> EvalReport:
+             overrides: Sequence[str] = (), keep_posteriors: bool = False, html: bool = False) -> EvalReport:
     """Decode and score a manifest (``fold``: timit39/timit48 phone folding before scoring;
     ``overrides``: ``decode.KEY=VALUE`` changes to the checkpoint's decode settings).
 
-    With ``out_dir``: writes hyp.txt and ref.txt (unfolded tokens) and the reports of ``write_reports``.
+    With ``out_dir``: writes hyp.txt and ref.txt (unfolded tokens), evaluation.json (what was evaluated
+    how), the reports of ``write_reports``, with ``keep_posteriors`` posteriors.npz (float16 log-probs and
+    token confidences, for the HTML report) and with ``html`` the HTML report in ``out_dir/report``.
     """
+    from seqlabel.inference.batch import decode_all
     from seqlabel.inference.recognizer import Recognizer
+    from seqlabel.scoring.html.folder import EvalInfo, write_info
+    from seqlabel.scoring.posteriors import FILE as POSTERIORS_FILE
+    from seqlabel.scoring.posteriors import write_posteriors
 
+    if (keep_posteriors or html) and out_dir is None:
+        raise ConfigError("keeping posteriors and the HTML report need an output folder (--out DIR)")
     recognizer = Recognizer.from_checkpoint(checkpoint, device, overrides)
     vocab = recognizer.vocab
     check_folding(fold, vocab.unit)
     utts = read_manifest(manifest)
     refs = reference_tokens(utts, vocab, recognizer.config.data.lowercase, str(manifest))  # unknown tokens kept
-    hyps = {h.id: list(h.tokens) for h in recognizer.transcribe(utts, progress=progress)}
+    log_probs = None
+    if keep_posteriors:
+        decoder = recognizer.decoder  # LM and lexicon problems show before the features are computed
+        log_probs = recognizer.log_probs(utts, progress=progress)
+        found = [n[0] for n in decode_all(log_probs, [u.id for u in utts], vocab, decoder, recognizer.frame_seconds)]
+    else:
+        found = recognizer.transcribe(utts, progress=progress)
+    hyps = {h.id: list(h.tokens) for h in found}
     speakers = {u.id: speaker_of(u) for u in utts}
     report = score_tokens(refs, hyps, vocab.unit, vocab.word_boundary, fold=fold, speakers=speakers,
                           sources=(f"references of {manifest}", f"hypotheses for {manifest}"),
@@ -253,7 +274,27 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: Optional[str
         write_kaldi_text(out / "ref.txt", refs.items())
         write_kaldi_text(out / "hyp.txt", hyps.items())
         write_reports(out, report, system=str(checkpoint))
+        write_info(out, EvalInfo(vocab.unit, vocab.word_boundary, fold, str(Path(manifest).resolve()), str(checkpoint),
+                                 recognizer.config.features.type, recognizer.config.decode.decoder))
+        (out / POSTERIORS_FILE).unlink(missing_ok=True)  # never leave another run's posteriors beside these scores
+        if log_probs is not None:
+            write_posteriors(out / POSTERIORS_FILE, found, log_probs, vocab.tokens, recognizer.frame_seconds)
+        if html:
+            report_html(out, out / "report")
     return report
+
+
+def report_html(eval_dir: str | Path, out_dir: Optional[str | Path] = None, manifest: Optional[str | Path] = None,
+                compare: Optional[str | Path] = None, copy_media: bool = False, single_file: bool = False,
+                method: str = "mapsswe") -> Path:
+    """The static HTML report of an evaluation folder (``compare``: a second folder of the same test set,
+    shown side by side with the significance test) in ``out_dir`` (default ``eval_dir/report``);
+    returns its index.html. See ``seqlabel.scoring.html``."""
+    from seqlabel.scoring.html import ReportOptions, build_report
+
+    folders = [eval_dir] if compare is None else [eval_dir, compare]
+    out = Path(out_dir) if out_dir is not None else Path(eval_dir) / "report"
+    return build_report(folders, out, manifest, ReportOptions(copy_media, single_file, method))
 
 
 def plot_curves(run: str | Path, out: str | Path) -> Path:

@@ -342,17 +342,49 @@ _REPORTS = ("summary.txt, summary.json, per-utterance TSV, speakers.tsv, confusi
 @_FOLD
 @_DECODER
 @_DECODE_OVERRIDES
+@click.option("--keep-posteriors", is_flag=True,
+              help="Also keep the log-probs (float16) and token confidences in OUT/posteriors.npz, for the report.")
+@click.option("--html", is_flag=True, help="Also write the HTML report to OUT/report/index.html.")
 @_friendly
 def evaluate(checkpoint: Path, manifest: Path, out_dir: Path | None, device: str, fold: str | None,
-             decoder: str | None, overrides: tuple[str, ...]) -> None:
+             decoder: str | None, overrides: tuple[str, ...], keep_posteriors: bool, html: bool) -> None:
     """Decode MANIFEST and print the error rate (PER or CER, and WER) with its 95% CI and S/D/I counts.
 
     References and hypotheses are put in the model's Unicode normal form first; reference tokens the
     model does not have are scored (as errors) and counted in the summary."""
     from seqlabel import api
 
+    if (keep_posteriors or html) and out_dir is None:
+        raise click.UsageError("--keep-posteriors and --html write into the evaluation folder: add --out DIR")
     click.echo(api.evaluate(checkpoint, manifest, out_dir, device=device, fold=fold,
-                            overrides=_decode_overrides(decoder, overrides)).summary())
+                            overrides=_decode_overrides(decoder, overrides), keep_posteriors=keep_posteriors,
+                            html=html).summary())
+    if html:
+        click.echo(f"report: {out_dir / 'report' / 'index.html'}")
+
+
+@main.command()
+@click.argument("eval_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Report folder [default: EVAL_DIR/report].")
+@click.option("--manifest", type=click.Path(path_type=Path),
+              help="The evaluated manifest (inputs, speakers) [default: the one evaluation.json names].")
+@click.option("--compare", type=click.Path(path_type=Path),
+              help="A second evaluation folder of the same test set (B), shown against EVAL_DIR (A).")
+@click.option("--method", type=click.Choice(["mapsswe", "bootstrap"]), default="mapsswe", show_default=True,
+              help="Significance test of --compare.")
+@click.option("--copy-media", is_flag=True,
+              help="Copy audio/images into the report (SPHERE, .raw, segments -> WAV; TIFF -> PNG) instead of "
+                   "linking them by relative path.")
+@click.option("--single-file", is_flag=True, help="Put everything in index.html (media too, with --copy-media).")
+@_friendly
+def report(eval_dir: Path, out_dir: Path | None, manifest: Path | None, compare: Path | None, method: str,
+           copy_media: bool, single_file: bool) -> None:
+    """A static HTML report of EVAL_DIR (`seqlabel evaluate ... --out EVAL_DIR`): summary, speakers,
+    confusions, a sortable utterance table and aligned utterance views; opens from disk, no server."""
+    from seqlabel import api
+
+    index = api.report_html(eval_dir, out_dir, manifest, compare, copy_media, single_file, method)
+    click.echo(f"report: {index}")
 
 
 @main.command()

@@ -130,3 +130,18 @@ def bad_input_base(tmp_path_factory: pytest.TempPathFactory):
     from bad_input import make_base
 
     return make_base(tmp_path_factory)
+
+
+
+# ----------------------------------------------------------------------------- a tiny line-image model
+# Used by test_html_report (train ends with the test set's HTML report) and test_html_report_browser.
+@pytest.fixture(scope="session")
+def image_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A trained tiny model of printed text lines with a test set: {"run", "test" (manifest), "messages"}."""
+    from report_fixtures import text_lines, tiny_run
+
+    root = tmp_path_factory.mktemp("image_run")
+    train = text_lines(root, ["ab", "ba", "aab", "bba", "abab", "b", "a", "bab", "ab ba", "a b"], "tr")
+    test = text_lines(root, ["aba", "bb", "ab a"], "te")
+    messages = tiny_run(root, train, test, {"type": "image", "cmvn": "none", "image": {"height": 12, "pad": 2}})
+    return {"run": root / "exp", "test": test, "messages": messages}
