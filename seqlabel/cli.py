@@ -78,14 +78,19 @@ def prepare(corpus: str, data_dir: Path | None, out_dir: Path | None, options: t
 @click.option("-o", "--override", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Dotted config override, e.g. -o train.lr=0.0005 (repeatable).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--init-from", type=click.Path(path_type=Path),
+              help="Fine-tune: start from this checkpoint's weights (same as -o train.init_from=CKPT).")
 @_friendly
-def train(config: Path, out_dir: Path, overrides: tuple[str, ...], resume: bool) -> None:
+def train(config: Path, out_dir: Path, overrides: tuple[str, ...], resume: bool, init_from: Path | None) -> None:
     """Train a model from a YAML CONFIG; checkpoints best.pt/last.pt and log.csv go to --out."""
+    import json
+
     from seqlabel import api
 
     from seqlabel.training.distributed import from_environment
 
-    result = api.train(config, out_dir, overrides, resume=resume, echo=click.echo)
+    extra = [f"train.init_from={json.dumps(str(init_from))}"] if init_from is not None else []
+    result = api.train(config, out_dir, [*overrides, *extra], resume=resume, echo=click.echo)
     env = from_environment()
     if env is None or env.rank == 0:  # under torchrun only rank 0 reports
         click.echo(f"best checkpoint: {result.best_checkpoint} (dev error {100 * result.best_dev_error:.2f}%)")

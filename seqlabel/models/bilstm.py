@@ -106,6 +106,15 @@ class BiLSTMCTC(nn.Module):
         )
         out_units = config.projection_size or config.hidden_size
         self.output = nn.Linear(2 * out_units, num_classes)
+        self.frozen: tuple[str, ...] = ()  # parts held fixed (see models.parts.freeze) ...
+        self.frozen_modules: tuple[nn.Module, ...] = ()  # ... and their modules, kept in evaluation mode
+
+    def train(self, mode: bool = True) -> "BiLSTMCTC":
+        """Training or evaluation mode; frozen parts stay in evaluation mode (their batch norm statistics fixed)."""
+        super().train(mode)
+        for module in self.frozen_modules:
+            module.eval()
+        return self
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """features (B, T, F), lengths (B,) -> log-probs (B, T', C) float32, out lengths (B,)."""
