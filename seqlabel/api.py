@@ -106,12 +106,29 @@ def export(checkpoint: str | Path, out: str | Path, format: str = "torchscript")
 
 
 def train_lm(manifests: Sequence[str | Path], out: Optional[str | Path] = None, unit: str = "char", order: int = 4,
-             smoothing: str = "kneser_ney", word_boundary: str = "|"):
-    """Train an n-gram LM on the transcripts of manifests (or text files); optionally write ARPA."""
+             smoothing: str = "kneser_ney", word_boundary: str = "|", text: Sequence[str | Path] = (),
+             vocab: Optional[str | Path] = None, normalization: str = "NFC", table: Optional[str | Path] = None,
+             echo: Callable[[str], None] = print):
+    """Train an n-gram LM on the transcripts of manifests (or text files); optionally write ARPA.
+
+    ``text``: plain text files or folders, normalised and, with ``vocab`` (a checkpoint or tokens file),
+    mapped onto the model's characters (see ``seqlabel.lm.text``); what was mapped and dropped is echoed
+    and, with ``out``, written to ``<out>.charmap.tsv``."""
     from seqlabel.lm import train_lm as run
 
+    texts: list[str] = []
+    if text:
+        from seqlabel.lm.text import lm_text, load_vocab
+
+        if vocab is not None and unit == "phone":
+            raise ConfigError("--vocab maps characters onto a character model's; use it with --unit char or word")
+        word_boundary = load_vocab(vocab).word_boundary if vocab is not None else word_boundary  # the model's
+        texts, report = lm_text(text, vocab, normalization, table)
+        echo(f"text: {report.summary()}")
+        if out is not None and vocab is not None:
+            Path(f"{out}.charmap.tsv").write_text(report.table(), encoding="utf-8")
     return run(list(manifests), unit=unit, order=order, smoothing=smoothing, out_arpa=out,
-               word_boundary=word_boundary)
+               word_boundary=word_boundary, texts=texts)
 
 
 @dataclass(frozen=True)

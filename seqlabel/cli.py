@@ -165,7 +165,7 @@ def lm() -> None:
 
 
 @lm.command("train")
-@click.argument("manifests", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("manifests", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="ARPA file to write.")
 @click.option("--unit", type=click.Choice(["char", "phone", "word"]), default="char", show_default=True,
               help="LM tokens: characters (spaces -> the word boundary), phones, or words.")
@@ -173,12 +173,27 @@ def lm() -> None:
 @click.option("--smoothing", type=click.Choice(["kneser_ney", "witten_bell"]), default="kneser_ney",
               show_default=True)
 @click.option("--word-boundary", default="|", show_default=True)
+@click.option("--text", "text", multiple=True, type=click.Path(path_type=Path),
+              help="Plain text file or folder of .txt files, one sentence or paragraph a line (repeatable).")
+@click.option("--vocab", type=click.Path(path_type=Path),
+              help="Checkpoint or tokens.txt: map --text onto the characters that model outputs (others dropped).")
+@click.option("--normalize", "normalization", type=click.Choice(["NFC", "NFD", "NFKC", "NFKD", "none"]),
+              default="NFC", show_default=True, help="Unicode normalisation of --text (use the model's).")
+@click.option("--map", "table", type=click.Path(path_type=Path),
+              help="Mapping table for --text: char<TAB>replacement per line (empty: drop), applied first.")
 @_friendly
-def lm_train(manifests: tuple[Path, ...], out: Path, unit: str, order: int, smoothing: str, word_boundary: str) -> None:
-    """Train an n-gram LM on the transcripts of MANIFESTS (JSONL manifests or text files, one sentence a line)."""
+def lm_train(manifests: tuple[Path, ...], out: Path, unit: str, order: int, smoothing: str, word_boundary: str,
+             text: tuple[Path, ...], vocab: Path | None, normalization: str, table: Path | None) -> None:
+    """Train an n-gram LM on the transcripts of MANIFESTS (JSONL manifests or text files, one sentence a line)
+    and on --text (normalised, and with --vocab mapped onto a model's characters)."""
     from seqlabel import api
 
-    model = api.train_lm(manifests, out, unit=unit, order=order, smoothing=smoothing, word_boundary=word_boundary)
+    if (vocab or table) and not text:
+        raise click.UsageError("--vocab and --map apply to --text input; add --text PATH")
+    if not manifests and not text:
+        raise click.UsageError("give MANIFESTS, --text PATH, or both")
+    model = api.train_lm(manifests, out, unit=unit, order=order, smoothing=smoothing, word_boundary=word_boundary,
+                         text=text, vocab=vocab, normalization=normalization, table=table, echo=click.echo)
     counts = ", ".join(f"{n}-grams: {c}" for n, c in model.counts.items())
     click.echo(f"wrote {out} ({counts})")
 
