@@ -48,10 +48,11 @@ class MaskedBatchNorm2d(nn.BatchNorm2d):
         if not self.training:
             return nn.functional.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                                             False, 0.0, self.eps)
-        weights = mask.to(x.dtype)
+        xf = x.float()  # statistics in float32 also under mixed precision
+        weights = mask.to(torch.float32)
         count = weights.sum() * x.shape[2]  # real positions per channel
-        mean = (x * weights).sum(dim=(0, 2, 3)) / count  # (K,)
-        centred = (x - mean.view(1, -1, 1, 1)) * weights
+        mean = (xf * weights).sum(dim=(0, 2, 3)) / count  # (K,)
+        centred = (xf - mean.view(1, -1, 1, 1)) * weights
         var = (centred * centred).sum(dim=(0, 2, 3)) / count  # (K,) biased, as batch norm normalises
         with torch.no_grad():
             self.num_batches_tracked.add_(1)
@@ -59,7 +60,8 @@ class MaskedBatchNorm2d(nn.BatchNorm2d):
             self.running_mean.mul_(1 - self.momentum).add_(mean.detach() * self.momentum)
             self.running_var.mul_(1 - self.momentum).add_(unbiased.detach() * self.momentum)
         scale = self.weight / torch.sqrt(var + self.eps)  # (K,)
-        return (x - mean.view(1, -1, 1, 1)) * scale.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+        y = (xf - mean.view(1, -1, 1, 1)) * scale.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+        return y.to(x.dtype)
 
 
 def activation(name: str) -> nn.Module:
