@@ -1,6 +1,7 @@
 """Fine-tuning (seqlabel/training/finetune.py): train.init_from with kraken's vocabulary resizing, frozen
 parts for the first epochs, the checks of input dimension and architecture, the start recorded in every
-checkpoint, and an exact --resume of a fine-tuning run.
+checkpoint, and an exact --resume of a fine-tuning run. (Refusals of other input dims, architectures and
+new tokens are in the bad-input catalogue, test_bad_input_finetune.py.)
 
 Tiny precomputed features (.npy) written by the test: each character is a few frames of its own one-hot
 pattern, so a one-layer model learns it in a few epochs on CPU. A one-block CNN with batch norm makes
@@ -171,21 +172,14 @@ def test_resume_of_a_fine_tuning_run_is_exact(base: Path, tmp_path: Path, monkey
     assert got["init_from"] == want["init_from"]
 
 
-def test_features_of_another_dimension_are_refused(base: Path, tmp_path: Path) -> None:
-    path = write_config(tmp_path, "wide", NEW_TEXTS, dim=10)
-    with pytest.raises(ConfigError, match=r"reads 8-dim features, this config's give 10-dim"):
-        quiet(path, tmp_path / "wide", [f"train.init_from={base}", "train.vocab_resize=union"])
-
-
 @pytest.mark.parametrize("override, named", [
-    ("model.hidden_size=12", "model.hidden_size (checkpoint 8, config 12)"),
     ("model.cnn_blocks=[{channels: 2, kernel: 3, height_pool: 2, batch_norm: true}]",
      "model.cnn_blocks (checkpoint [{'channels': 2"),
     ("train.freeze=[lstm.5]", "no part 'lstm.5'; its parts: frontend, frontend.0, lstm, lstm.0, lstm.1, output"),
     ("train.freeze=[frontend, lstm, output]", "holds every part"),
     ("data.unit=phone", "set data.unit"),
 ])
-def test_other_architectures_and_bad_parts_are_refused(base: Path, tmp_path: Path, override: str, named: str) -> None:
+def test_other_front_ends_and_bad_parts_are_refused(base: Path, tmp_path: Path, override: str, named: str) -> None:
     path = write_config(tmp_path, "new", NEW_TEXTS, max_epochs=1)
     freeze = [] if override.startswith("train.freeze") is False else ["train.freeze_epochs=1"]
     with pytest.raises(ConfigError, match=named.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
