@@ -145,8 +145,9 @@ def test_resume_of_a_fine_tuning_run_is_exact(base: Path, tmp_path: Path, monkey
     """Stopped in the middle of the frozen epoch and resumed from its step checkpoint: the same weights as a
     run never stopped, with weight noise and dropout drawing from the restored random states."""
     path = write_config(tmp_path, "new", NEW_TEXTS, save_every_steps=2, weight_noise=0.01)
+    Vocab.build(NEW_TEXTS).save(tmp_path / "tokens.txt")  # data.vocab: the run's vocabulary is the union
     overrides = [f"train.init_from={base}", "train.vocab_resize=union", "train.freeze=[frontend]",
-                 "train.freeze_epochs=1", "model.dropout=0.2"]
+                 "train.freeze_epochs=1", "model.dropout=0.2", f"data.vocab={tmp_path / 'tokens.txt'}"]
     reference = quiet(path, tmp_path / "reference", overrides)
     step, calls = loop.train_step, []
 

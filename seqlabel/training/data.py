@@ -69,7 +69,7 @@ def _build_vocab(config: Config, train_utts: list, resumed: Optional[dict], resu
     given = Vocab.load(config.data.vocab, config.data.unit, config.data.word_boundary) if config.data.vocab else None
     if resumed is not None:
         vocab = Vocab.from_state(resumed["vocab"])
-        if given is not None and given != vocab:
+        if given is not None and given != vocab and not resumed.get("init_from"):  # fine-tuning resized it
             raise CheckpointError(f"--resume: {resumed_path} was trained with another vocabulary ({len(vocab)} classes, "
                                   f"unit {vocab.unit}) than data.vocab {config.data.vocab} ({len(given)} classes, unit "
                                   f"{given.unit}); resume with the run's own tokens.txt or train into a new --out")
