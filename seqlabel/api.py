@@ -117,18 +117,21 @@ def train_lm(manifests: Sequence[str | Path], out: Optional[str | Path] = None, 
     from seqlabel.lm import train_lm as run
 
     texts: list[str] = []
+    tokens: list[str] = []  # a character LM knows every character of the model, seen in the text or not
     if text:
         from seqlabel.lm.text import lm_text, load_vocab
 
         if vocab is not None and unit == "phone":
             raise ConfigError("--vocab maps characters onto a character model's; use it with --unit char or word")
-        word_boundary = load_vocab(vocab).word_boundary if vocab is not None else word_boundary  # the model's
+        if vocab is not None:
+            model_vocab = load_vocab(vocab)
+            word_boundary, tokens = model_vocab.word_boundary, model_vocab.tokens[1:] if unit == "char" else []
         texts, report = lm_text(text, vocab, normalization, table)
         echo(f"text: {report.summary()}")
         if out is not None and vocab is not None:
             Path(f"{out}.charmap.tsv").write_text(report.table(), encoding="utf-8")
     return run(list(manifests), unit=unit, order=order, smoothing=smoothing, out_arpa=out,
-               word_boundary=word_boundary, texts=texts)
+               word_boundary=word_boundary, texts=texts, vocabulary=tokens)
 
 
 @dataclass(frozen=True)

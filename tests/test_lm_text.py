@@ -105,7 +105,7 @@ def test_real_latin_text_lm_prefers_real_paragraphs(shared_data: Path, tmp_path:
 def test_cli_maps_onto_a_checkpoints_or_tokens_files_characters(tmp_path: Path) -> None:
     corpus = write_text_tree(tmp_path)
     (corpus / "c.txt").write_text("Deus ÉRAT 1234 ß\n", encoding="utf-8")
-    vocab = Vocab(["|", *sorted(set("".join(WORDS)))])
+    vocab = Vocab(["|", *sorted(set("".join(WORDS))), "z", "ẽ"])  # z and ẽ: in no text
     vocab.save(tmp_path / "tokens.txt")
     save_checkpoint(tmp_path / "model.pt", {"vocab": vocab.state()})
     table = tmp_path / "map.tsv"
@@ -117,7 +117,9 @@ def test_cli_maps_onto_a_checkpoints_or_tokens_files_characters(tmp_path: Path) 
         assert "4 dropped" in result.output and "case+marks 1" in result.output and "'1' (U+0031) 1" in result.output
         tsv = (tmp_path / f"{source}.arpa.charmap.tsv").read_text(encoding="utf-8")
         assert "É\tU+00C9\tLATIN CAPITAL LETTER E WITH ACUTE\tcase+marks\te\t1" in tsv and "ß\tU+00DF" in tsv
-        assert {g[0] for g in NgramLM.read_arpa(out).ngrams(1)} <= set(vocab.tokens) | {"<s>", "</s>", "<unk>"}
+        lm = NgramLM.read_arpa(out)
+        assert {g[0] for g in lm.ngrams(1)} == set(vocab.tokens[1:]) | {"<s>", "</s>", "<unk>"}  # every model token
+        assert lm.logprob((), "z") == lm.logprob((), "ẽ") == lm.logprob((), "<unk>") < lm.logprob((), "q")
 
 
 @pytest.mark.parametrize("args, fragments", [

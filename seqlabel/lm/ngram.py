@@ -104,7 +104,7 @@ class NgramLM:
     # ------------------------------------------------------------------ construction: training
     @classmethod
     def train(cls, sentences: Iterable[Sequence[str]], order: int, smoothing: str = "kneser_ney",
-              discount: float | Sequence[float] | None = None) -> "NgramLM":
+              discount: float | Sequence[float] | None = None, vocabulary: Iterable[str] = ()) -> "NgramLM":
         """Estimate an interpolated model from token sequences (without ``<s>``/``</s>``).
 
         ``smoothing``: ``"kneser_ney"`` (modified KN) or ``"witten_bell"``. ``discount`` (KN only):
@@ -112,7 +112,8 @@ class NgramLM:
         :data:`FALLBACK_DISCOUNTS` where that fails (with a UserWarning above order 1: a small
         closed vocabulary such as characters routinely has no rare unigrams); a float uses one
         discount for every count (plain interpolated KN); a triple gives (D1, D2, D3+) for every
-        order. The discounts used are in ``lm.discounts`` (order -> triple).
+        order. The discounts used are in ``lm.discounts`` (order -> triple). ``vocabulary``: tokens that
+        get a unigram even when the text lacks them (the uniform share, as ``<unk>``), e.g. a model's.
         """
         if not isinstance(order, int) or isinstance(order, bool) or order < 1:
             raise ConfigError(f"order must be an integer >= 1, got {order!r}")
@@ -120,7 +121,7 @@ class NgramLM:
             raise ConfigError(f"smoothing must be one of {SMOOTHINGS}, got {smoothing!r}")
         fixed = _check_discount(discount, smoothing)
         raw = _count(sentences, order)
-        vocab = {g[0] for g in raw[1]} | {EOS, UNK}
+        vocab = {g[0] for g in raw[1]} | {EOS, UNK} | set(vocabulary)
         if smoothing == "kneser_ney":
             counts = _kn_adjusted_counts(raw, order)
         else:
