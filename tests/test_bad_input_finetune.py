@@ -16,7 +16,8 @@ from seqlabel.errors import CheckpointError, ConfigError, VocabError
 def fine_tune(tmp: Path, base: Base, texts: list[str] = ("ab", "ba", "cab"), **sections: dict) -> None:
     """Fine-tune ``base``'s checkpoint on a corpus of ``texts``; ``sections`` update the base config."""
     data = config_data(write_manifest(tmp / "train.jsonl", npy_corpus(tmp, list(texts))))
-    for section, values in {**sections, "train": {"init_from": str(base.checkpoint), **sections.get("train", {})}}.items():
+    sections["train"] = {"init_from": str(base.checkpoint), **sections.get("train", {})}
+    for section, values in sections.items():
         data[section].update(values)
     api.train(write_yaml(tmp / "c.yaml", data), tmp / "exp", echo=lambda _: None)
 

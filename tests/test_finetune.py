@@ -102,7 +102,8 @@ def test_new_keeps_the_rows_of_shared_tokens_and_fail_names_the_new_tokens(base:
     init_weights(model, init, vocab, lambda _: None)
     for j, token in enumerate(vocab.tokens):
         if token in init.vocab.tokens:
-            assert torch.equal(model.output.weight[j], init.state["model"]["output.weight"][init.vocab.tokens.index(token)])
+            old = init.vocab.tokens.index(token)
+            assert torch.equal(model.output.weight[j], init.state["model"]["output.weight"][old])
     with pytest.raises(VocabError, match=r"1 token\(s\).*'d' \(U\+0064\).*vocab_resize: union"):
         quiet(path, tmp_path / "fail", [f"train.init_from={base}"])
 
@@ -130,7 +131,8 @@ def test_frozen_parts_do_not_change_during_the_freeze_epochs_and_do_after(base: 
               "train.freeze_epochs=1"]
     quiet(path, out, [*freeze, "train.max_epochs=1"])
     start, after1 = load_checkpoint(base), load_checkpoint(out / "last.pt")
-    frozen = {**weights(start, "cnn."), **{k: v for k, v in weights(start, "lstm.").items() if k.endswith(("l0", "l0_reverse"))}}
+    layer0 = {k: v for k, v in weights(start, "lstm.").items() if k.endswith(("l0", "l0_reverse"))}
+    frozen = {**weights(start, "cnn."), **layer0}
     assert any("running_var" in k for k in frozen) and any("weight_hh_l0" in k for k in frozen)
     for key, tensor in frozen.items():
         assert torch.equal(after1["model"][key], tensor), key  # weights and batch norm statistics

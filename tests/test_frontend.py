@@ -176,7 +176,7 @@ def test_old_cnn_channels_configs_and_checkpoints_give_the_same_model() -> None:
     """cnn_channels builds the same blocks, and weights saved under the old names (convs.N) load into them."""
     model, config = cnn_model([4, 5], time_pool=2, height_pool=2)
     assert [(b.channels, b.kernel, b.height_pool, b.time_pool, b.activation, b.batch_norm, b.dropout)
-            for b in config.conv_blocks] == [(4, [3, 3], 2, 2, "relu", False, 0.0), (5, [3, 3], 2, 2, "relu", False, 0.0)]
+            for b in config.conv_blocks] == [(c, [3, 3], 2, 2, "relu", False, 0.0) for c in (4, 5)]
     old = {k.replace("cnn.blocks.", "cnn.convs.").replace(".conv.", "."): torch.randn_like(v)
            for k, v in model.state_dict().items()}
     assert any(k.startswith("cnn.convs.1.") for k in old)

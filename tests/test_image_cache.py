@@ -28,7 +28,8 @@ def lines(root: Path, count: int = 3) -> list[Utterance]:
 
 
 def extractor(augment: bool = True):
-    return build_extractor(FeatureConfig(type="image", cmvn="none", image=ImageFeatureConfig(height=16, augment=augment)))
+    image = ImageFeatureConfig(height=16, augment=augment)
+    return build_extractor(FeatureConfig(type="image", cmvn="none", image=image))
 
 
 def counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:

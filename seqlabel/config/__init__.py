@@ -16,6 +16,7 @@ from seqlabel.config.loading import (
 from seqlabel.config.model import MODEL_PRESETS, ConvBlockConfig, ModelConfig
 from seqlabel.config.train import TrainConfig
 
-__all__ = ["Config", "ConvBlockConfig", "MODEL_PRESETS", "DataConfig", "FeatureConfig", "ImageFeatureConfig", "StrokeFeatureConfig", "ModelConfig",
+__all__ = ["Config", "ConvBlockConfig", "MODEL_PRESETS",
+           "DataConfig", "FeatureConfig", "ImageFeatureConfig", "StrokeFeatureConfig", "ModelConfig",
            "TrainConfig", "DecodeConfig", "FEATURE_PRESETS", "load_config", "save_config", "config_from_data",
            "apply_overrides", "from_dict", "to_dict"]

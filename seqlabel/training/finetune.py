@@ -64,7 +64,8 @@ def load_init(config: Config) -> Optional[InitSource]:
     except KeyError:
         raise CheckpointError(f"train.init_from {path}: no vocabulary in it; is it a seqlabel checkpoint?") from None
     if (vocab.unit, vocab.word_boundary) != (config.data.unit, config.data.word_boundary):
-        raise ConfigError(f"train.init_from {path} outputs {vocab.unit} tokens (word boundary {vocab.word_boundary!r}), "
+        raise ConfigError(f"train.init_from {path} outputs {vocab.unit} tokens (word boundary "
+                          f"{vocab.word_boundary!r}), "
                           f"this config's data are {config.data.unit} (word boundary {config.data.word_boundary!r}); "
                           "set data.unit and data.word_boundary as the checkpoint's")
     return InitSource(path, hashlib.sha256(path.read_bytes()).hexdigest(), state, vocab, config.train.vocab_resize)
