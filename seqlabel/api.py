@@ -187,14 +187,35 @@ def export(checkpoint: str | Path, out: str | Path, format: str = "torchscript")
     return run(checkpoint, out, format)
 
 
-def train_lm(manifests: str | Path | Sequence[str | Path], out: Optional[str | Path] = None, unit: str = "char",
-             order: int = 4, smoothing: str = "kneser_ney", word_boundary: str = "|"):
-    """Train an n-gram LM on the transcripts of one manifest (or text file) or a list of them;
-    optionally write ARPA. ``lm.training`` says where the discounts could not be estimated."""
+def train_lm(manifests: str | Path | Sequence[str | Path], out: Optional[str | Path] = None, unit: str = "char", order: int = 4,
+             smoothing: str = "kneser_ney", word_boundary: str = "|", text: Sequence[str | Path] = (),
+             vocab: Optional[str | Path] = None, normalization: str = "NFC", table: Optional[str | Path] = None,
+             echo: Callable[[str], None] = print):
+    """Train an n-gram LM on the transcripts of one manifest (or text file) or a list of them; optionally
+    write ARPA. ``lm.training`` says where the discounts could not be estimated.
+
+    ``text``: plain text files or folders, normalised and, with ``vocab`` (a checkpoint or tokens file),
+    mapped onto the model's characters (see ``seqlabel.lm.text``); what was mapped and dropped is echoed
+    and, with ``out``, written to ``<out>.charmap.tsv``."""
     from seqlabel.lm import train_lm as run
 
     paths = [manifests] if isinstance(manifests, (str, os.PathLike)) else list(manifests)
-    return run(paths, unit=unit, order=order, smoothing=smoothing, out_arpa=out, word_boundary=word_boundary)
+    texts: list[str] = []
+    tokens: list[str] = []  # a character LM knows every character of the model, seen in the text or not
+    if text:
+        from seqlabel.lm.text import lm_text, load_vocab
+
+        if vocab is not None and unit == "phone":
+            raise ConfigError("--vocab maps characters onto a character model's; use it with --unit char or word")
+        if vocab is not None:
+            model_vocab = load_vocab(vocab)
+            word_boundary, tokens = model_vocab.word_boundary, model_vocab.tokens[1:] if unit == "char" else []
+        texts, report = lm_text(text, vocab, normalization, table)
+        echo(f"text: {report.summary()}")
+        if out is not None and vocab is not None:
+            Path(f"{out}.charmap.tsv").write_text(report.table(), encoding="utf-8")
+    return run(paths, unit=unit, order=order, smoothing=smoothing, out_arpa=out,
+               word_boundary=word_boundary, texts=texts, vocabulary=tokens)
 
 
 def tune(checkpoint: str | Path, manifest: str | Path, weights: Sequence[float], bonuses: Sequence[float] = (0.0,),

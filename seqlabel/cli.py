@@ -98,8 +98,10 @@ def prepare(corpus: str, data_dir: Path | None, out_dir: Path | None, options: t
 @click.option("-o", "--override", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Dotted config override, e.g. -o train.lr=0.0005 (repeatable).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last.pt, with its own config.yaml.")
+@click.option("--init-from", type=click.Path(path_type=Path),
+              help="Fine-tune: start from this checkpoint's weights (same as -o train.init_from=CKPT).")
 @_friendly
-def train(config: str | None, out_dir: str, overrides: tuple[str, ...], resume: bool) -> None:
+def train(config: str | None, out_dir: str, overrides: tuple[str, ...], resume: bool, init_from: Path | None) -> None:
     """Train a model from CONFIG: a YAML file, or the name of a shipped config (`seqlabel configs` lists
     them). best.pt, last.pt, log.csv and config.yaml go to --out.
 
@@ -107,10 +109,13 @@ def train(config: str | None, out_dir: str, overrides: tuple[str, ...], resume: 
     the one it started from); -o may then change only what is safe mid-run (train.max_epochs,
     train.early_stop_patience, train.device, train.threads, ...; others are refused, saying why).
     """
+    import json
+
     from seqlabel import api
     from seqlabel.training.distributed import from_environment
 
-    result = api.train(config, out_dir, overrides, resume=resume, echo=click.echo)
+    extra = [f"train.init_from={json.dumps(str(init_from))}"] if init_from is not None else []
+    result = api.train(config, out_dir, [*overrides, *extra], resume=resume, echo=click.echo)
     env = from_environment()
     if env is not None and env.rank != 0:  # under torchrun only rank 0 reports
         return
@@ -261,7 +266,7 @@ def lm() -> None:
 
 
 @lm.command("train")
-@click.argument("manifests", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("manifests", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="ARPA file to write.")
 @click.option("--unit", type=click.Choice(["char", "phone", "word"]), default="char", show_default=True,
               help="LM tokens: characters (spaces -> the word boundary), phones, or words.")
@@ -269,13 +274,28 @@ def lm() -> None:
 @click.option("--smoothing", type=click.Choice(["kneser_ney", "witten_bell"]), default="kneser_ney",
               show_default=True)
 @click.option("--word-boundary", default="|", show_default=True)
+@click.option("--text", "text", multiple=True, type=click.Path(path_type=Path),
+              help="Plain text file or folder of .txt files, one sentence or paragraph a line (repeatable).")
+@click.option("--vocab", type=click.Path(path_type=Path),
+              help="Checkpoint or tokens.txt: map --text onto the characters that model outputs (others dropped).")
+@click.option("--normalize", "normalization", type=click.Choice(["NFC", "NFD", "NFKC", "NFKD", "none"]),
+              default="NFC", show_default=True, help="Unicode normalisation of --text (use the model's).")
+@click.option("--map", "table", type=click.Path(path_type=Path),
+              help="Mapping table for --text: char<TAB>replacement per line (empty: drop), applied first.")
 @_friendly
-def lm_train(manifests: tuple[Path, ...], out: Path, unit: str, order: int, smoothing: str, word_boundary: str) -> None:
-    """Train an n-gram LM on the transcripts of MANIFESTS (JSONL manifests or text files, one sentence a line)."""
+def lm_train(manifests: tuple[Path, ...], out: Path, unit: str, order: int, smoothing: str, word_boundary: str,
+             text: tuple[Path, ...], vocab: Path | None, normalization: str, table: Path | None) -> None:
+    """Train an n-gram LM on the transcripts of MANIFESTS (JSONL manifests or text files, one sentence a line)
+    and on --text (normalised, and with --vocab mapped onto a model's characters)."""
     from seqlabel import api
     from seqlabel.lm.corpus import discount_note
 
-    model = api.train_lm(manifests, out, unit=unit, order=order, smoothing=smoothing, word_boundary=word_boundary)
+    if (vocab or table) and not text:
+        raise click.UsageError("--vocab and --map apply to --text input; add --text PATH")
+    if not manifests and not text:
+        raise click.UsageError("give MANIFESTS, --text PATH, or both")
+    model = api.train_lm(manifests, out, unit=unit, order=order, smoothing=smoothing, word_boundary=word_boundary,
+                         text=text, vocab=vocab, normalization=normalization, table=table, echo=click.echo)
     counts = ", ".join(f"{n}-grams: {c}" for n, c in model.counts.items())
     click.echo(f"wrote {out} ({counts})")
     note = discount_note(model)

@@ -15,7 +15,7 @@ import torch
 from click.testing import CliRunner
 
 from seqlabel.cli import main
-from seqlabel.config import Config, FeatureConfig, ModelConfig, to_dict
+from seqlabel.config import Config, ConvBlockConfig, FeatureConfig, ModelConfig, to_dict
 from seqlabel.data.dataset import collate
 from seqlabel.data.manifest import read_manifest
 from seqlabel.data.vocab import Vocab
@@ -33,6 +33,8 @@ MODELS = {
     "stacked": ModelConfig(num_layers=3, hidden_size=8, frame_stacking=3, subsampling=2),
     "projection": ModelConfig(num_layers=2, hidden_size=12, projection_size=5),
     "cnn": ModelConfig(num_layers=1, hidden_size=8, cnn_channels=[3, 4], cnn_time_pool=2),
+    "blocks": ModelConfig(num_layers=1, hidden_size=8, output_dropout=0.5, cnn_blocks=[
+        ConvBlockConfig(3, [3, 5], 2, 2, True, "leakyrelu", 0.1), ConvBlockConfig(4, 3, 1, 3, True, "elu")]),
 }
 SHAPES = [[1], [7, 3, 12], [5, 5, 1, 9, 2]]  # lengths of the items of each test batch
 has_onnx = importlib.util.find_spec("onnx") is not None and importlib.util.find_spec("onnxruntime") is not None

@@ -3,6 +3,7 @@ a batch equals its items with padding that does not leak, validation, gradients.
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -51,16 +52,25 @@ def test_cnn_output_lengths_match_the_arithmetic(channels, time_pool, height_poo
 def test_cnn_batch_equals_items_and_padding_does_not_leak(channels, time_pool, height_pool, stacking,
                                                           subsampling) -> None:
     model, _ = cnn_model(channels, time_pool, height_pool, stacking, subsampling)
-    model.eval()
     lengths = [13, 4, 9, 1, 16, 7]
     x, lens = padded(lengths, seed=1)
-    dirty = x.clone()
+    assert_batch_equals_items(model.eval(), x, lens)
+
+
+def dirty(x: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+    """``x`` with large values in every item's padding."""
+    out = x.clone()
     for b, n in enumerate(lengths):
-        dirty[b, n:] = 50.0
+        out[b, n:] = 50.0
+    return out
+
+
+def assert_batch_equals_items(model: torch.nn.Module, x: torch.Tensor, lens: torch.Tensor) -> None:
+    """Each item's log-probs in the batch, clean or with dirty padding, equal those of the item alone."""
     with torch.no_grad():
         batch_lp, batch_len = model(x, lens)
-        dirty_lp, _ = model(dirty, lens)
-        for b, n in enumerate(lengths):
+        dirty_lp, _ = model(dirty(x, lens.tolist()), lens)
+        for b, n in enumerate(lens.tolist()):
             alone, alone_len = model(x[b : b + 1, :n], lens[b : b + 1])
             m = int(alone_len[0])
             assert int(batch_len[b]) == m
@@ -86,3 +96,135 @@ def test_cnn_gradients_reach_every_parameter() -> None:
                                         torch.tensor([2, 1]))
     loss.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+# ----------------------------------------------------------------------------- conv blocks
+def blocks_model(blocks: list[dict], features: int = 16, seed: int = 0, **model):
+    torch.manual_seed(seed)
+    config = config_from_data({"model": {"num_layers": 1, "hidden_size": 8, "cnn_blocks": blocks, **model}}).model
+    return build_model(features, 6, config), config
+
+
+BN_BLOCKS = [{"channels": 4, "kernel": [3, 5], "height_pool": 2, "time_pool": 2, "batch_norm": True,
+              "activation": "leakyrelu", "dropout": 0.2},
+             {"channels": 3, "kernel": 3, "height_pool": 1, "time_pool": 1, "batch_norm": True, "activation": "tanh"},
+             {"channels": 5, "kernel": [1, 3], "height_pool": 3, "time_pool": 3, "activation": "elu"}]
+
+
+def test_blocks_output_lengths_and_sizes_match_the_arithmetic() -> None:
+    model, config = blocks_model(BN_BLOCKS, features=16, subsampling=2, frame_stacking=2)
+    lengths = [1, 2, 5, 6, 7, 13, 31, 36]
+    x, lens = padded(lengths, features=16)
+    with torch.no_grad():
+        log_probs, out_lengths = model.eval()(x, lens)
+    reduction = 2 * 1 * 3 * 2  # time pools x subsampling
+    assert config.time_reduction == reduction
+    assert out_lengths.tolist() == [math.ceil(n / reduction) for n in lengths]
+    assert out_lengths.tolist() == output_lengths(lens, config.time_reduction).tolist()
+    assert model.lstm.input_size == 2 * 5 * math.ceil(math.ceil(16 / 2) / 3)  # stacking x channels x pooled rows
+
+
+def test_batch_norm_model_in_eval_gives_each_item_what_it_gives_alone() -> None:
+    """LeakyReLU and tanh go below zero, and batch norm shifts padding away from zero: the masking must
+    still keep padding out of every real output frame."""
+    model, _ = blocks_model(BN_BLOCKS, features=16)
+    lengths = [13, 4, 36, 1, 16, 7]
+    x, lens = padded(lengths, features=16, seed=3)
+    model.train()
+    for _ in range(3):  # move the running statistics away from (0, 1)
+        model(x * 3 + 1, lens)
+    model.eval()
+    assert any(float(m.running_mean.abs().sum()) > 0.1 for m in model.modules() if hasattr(m, "running_mean"))
+    assert_batch_equals_items(model, x, lens)
+
+
+def test_batch_norm_training_statistics_ignore_padding() -> None:
+    """In training the statistics come from real frames only: more (and dirty) padding changes neither
+    the outputs at real frames nor the running statistics."""
+    blocks = [{**b, "dropout": 0.0} for b in BN_BLOCKS]
+    lengths = [9, 14, 5]
+    x, lens = padded(lengths, features=16, seed=4)
+    longer = torch.cat([dirty(x, lengths), torch.full((3, 20, 16), 7.0)], dim=1)  # 20 more padded frames
+    outputs, stats = [], []
+    for inputs in (x, longer):
+        model, _ = blocks_model(blocks, features=16, seed=2)
+        log_probs, out_lengths = model.train()(inputs, lens)
+        outputs.append([log_probs[b, : int(n)] for b, n in enumerate(out_lengths)])
+        stats.append([m.running_var.clone() for m in model.modules() if hasattr(m, "running_var")])
+    for a, b in zip(*outputs):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    for a, b in zip(*stats):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
+
+def old_front_end(state: dict, x: torch.Tensor, lengths: torch.Tensor, height_pool: int, time_pool: int):
+    """The CNN before conv blocks, from its weights: conv -> ReLU -> zero padding -> ceil max-pool per layer."""
+    y = x.transpose(1, 2).unsqueeze(1)
+    y = y * (torch.arange(y.shape[3]) < lengths.unsqueeze(1)).view(len(lengths), 1, 1, -1)
+    layer = 0
+    while f"cnn.convs.{layer}.weight" in state:
+        y = torch.relu(torch.nn.functional.conv2d(y, state[f"cnn.convs.{layer}.weight"],
+                                                  state[f"cnn.convs.{layer}.bias"], padding=1))
+        y = y * (torch.arange(y.shape[3]) < lengths.unsqueeze(1)).view(len(lengths), 1, 1, -1)
+        y = torch.nn.functional.max_pool2d(y, (height_pool, time_pool), ceil_mode=True)
+        lengths = (lengths + time_pool - 1) // time_pool
+        layer += 1
+    return y.permute(0, 3, 1, 2).reshape(y.shape[0], y.shape[3], -1), lengths
+
+
+def test_old_cnn_channels_configs_and_checkpoints_give_the_same_model() -> None:
+    """cnn_channels builds the same blocks, and weights saved under the old names (convs.N) load into them."""
+    model, config = cnn_model([4, 5], time_pool=2, height_pool=2)
+    assert [(b.channels, b.kernel, b.height_pool, b.time_pool, b.activation, b.batch_norm, b.dropout)
+            for b in config.conv_blocks] == [(c, [3, 3], 2, 2, "relu", False, 0.0) for c in (4, 5)]
+    old = {k.replace("cnn.blocks.", "cnn.convs.").replace(".conv.", "."): torch.randn_like(v)
+           for k, v in model.state_dict().items()}
+    assert any(k.startswith("cnn.convs.1.") for k in old)
+    fresh, _ = cnn_model([4, 5], time_pool=2, height_pool=2, seed=9)
+    fresh.load_state_dict(old)
+    x, lens = padded([11, 3, 16])
+    with torch.no_grad():
+        got, got_lengths = fresh.cnn(x, lens)
+    want, want_lengths = old_front_end(old, x, lens, 2, 2)
+    assert got_lengths.tolist() == want_lengths.tolist()
+    torch.testing.assert_close(got, want)
+
+
+def lstm_weights(inputs: int, hidden: int, layers: int) -> int:
+    """Weights of a bidirectional nn.LSTM: 4 gates x (input + hidden + 2 biases) x hidden, two directions."""
+    return sum(2 * 4 * hidden * ((inputs if k == 0 else 2 * hidden) + hidden + 2) for k in range(layers))
+
+
+@pytest.mark.parametrize("preset, height, convs, rows, hidden, drops", [
+    # channels, (kernel height, kernel width), batch norm; rows after pooling; LSTM units; dropouts (in, between, out)
+    ("pylaia", 128, [(16, 3, 3), (16, 3, 3), (32, 3, 3), (32, 3, 3)], 16, 256, (0.5, 0.5, 0.5)),
+    ("kraken", 120, [(32, 3, 13), (32, 3, 13), (64, 3, 9), (64, 3, 9)], 15, 200, (0.0, 0.1, 0.5)),
+])
+def test_presets_build_the_published_architectures(preset, height, convs, rows, hidden, drops) -> None:
+    config = config_from_data({"model": {"preset": preset}}).model
+    model = build_model(height, 10, config)
+    conv_weights = sum(c * prev * kh * kw + c for (c, kh, kw), prev in zip(convs, [1] + [c for c, _, _ in convs]))
+    assert model.lstm.input_size == convs[-1][0] * rows
+    assert (config.num_layers, config.hidden_size, config.time_reduction) == (3, hidden, 8)
+    assert (config.input_dropout, config.dropout, config.output_dropout) == drops
+    total = conv_weights + lstm_weights(convs[-1][0] * rows, hidden, 3) + (2 * hidden + 1) * 10
+    assert sum(p.numel() for p in model.parameters()) == total
+    x, lens = padded([40, 17], features=height)
+    with torch.no_grad():
+        _, out_lengths = model.eval()(x, lens)
+    assert out_lengths.tolist() == [5, 3]
+
+
+def test_model_presets_are_validated_and_can_be_overridden() -> None:
+    config = config_from_data({"model": {"preset": "kraken", "hidden_size": 64}}, ["model.num_layers=2"]).model
+    assert (config.hidden_size, config.num_layers, len(config.cnn_blocks)) == (64, 2, 4)
+    for bad, key in (({"preset": "laia"}, "model.preset"),
+                     ({"preset": "pylaia", "cnn_channels": [4]}, "cnn_channels"),
+                     ({"cnn_blocks": [{"channels": 4}, {"chanels": 4}]}, "model.cnn_blocks[1].chanels"),
+                     ({"cnn_blocks": [{"kernel": [3, 4]}]}, "kernel"),
+                     ({"cnn_blocks": [{"activation": "swish"}]}, "model.cnn_blocks[0]"),
+                     ({"cnn_blocks": [{"dropout": 1.0}]}, "dropout"),
+                     ({"cnn_blocks": {"channels": 4}}, "model.cnn_blocks"),
+                     ({"output_dropout": -0.1}, "model.output_dropout")):
+        with pytest.raises(ConfigError, match=re.escape(key)):
+            config_from_data({"model": bad})

@@ -1,6 +1,6 @@
 """Configs: one dataclass section per stage (``data``, ``features``, ``model``, ``train``, ``decode``)
 and, in ``loading``, the one place that reads YAML strictly (unknown keys refused with the nearest
-valid key), applies ``-o section.key=value`` overrides and expands feature presets."""
+valid key), applies ``-o section.key=value`` overrides and expands feature and model presets."""
 from seqlabel.config.data import DataConfig
 from seqlabel.config.decode import DecodeConfig
 from seqlabel.config.features import FEATURE_PRESETS, FeatureConfig, ImageFeatureConfig, StrokeFeatureConfig
@@ -13,9 +13,10 @@ from seqlabel.config.loading import (
                                      save_config,
                                      to_dict,
 )
-from seqlabel.config.model import ModelConfig
+from seqlabel.config.model import MODEL_PRESETS, ConvBlockConfig, ModelConfig
 from seqlabel.config.train import TrainConfig
 
-__all__ = ["Config", "DataConfig", "FeatureConfig", "ImageFeatureConfig", "StrokeFeatureConfig", "ModelConfig",
+__all__ = ["Config", "ConvBlockConfig", "MODEL_PRESETS",
+           "DataConfig", "FeatureConfig", "ImageFeatureConfig", "StrokeFeatureConfig", "ModelConfig",
            "TrainConfig", "DecodeConfig", "FEATURE_PRESETS", "load_config", "save_config", "config_from_data",
            "apply_overrides", "from_dict", "to_dict"]

@@ -6,6 +6,7 @@ the YAML data before validation, so they are checked the same way.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import types
@@ -19,7 +20,7 @@ import yaml
 from seqlabel.config.data import DataConfig
 from seqlabel.config.decode import DecodeConfig
 from seqlabel.config.features import FEATURE_PRESETS, FeatureConfig
-from seqlabel.config.model import ModelConfig
+from seqlabel.config.model import MODEL_PRESETS, ModelConfig
 from seqlabel.config.train import TrainConfig
 from seqlabel.errors import ConfigError
 from seqlabel.textfile import read_text
@@ -50,6 +51,8 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
             return None
         (inner,) = [a for a in args if a is not type(None)]
         return _coerce(key, value, inner)
+    if origin is list and dataclasses.is_dataclass(typing.get_args(hint)[0]):
+        return _coerce_list(key, value, typing.get_args(hint)[0])
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint is float and isinstance(value, str):  # PyYAML reads "1e-4" (no dot) as a string
@@ -64,6 +67,20 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
     if hint is str and not isinstance(value, str):
         raise ConfigError(f"{key} must be a string, got {value!r}")
     return value
+
+
+def _coerce_list(key: str, value: Any, cls: type) -> list:
+    """A list of ``cls`` sections (``model.cnn_blocks``), each checked like a section of its own."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{key} must be a list, got {value!r}")
+    out = []
+    for index, item in enumerate(value):
+        try:
+            out.append(from_dict(cls, item, f"{key}[{index}]."))
+        except ConfigError as e:  # checks in __post_init__ name the key without the index
+            message = str(e)
+            raise ConfigError(message if f"{key}[{index}]" in message else f"{key}[{index}]: {message}") from None
+    return out
 
 
 def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
@@ -112,12 +129,15 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def _expand_preset(data: dict[str, Any]) -> None:
-    features = data.get("features")
-    if isinstance(features, dict) and "preset" in features:
-        name = features.pop("preset")
-        if name not in FEATURE_PRESETS:
-            raise ConfigError(f"features.preset {name!r} unknown; presets: {', '.join(FEATURE_PRESETS)}")
-        data["features"] = {**FEATURE_PRESETS[name], **features}
+    """``features.preset`` and ``model.preset``: the named settings, under the keys the section sets itself."""
+    for section, presets in (("features", FEATURE_PRESETS), ("model", MODEL_PRESETS)):
+        values = data.get(section)
+        if isinstance(values, dict) and "preset" in values:
+            values = dict(values)
+            name = values.pop("preset")
+            if name not in presets:
+                raise ConfigError(f"{section}.preset {name!r} unknown; presets: {', '.join(presets)}")
+            data[section] = {**copy.deepcopy(presets[name]), **values}
 
 
 def config_from_data(data: dict[str, Any] | None, overrides: list[str] = ()) -> Config:

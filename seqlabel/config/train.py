@@ -1,7 +1,8 @@
 """The ``train`` section: optimiser, schedule, weight noise, batching, device, checkpoints."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Optional
 
 from seqlabel.config.checks import check_choice, check_positive
 from seqlabel.errors import ConfigError
@@ -37,17 +38,26 @@ class TrainConfig:
     save_every_steps: int = 0  # also write last.pt every this many batches inside an epoch (0: per epoch only)
     max_nonfinite_steps: int = 20  # stop after this many consecutive non-finite batches (0: never)
     max_nonfinite_fraction: float = 0.5  # stop when more than this fraction of an epoch's batches are non-finite
+    # Fine-tuning (see seqlabel.training.finetune): start from another run's checkpoint; the model section
+    # must describe its architecture, the features give its input dim; lr and the schedule are this config's.
+    init_from: Optional[str] = None  # checkpoint whose weights start this run (seqlabel train --init-from)
+    # When the training data's tokens differ from the checkpoint's (kraken's --resize): fail (refuse new
+    # tokens) | union (the checkpoint's tokens + the new ones) | new (the data's tokens only)
+    vocab_resize: str = "fail"
+    freeze: list[str] = field(default_factory=list)  # parts not trained for the first freeze_epochs epochs:
+    freeze_epochs: int = 0  # frontend, frontend.N (conv block N), lstm, lstm.N (layer N), output
 
     def __post_init__(self) -> None:
         check_choice("train.optimizer", self.optimizer, ("adam", "sgd"))
         check_choice("train.amp", self.amp, ("auto", "bf16", "fp16", "off"))
         check_choice("train.weight_noise_phase", self.weight_noise_phase, ("epoch", "restart"))
+        check_choice("train.vocab_resize", self.vocab_resize, ("fail", "union", "new"))
         check_positive("train.lr", self.lr)
         check_positive("train.max_epochs", self.max_epochs)
         check_positive("train.batch_frames", self.batch_frames)
         check_positive("train.max_batch_size", self.max_batch_size)
         for name in ("weight_noise", "grad_clip", "weight_decay", "momentum", "threads", "num_workers",
-                     "save_every_steps", "max_nonfinite_steps"):
+                     "save_every_steps", "max_nonfinite_steps", "freeze_epochs"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         if not 0 < self.lr_factor < 1:
@@ -57,6 +67,19 @@ class TrainConfig:
             raise ConfigError(f"train.max_nonfinite_fraction must be in (0, 1], got {self.max_nonfinite_fraction}")
         if self.weight_noise_phase == "restart":
             self._check_restart()
+        self._check_freeze()
+
+    def _check_freeze(self) -> None:
+        """``freeze`` names parts (checked against the model when training starts) for ``freeze_epochs`` epochs."""
+        if not isinstance(self.freeze, list) or not all(isinstance(name, str) for name in self.freeze):
+            raise ConfigError(f"train.freeze must be a list of part names (frontend, frontend.N, lstm, lstm.N, "
+                              f"output), got {self.freeze!r}")
+        if self.freeze and self.freeze_epochs == 0:
+            raise ConfigError(f"train.freeze names {self.freeze} but train.freeze_epochs is 0; set how many epochs "
+                              "they stay frozen (train.freeze_epochs >= 1)")
+        if self.freeze_epochs and not self.freeze:
+            raise ConfigError(f"train.freeze_epochs is {self.freeze_epochs} but train.freeze names no part; "
+                              "list the parts to freeze, e.g. train.freeze=[frontend]")
 
     def _check_restart(self) -> None:
         """``weight_noise_phase: restart`` needs a noise for phase 2 and a patience that ends phase 1

@@ -9,6 +9,11 @@
 Frame t holds columns t * stride .. t * stride + window - 1, each column's ``height`` pixels
 top to bottom, column after column. With window = stride = 1 a frame is one pixel column and
 the feature matrix is the transposed image.
+
+With augmentation on, the scaled ink image of every line extracted is kept in memory (read-only,
+up to ``IMAGE_CACHE_BYTES``), so that each epoch's altered copy starts from it instead of reading
+and decoding the file again. DataLoader workers inherit it from the process that extracted the
+features (unless ``features.cache_dir`` served them from disk: then each worker reads the files).
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ if TYPE_CHECKING:
 
 _MODES_16 = ("I;16", "I;16B", "I;16L", "I", "F")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")  # what `seqlabel transcribe` picks from folders
+IMAGE_CACHE_BYTES = 2 << 30  # scaled line images kept for augmentation (float32: 128 x 2000 pixels = 1 MB)
 
 
 def load_image(path: str | Path, what: str = "") -> np.ndarray:
@@ -183,6 +189,12 @@ class ImageFeatures:
         self.image_config: ImageFeatureConfig = config.image
         self.frame_rate = 1.0 / self.image_config.stride  # frames per pixel column at the scaled height
         self._augmenter = None
+        self._images: dict[tuple[str, str], np.ndarray] = {}  # (id, source) -> scaled ink image, when augmenting
+        self._image_bytes = 0
+
+    def __getstate__(self) -> dict:
+        """Pickled (spawned DataLoader workers) without the kept images: those workers read the files."""
+        return {**self.__dict__, "_images": {}, "_image_bytes": 0}
 
     @property
     def dim(self) -> int:
@@ -213,7 +225,7 @@ class ImageFeatures:
 
     def __call__(self, utt: Utterance) -> torch.Tensor:
         """(T, F) float32 features of one line image (no augmentation)."""
-        return self.frames(self.line_image(utt), utt)
+        return self.frames(self._kept_image(utt), utt)
 
     def augmented(self, utt: Utterance, rng: np.random.Generator) -> torch.Tensor:
         """(T2, F) features of a randomly altered copy of the line (affine, elastic, morphology, contrast)."""
@@ -221,4 +233,16 @@ class ImageFeatures:
             from seqlabel.augment.image import ImageAugment
 
             self._augmenter = ImageAugment.from_config(self.image_config)
-        return self.frames(self._augmenter(self.line_image(utt), rng), utt)
+        return self.frames(self._augmenter(self._kept_image(utt), rng), utt)
+
+    def _kept_image(self, utt: Utterance) -> np.ndarray:
+        """``line_image(utt)``, from memory when it was kept; kept (read-only) when augmenting, within budget."""
+        key = (utt.id, str(utt.source))
+        image = self._images.get(key)
+        if image is None:
+            image = self.line_image(utt)
+            if self.augments and self._image_bytes + image.nbytes <= IMAGE_CACHE_BYTES:
+                image.flags.writeable = False  # augmentation makes new arrays; this one is shared by every epoch
+                self._images[key] = image
+                self._image_bytes += image.nbytes
+        return image

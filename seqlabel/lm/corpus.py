@@ -44,12 +44,13 @@ def read_texts(paths: Iterable[str | os.PathLike]) -> Iterator[str]:
 def train_lm(manifests: Iterable[str | os.PathLike] = (), unit: str = "char", order: int = 3,
              smoothing: str = "kneser_ney", out_arpa: str | os.PathLike | None = None, *,
              texts: Iterable[str] = (), discount: float | Sequence[float] | None = None,
-             word_boundary: str = "|") -> NgramLM:
+             word_boundary: str = "|", vocabulary: Iterable[str] = ()) -> NgramLM:
     """Train an n-gram LM on transcripts and optionally write it as ARPA.
 
     ``manifests``: JSONL manifests (their ``text`` fields) or plain text files (one sentence per
     line); ``texts``: transcripts given directly. Both may be used. ``unit``: ``char``, ``phone`` or
-    ``word`` (see :func:`tokenize`). Empty transcripts are skipped.
+    ``word`` (see :func:`tokenize`). Empty transcripts are skipped. ``vocabulary``: tokens the LM must
+    know even when the text lacks them (a model's characters; see :meth:`NgramLM.train`).
     """
     if unit not in UNITS:
         raise ConfigError(f"unit must be one of {UNITS}, got {unit!r}")
@@ -60,7 +61,7 @@ def train_lm(manifests: Iterable[str | os.PathLike] = (), unit: str = "char", or
     sentences = [toks for text in (*read_texts(manifests), *texts) if (toks := tokenize(text, unit, word_boundary))]
     if not sentences:
         raise DataError("no text to train a language model on (all transcripts empty or none given)")
-    lm = NgramLM.train(sentences, order, smoothing, discount)
+    lm = NgramLM.train(sentences, order, smoothing, discount, vocabulary)
     if out_arpa is not None:
         lm.write_arpa(out_arpa)
     return lm

@@ -117,14 +117,15 @@ class NgramLM:
     # ------------------------------------------------------------------ construction: training
     @classmethod
     def train(cls, sentences: Iterable[Sequence[str]], order: int, smoothing: str = "kneser_ney",
-              discount: float | Sequence[float] | None = None) -> "NgramLM":
+              discount: float | Sequence[float] | None = None, vocabulary: Iterable[str] = ()) -> "NgramLM":
         """Estimate an interpolated model from token sequences (without ``<s>``/``</s>``).
 
         ``smoothing``: ``"kneser_ney"`` (modified KN) or ``"witten_bell"``. ``discount`` (KN only):
         None estimates D1, D2, D3+ per order from the count-of-counts, falling back to
         :data:`FALLBACK_DISCOUNTS` where that fails (recorded in ``lm.training.fallbacks``; no
         warning); a float uses one discount for every count (plain interpolated KN); a triple gives
-        (D1, D2, D3+) for every order. The discounts used are in ``lm.discounts`` (order -> triple).
+        (D1, D2, D3+) for every order. The discounts used are in ``lm.discounts`` (order -> triple). ``vocabulary``: tokens that get a unigram
+        even when the text lacks them (the uniform share, as ``<unk>``), e.g. a model's.
         """
         if not isinstance(order, int) or isinstance(order, bool) or order < 1:
             raise ConfigError(f"order must be an integer >= 1, got {order!r}")
@@ -133,7 +134,7 @@ class NgramLM:
         fixed = _check_discount(discount, smoothing)
         raw, seen = _count(sentences, order)
         fallbacks: dict[int, tuple[int, int, int, int]] = {}
-        vocab = {g[0] for g in raw[1]} | {EOS, UNK}
+        vocab = {g[0] for g in raw[1]} | {EOS, UNK} | set(vocabulary)
         if smoothing == "kneser_ney":
             counts = _kn_adjusted_counts(raw, order)
         else:

@@ -1,14 +1,15 @@
 """Deep bidirectional LSTM stack for CTC.
 
     features (B, T, F), lengths (B,)
-      -> optional CNN front end         (B, T1, K * F1), T1 = ceil(T / p ** n), F1 = ceil(F / q ** n)
-                                        (n = len(cnn_channels) layers, K their last channel count,
-                                         p = cnn_time_pool, q = cnn_height_pool; T1 = T without CNN)
+      -> optional CNN front end         (B, T1, K * F1), T1 = ceil(T / p), F1 = ceil(F / q)
+                                        (conv blocks, see models.frontend: K the last block's channels,
+                                         p, q the products of their time and height pools; T1 = T without CNN)
       -> frame stacking / subsampling  (B, T', F' * frame_stacking), T' = ceil(T1 / subsampling)
+      -> [input dropout]
       -> BiLSTM x num_layers            (B, T', 2 * H)   (H = projection_size or hidden_size; on CPU on
                                         padded frames, see ``bilstm``: packed sequences are ~5x slower
                                         there; on CUDA packed, which cuDNN runs natively)
-      -> linear                         (B, T', C)
+      -> [output dropout] -> linear     (B, T', C)
       -> log-softmax (float32)          (B, T', C), output lengths (B,)
 
 The forward pass is the same in training and evaluation (dropout aside).
@@ -91,9 +92,8 @@ class BiLSTMCTC(nn.Module):
         self.num_classes = num_classes
         self.cnn = None
         lstm_input = input_dim
-        if config.cnn_channels:
-            self.cnn = ConvFrontEnd(input_dim, config.cnn_channels, config.cnn_kernel, config.cnn_height_pool,
-                                    config.cnn_time_pool)
+        if config.conv_blocks:
+            self.cnn = ConvFrontEnd(input_dim, config.conv_blocks)
             lstm_input = self.cnn.output_dim
         self.lstm = nn.LSTM(
             input_size=lstm_input * config.frame_stacking,
@@ -106,6 +106,15 @@ class BiLSTMCTC(nn.Module):
         )
         out_units = config.projection_size or config.hidden_size
         self.output = nn.Linear(2 * out_units, num_classes)
+        self.frozen: tuple[str, ...] = ()  # parts held fixed (see models.parts.freeze) ...
+        self.frozen_modules: tuple[nn.Module, ...] = ()  # ... and their modules, kept in evaluation mode
+
+    def train(self, mode: bool = True) -> "BiLSTMCTC":
+        """Training or evaluation mode; frozen parts stay in evaluation mode (their batch norm statistics fixed)."""
+        super().train(mode)
+        for module in self.frozen_modules:
+            module.eval()
+        return self
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """features (B, T, F), lengths (B,) -> log-probs (B, T', C) float32, out lengths (B,)."""
@@ -116,10 +125,14 @@ class BiLSTMCTC(nn.Module):
             x, lengths = self.cnn(x, lengths)  # (B, T1, F1)
         x = stack_frames(x, self.config.frame_stacking, self.config.subsampling)  # (B, T', F')
         out_lengths = output_lengths(lengths, self.config.subsampling)
+        if self.config.input_dropout > 0:
+            x = nn.functional.dropout(x, self.config.input_dropout, self.training)
         if x.is_cuda:  # cuDNN runs packed sequences natively, all layers and directions in one call
             y = packed_bilstm(self.lstm, x, out_lengths)  # (B, T', 2H)
         else:
             y = mask_frames(bilstm(self.lstm, x, out_lengths), out_lengths, dim=1)  # (B, T', 2H), zero past lengths
+        if self.config.output_dropout > 0:
+            y = nn.functional.dropout(y, self.config.output_dropout, self.training)
         logits = self.output(y)  # (B, T', C)
         return logits.float().log_softmax(dim=-1), out_lengths
 

@@ -1,10 +1,11 @@
 """The training run's data: manifests -> vocabulary -> features (extracted once, validated up
-front) -> normalised training set and dev features, with the CMVN statistics checkpoints carry."""
+front) -> normalised training set and dev features, with the CMVN statistics checkpoints carry
+(and, when fine-tuning, the checkpoint the run starts from: see ``training.finetune``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -15,6 +16,7 @@ from seqlabel.data.vocab import Vocab
 from seqlabel.errors import CheckpointError
 from seqlabel.features import build_extractor
 from seqlabel.features.cmvn import CmvnStats, compute_stats
+from seqlabel.training.finetune import InitSource, check_input_dim, feature_notes, init_record, load_init, resize_vocab
 
 
 @dataclass(frozen=True)
@@ -28,44 +30,55 @@ class TrainData:
     dev_feats: Optional[list[torch.Tensor]]  # each (T, F), normalised
     cmvn: Optional[CmvnStats]
     input_dim: int
+    init: Optional[InitSource] = None  # the checkpoint a new fine-tuning run starts from
+    init_record: Optional[dict[str, Any]] = None  # where the run started (every checkpoint records it)
 
 
 def load_data(config: Config, resumed: Optional[dict], last_path: Path, echo: Callable[[str], None]) -> TrainData:
     """Manifests -> features (extracted once, validated up front) -> normalised datasets."""
     tc = config.train
     train_utts = _drop_long(read_manifest(config.data.train), config.data.max_duration, echo)
-    vocab = _build_vocab(config, train_utts, resumed, last_path)
+    init = load_init(config) if resumed is None else None
+    vocab = _build_vocab(config, train_utts, resumed, last_path, init)
     extractor = build_extractor(config.features)
     train_split = load_split(train_utts, extractor, vocab, config.data.lowercase, "train features", tc.progress)
+    if init is not None:
+        check_input_dim(init, config, train_split.features[0].shape[1])
+        for note in feature_notes(init, config):
+            echo(f"note: {note} differs from train.init_from {init.path}")
     dev_split = None
     if config.data.dev:
         dev_split = load_split(read_manifest(config.data.dev), extractor, vocab, config.data.lowercase,
                                "dev features", tc.progress)
     cmvn = None
     if config.features.cmvn == "global":
-        cmvn = (CmvnStats.from_state(resumed["cmvn"]) if resumed else compute_stats(train_split.features))
+        kept = resumed or (init.state if init is not None and init.state.get("cmvn") else None)
+        cmvn = CmvnStats.from_state(kept["cmvn"]) if kept else compute_stats(train_split.features)
     train_set = SequenceDataset(train_split, normalize(train_split, config.features.cmvn, cmvn),
                                 build_augment(extractor, config.features.cmvn, cmvn), tc.seed)
     dev_feats = normalize(dev_split, config.features.cmvn, cmvn) if dev_split else None
     input_dim = train_set.features[0].shape[1]
     echo(f"train: {len(train_set)} utterances, {sum(train_split.lengths)} frames, {input_dim}-dim features, "
          f"{len(vocab)} classes (blank included); dev: {len(dev_split.utterances) if dev_split else 0} utterances")
-    return TrainData(vocab, train_split, train_set, dev_split, dev_feats, cmvn, input_dim)
+    record = init_record(init, vocab) if init is not None else (resumed or {}).get("init_from")
+    return TrainData(vocab, train_split, train_set, dev_split, dev_feats, cmvn, input_dim, init, record)
 
 
-def _build_vocab(config: Config, train_utts: list, resumed: Optional[dict], resumed_path: Path) -> Vocab:
+def _build_vocab(config: Config, train_utts: list, resumed: Optional[dict], resumed_path: Path,
+                 init: Optional[InitSource]) -> Vocab:
     given = Vocab.load(config.data.vocab, config.data.unit, config.data.word_boundary) if config.data.vocab else None
     if resumed is not None:
         vocab = Vocab.from_state(resumed["vocab"])
-        if given is not None and given != vocab:
+        if given is not None and given != vocab and not resumed.get("init_from"):  # fine-tuning resized it
             raise CheckpointError(f"--resume: {resumed_path} was trained with another vocabulary ({len(vocab)} classes, "
                                   f"unit {vocab.unit}) than data.vocab {config.data.vocab} ({len(given)} classes, unit "
                                   f"{given.unit}); resume with the run's own tokens.txt or train into a new --out")
         return vocab
     if given is not None:
-        return given
+        return given if init is None else resize_vocab(init, given)
     texts = [u.text.lower() if config.data.lowercase else u.text for u in train_utts]
-    return Vocab.build(texts, config.data.unit, config.data.word_boundary, ids=[u.id for u in train_utts])
+    built = Vocab.build(texts, config.data.unit, config.data.word_boundary, ids=[u.id for u in train_utts])
+    return built if init is None else resize_vocab(init, built)
 
 
 def _drop_long(utts: list, max_duration: Optional[float], echo: Callable[[str], None]) -> list:

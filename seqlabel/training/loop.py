@@ -35,6 +35,7 @@ from seqlabel.training import distributed
 from seqlabel.training.checks import PHASE1_NAME, check_run, check_space
 from seqlabel.training.data import TrainData, load_data
 from seqlabel.training.dev import evaluate_split
+from seqlabel.training.finetune import FreezeSchedule, init_weights
 from seqlabel.training.lock import RunLock, check_out_dir
 from seqlabel.training.log import (
     LOG_NAME,
@@ -130,12 +131,13 @@ def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], No
         torch.set_num_threads(config.train.threads)
     data = load_data(config, resumed, last_path, echo)
     learner, sampler = _build_learner(config, data, device)
+    init_weights(learner.model, data.init, data.vocab, echo)  # fine-tuning: the weights of train.init_from
     echo(f"model: {sum(p.numel() for p in learner.model.parameters()):,} parameters; device {device}; "
          f"{len(sampler)} batches per epoch" + (f" on each of {distributed.world_size()} processes"
                                                 if distributed.world_size() > 1 else ""))
     check_space(out_dir, learner.model, config)
     common = {"config": to_dict(config), "vocab": data.vocab.state(), "input_dim": data.input_dim,
-              "cmvn": data.cmvn.state() if data.cmvn else None}
+              "cmvn": data.cmvn.state() if data.cmvn else None, "init_from": data.init_record}
     first_epoch = Progress.from_state(resumed["progress"]).epoch + 1 if resumed else 1
     writer = distributed.on_main("opening TensorBoard's log",
                                  lambda: tensorboard(out_dir, config.train.tensorboard, echo, first_epoch))
@@ -192,13 +194,14 @@ def _write_run_files(run: Run) -> None:
 
 def _run_epochs(run: Run, learner: Learner, progress: Progress) -> None:
     """Epochs up to ``train.max_epochs``, both phases together, until early stopping."""
-    tc = run.config.train
+    tc, freezing = run.config.train, FreezeSchedule(run.config.train)
     for epoch in range(progress.epoch + 1, tc.max_epochs + 1):
         if tc.early_stop_patience > 0 and progress.bad_epochs >= tc.early_stop_patience:
             if not (run.restart and progress.phase == 1):
                 run.echo(f"early stop: no dev improvement for {progress.bad_epochs} epoch(s)")
                 break
             _start_phase2(run, learner, progress)
+        freezing.on_epoch_start(epoch, learner, run.echo)
         stats, seconds = _train_epoch(run, learner, progress, epoch)
         dev_loss, dev_error = _evaluate_dev(run, learner.model)
         improved = _end_epoch(run, learner, progress, epoch, _metric(run, progress, stats, dev_loss, dev_error))
