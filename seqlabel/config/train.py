@@ -37,17 +37,22 @@ class TrainConfig:
     save_every_steps: int = 0  # also write last.pt every this many batches inside an epoch (0: per epoch only)
     max_nonfinite_steps: int = 20  # stop after this many consecutive non-finite batches (0: never)
     max_nonfinite_fraction: float = 0.5  # stop when more than this fraction of an epoch's batches are non-finite
+    # Checkpoint averaging (ESPnet, icefall): at the end, the weights of the average_last last (or best by dev
+    # error) epochs are averaged into avg.pt, used for the test when its dev error is lower than best.pt's
+    average_last: int = 0  # epochs to average (0: off); their weights are kept in epochs/ meanwhile
+    average_select: str = "last"  # last | best (the N epochs of lowest dev error)
 
     def __post_init__(self) -> None:
         check_choice("train.optimizer", self.optimizer, ("adam", "sgd"))
         check_choice("train.amp", self.amp, ("auto", "bf16", "fp16", "off"))
         check_choice("train.weight_noise_phase", self.weight_noise_phase, ("epoch", "restart"))
+        check_choice("train.average_select", self.average_select, ("last", "best"))
         check_positive("train.lr", self.lr)
         check_positive("train.max_epochs", self.max_epochs)
         check_positive("train.batch_frames", self.batch_frames)
         check_positive("train.max_batch_size", self.max_batch_size)
         for name in ("weight_noise", "grad_clip", "weight_decay", "momentum", "threads", "num_workers",
-                     "save_every_steps", "max_nonfinite_steps"):
+                     "save_every_steps", "max_nonfinite_steps", "average_last"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         if not 0 < self.lr_factor < 1:

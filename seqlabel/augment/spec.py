@@ -1,0 +1,102 @@
+"""SpecAugment (Park et al. 2019) on normalised features (T, F): time warping, frequency masks and
+time masks, each a pure function of the features and a ``numpy.random.Generator``.
+
+Features may hold several blocks of the same bins side by side (statics, deltas, delta-deltas:
+F = blocks * bins); a frequency mask covers the same bins in every block, as masking the
+spectrogram before the deltas would. Masked values are ``value``: 0, the mean after CMVN, or the
+utterance's own mean per feature (F,) for features that are not normalised.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+import torch
+
+from seqlabel.config import AudioAugmentConfig
+from seqlabel.errors import ConfigError
+
+Fill = Union[float, torch.Tensor]  # a number, or one value per feature (F,)
+
+
+def time_warp(feats: torch.Tensor, max_shift: int, rng: np.random.Generator) -> torch.Tensor:
+    """(T, F) -> (T, F): a point ``w0`` drawn in [max_shift, T - max_shift) moves by ``w`` in
+    [-max_shift, max_shift]; the frames before it are stretched (linearly interpolated) onto
+    ``w0 + w`` frames, those after onto the rest. Utterances of T <= 2 * max_shift are left as they are."""
+    T = feats.shape[0]
+    if max_shift <= 0 or T <= 2 * max_shift:
+        return feats
+    centre = int(rng.integers(max_shift, T - max_shift))
+    shift = int(rng.integers(-max_shift, max_shift + 1))
+    # centre + shift lies in [0, T]; never 0 or T frames on a side that had some (max_shift < centre < T - max_shift)
+    split = min(max(centre + shift, 1), T - 1)
+    x = feats.t().unsqueeze(0)  # (1, F, T): interpolate along time
+    left = torch.nn.functional.interpolate(x[..., :centre], size=split, mode="linear", align_corners=False)
+    right = torch.nn.functional.interpolate(x[..., centre:], size=T - split, mode="linear", align_corners=False)
+    return torch.cat([left, right], dim=2).squeeze(0).t().contiguous()  # (1, F, T) -> (T, F)
+
+
+def mask_spans(n_positions: int, count: int, max_width: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """``count`` spans [start, start + width) of widths drawn uniformly in [0, max_width] (at most
+    ``n_positions``), starts uniform in [0, n_positions - width]."""
+    spans = []
+    for _ in range(count):
+        width = int(rng.integers(0, min(max_width, n_positions) + 1))
+        start = int(rng.integers(0, n_positions - width + 1))
+        spans.append((start, start + width))
+    return spans
+
+
+def freq_mask(feats: torch.Tensor, count: int, max_width: int, rng: np.random.Generator, blocks: int = 1,
+              value: Fill = 0.0) -> torch.Tensor:
+    """(T, F) with ``count`` bands of bins set to ``value`` in each of ``blocks`` blocks of F / blocks bins."""
+    out = feats.clone()
+    bins = feats.shape[1] // blocks
+    view = out.view(feats.shape[0], blocks, bins)  # (T, blocks, bins)
+    fill = value.view(blocks, bins) if isinstance(value, torch.Tensor) else None  # (blocks, bins)
+    for start, end in mask_spans(bins, count, max_width, rng):
+        view[:, :, start:end] = value if fill is None else fill[:, start:end]
+    return out
+
+
+def time_mask(feats: torch.Tensor, count: int, max_width: int, rng: np.random.Generator, fraction: float = 1.0,
+              value: Fill = 0.0) -> torch.Tensor:
+    """(T, F) with ``count`` runs of frames set to ``value``, each at most ``max_width`` frames and
+    ``fraction`` of T (Park et al.'s upper bound p)."""
+    out = feats.clone()
+    limit = min(max_width, int(fraction * feats.shape[0]))
+    for start, end in mask_spans(feats.shape[0], count, limit, rng):
+        out[start:end] = value
+    return out
+
+
+@dataclass(frozen=True)
+class SpecAugment:
+    """time warp -> frequency masks -> time masks, with the settings of ``features.augment``.
+    ``blocks``: how many copies of the bins the features hold (1 + deltas for audio)."""
+
+    config: AudioAugmentConfig
+    blocks: int = 1
+
+    @classmethod
+    def from_config(cls, config: AudioAugmentConfig, dim: int, blocks: int = 1) -> "SpecAugment":
+        """Checks the mask width against the ``dim`` features it masks."""
+        if dim % blocks:
+            blocks = 1
+        if config.freq_masks and config.freq_width >= dim // blocks:
+            raise ConfigError(f"features.augment.freq_width ({config.freq_width}) must be smaller than the "
+                              f"{dim // blocks} feature bins it masks" + (f" in each of {blocks} delta blocks"
+                                                                          if blocks > 1 else ""))
+        return cls(config, blocks)
+
+    def __call__(self, feats: torch.Tensor, rng: np.random.Generator, value: Fill = 0.0) -> torch.Tensor:
+        """(T, F) -> (T, F)."""
+        c = self.config
+        if c.time_warp:
+            feats = time_warp(feats, c.time_warp, rng)
+        if c.freq_masks:
+            feats = freq_mask(feats, c.freq_masks, c.freq_width, rng, self.blocks, value)
+        if c.time_masks:
+            feats = time_mask(feats, c.time_masks, c.time_width, rng, c.time_fraction, value)
+        return feats
