@@ -30,7 +30,7 @@ from seqlabel.scoring.metrics import RATE_NAMES
 from seqlabel.scoring.report import summary_line
 from seqlabel.types import ErrorStats, Hypothesis
 
-__all__ = ["CompareReport", "EvalReport", "align", "compare_files", "decode", "evaluate", "export", "plot_curves",
+__all__ = ["CompareReport", "EvalReport", "align", "average", "compare_files", "crossval", "decode", "evaluate", "export", "plot_curves",
            "plot_posteriorgram", "prepare", "score_files", "train", "train_lm", "tune", "TuneReport", "write_reports"]
 
 
@@ -57,6 +57,30 @@ def train(config: Config | str | Path, out_dir: str | Path, overrides: Sequence[
         echo(f"test ({cfg.data.test}): {report.summary()}")
         result = type(result)(**{**result.__dict__, "test": report.tokens})
     return result
+
+
+def average(checkpoints: Sequence[str | Path], out: str | Path) -> Path:
+    """Average the weights of checkpoints of one model (same model and feature config, vocabulary and
+    CMVN statistics) into ``out``, a checkpoint like the first; see ``seqlabel.training.averaging``."""
+    from seqlabel.training.averaging import average_checkpoints
+
+    return average_checkpoints(checkpoints, out)
+
+
+def crossval(config: Config | str | Path, out_dir: str | Path, folds: int, pool: Sequence[str | Path] = (),
+             by: str = "speaker", dev_fraction: float = 0.1, overrides: Sequence[str] = (),
+             echo: Callable[[str], None] = print):
+    """Cross-validation by speaker: ``folds`` models, each trained (as ``train``, into ``out_dir/fold-k``)
+    with a disjoint group of speakers of ``pool`` held out and evaluated on them; returns the per-fold
+    and pooled scores (``CrossvalReport``). ``pool`` defaults to data.train + data.dev, never data.test.
+    See ``seqlabel.training.crossval``."""
+    from seqlabel.training.crossval import run_crossval
+
+    if by != "speaker":
+        raise ConfigError(f"crossval folds are made by speaker; got by={by!r}")
+    cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
+    return run_crossval(cfg, out_dir, folds, lambda c, out, resume: train(c, out, resume=resume, echo=echo),
+                        pool, dev_fraction, echo)
 
 
 def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path] = None,
