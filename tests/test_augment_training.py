@@ -66,6 +66,17 @@ def test_augmentation_is_seeded_by_seed_epoch_and_item(corpus) -> None:
     assert all(f.shape[1] == plain[0].shape[1] for f in first)
 
 
+def test_a_batch_augmented_at_once_equals_its_items_one_by_one(corpus) -> None:
+    ds = dataset(corpus, AUGMENT)
+    ds.set_epoch(3)
+    indices = [5, 0, 7, 2, 11, 3]
+    batch = ds.__getitems__(indices)  # what the DataLoader calls
+    assert [i for i, _, _ in batch] == indices
+    for (i, feats, target), single in zip(batch, (ds[i] for i in indices)):
+        assert feats.shape == single[1].shape and torch.allclose(feats, single[1], atol=1e-4)
+        assert torch.equal(target, single[2])
+
+
 def test_lengths_the_sampler_sees_are_those_the_items_have(corpus) -> None:
     ds = dataset(corpus, {"speed": [0.8, 1.0, 1.25]})
     for epoch in (1, 2):

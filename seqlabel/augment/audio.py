@@ -17,7 +17,7 @@ import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -38,10 +38,31 @@ def speed_perturb(wave: torch.Tensor, factor: float, sample_rate: int) -> torch.
     ``factor * sample_rate`` is rounded to a whole number of Hz; the pair is reduced by their greatest
     common divisor (0.9 at 16 kHz: 9 -> 10). The filter is built once per factor: ``torchaudio.transforms.Resample``
     keeps the kernel that ``resample`` rebuilds on every call (same samples within 2e-6)."""
-    source_rate = int(round(factor * sample_rate))
-    if source_rate == sample_rate:
-        return wave
-    return _resampler(source_rate, sample_rate)(wave)
+    return speed_perturb_many([wave], [factor], sample_rate)[0]
+
+
+def speed_perturb_many(waves: Sequence[torch.Tensor], factors: Sequence[float], sample_rate: int) -> list[torch.Tensor]:
+    """``speed_perturb`` of several waveforms: those of one factor are resampled together, zero-padded
+    to (B, N_max) (the padding only meets the filter's own zero padding), each cut to its length.
+    A waveform at factor 1.0 is returned as it is (the same tensor)."""
+    out = list(waves)
+    by_factor: dict[int, list[int]] = {}
+    for i, factor in enumerate(factors):
+        source_rate = int(round(factor * sample_rate))
+        if source_rate != sample_rate:
+            by_factor.setdefault(source_rate, []).append(i)
+    for source_rate, indices in by_factor.items():
+        padded = torch.nn.utils.rnn.pad_sequence([waves[i] for i in indices], batch_first=True)  # (B, N_max)
+        resampled = _resampler(source_rate, sample_rate)(padded)  # (B, N'_max)
+        for row, i in zip(resampled, indices):
+            out[i] = row[: resampled_length(waves[i].numel(), source_rate, sample_rate)]
+    return out
+
+
+def resampled_length(n: int, source_rate: int, target_rate: int) -> int:
+    """Samples of ``n`` resampled from ``source_rate`` to ``target_rate``, as torchaudio counts them."""
+    g = math.gcd(source_rate, target_rate)
+    return math.ceil(target_rate // g * n / (source_rate // g))
 
 
 @functools.lru_cache(maxsize=64)
@@ -49,31 +70,57 @@ def _resampler(source_rate: int, target_rate: int) -> torchaudio.transforms.Resa
     return torchaudio.transforms.Resample(source_rate, target_rate)
 
 
-def coloured_noise(n: int, slope: float, rng: np.random.Generator) -> torch.Tensor:
-    """(n,) float32 Gaussian noise of unit RMS whose power spectrum falls as 1 / f^slope (f > 0).
+def noise_size(n: int) -> int:
+    """White samples drawn for ``n`` samples of coloured noise: the next power of two (an FFT of a
+    length with large prime factors is many times slower)."""
+    return 1 << max(n - 1, 1).bit_length()
 
-    White noise shaped in the frequency domain: each rFFT bin is scaled by f^(-slope / 2); the DC bin
-    is removed (brown noise would otherwise wander off). Made at the next power of two and cut to ``n``
-    (an FFT of a length with large prime factors is many times slower)."""
-    size = 1 << max(n - 1, 1).bit_length()
-    spectrum = np.fft.rfft(rng.standard_normal(size))
+
+def coloured_noise(n: int, slope: float, rng: np.random.Generator) -> torch.Tensor:
+    """(n,) float32 Gaussian noise of unit RMS whose power spectrum falls as 1 / f^slope (f > 0)."""
+    return shape_noise(rng.standard_normal((1, noise_size(n))), np.array([slope]), [n])[0]
+
+
+def shape_noise(white: np.ndarray, slopes: np.ndarray, lengths: Sequence[int]) -> list[torch.Tensor]:
+    """White noise (B, S) -> B coloured noises (n_b,) of unit RMS: each rFFT bin scaled by f^(-slope_b / 2),
+    the DC bin removed (brown noise would otherwise wander off), cut to n_b <= S and centred."""
+    size = white.shape[1]
     freqs = np.fft.rfftfreq(size)
-    scale = np.zeros_like(freqs)
-    scale[1:] = freqs[1:] ** (-slope / 2.0)
-    noise = np.fft.irfft(spectrum * scale, n=size)[:n]
-    noise -= noise.mean()
-    rms = float(np.sqrt(np.mean(noise ** 2)))
-    return torch.from_numpy((noise / rms if rms > 0 else noise).astype(np.float32))
+    scale = np.zeros((len(slopes), freqs.size))
+    scale[:, 1:] = freqs[1:] ** (-np.asarray(slopes)[:, None] / 2.0)  # (B, S / 2 + 1)
+    noise = np.fft.irfft(np.fft.rfft(white, axis=1) * scale, n=size, axis=1)
+    out = []
+    for row, n in zip(noise, lengths):
+        piece = row[:n] - row[:n].mean()
+        rms = float(np.sqrt(np.mean(piece ** 2)))
+        out.append(torch.from_numpy((piece / rms if rms > 0 else piece).astype(np.float32)))
+    return out
 
 
 def add_noise(wave: torch.Tensor, noise: torch.Tensor, snr_db: float) -> torch.Tensor:
     """(N,) + (N,) noise scaled so that ``10 log10(|wave|^2 / |scaled noise|^2) = snr_db``."""
-    if noise.shape != wave.shape:
-        raise ValueError(f"noise must have the waveform's shape {tuple(wave.shape)}, got {tuple(noise.shape)}")
-    if float(noise.pow(2).sum()) == 0.0 or float(wave.pow(2).sum()) == 0.0:
-        return wave  # silence in, or no noise: nothing to scale against
-    mixed = torchaudio.functional.add_noise(wave.unsqueeze(0), noise.unsqueeze(0), torch.tensor([float(snr_db)]))
-    return mixed.squeeze(0)
+    return add_noise_many([wave], [noise], [snr_db])[0]
+
+
+def add_noise_many(waves: Sequence[torch.Tensor], noises: Sequence[torch.Tensor], snrs: Sequence[float]
+                   ) -> list[torch.Tensor]:
+    """``add_noise`` of several pairs in one call of ``torchaudio.functional.add_noise`` (zero-padded to
+    (B, N_max), energies over each one's length). Silence, or silent noise, is returned as it is."""
+    for wave, noise in zip(waves, noises):
+        if noise.shape != wave.shape:
+            raise ValueError(f"noise must have the waveform's shape {tuple(wave.shape)}, got {tuple(noise.shape)}")
+    out = list(waves)
+    mix = [i for i, (w, n) in enumerate(zip(waves, noises)) if float(n.pow(2).sum()) > 0 and float(w.pow(2).sum()) > 0]
+    if not mix:
+        return out
+    lengths = torch.tensor([waves[i].numel() for i in mix])
+    mixed = torchaudio.functional.add_noise(
+        torch.nn.utils.rnn.pad_sequence([waves[i] for i in mix], batch_first=True),  # (B, N_max)
+        torch.nn.utils.rnn.pad_sequence([noises[i] for i in mix], batch_first=True),
+        torch.tensor([float(snrs[i]) for i in mix]), lengths)
+    for row, i, n in zip(mixed, mix, lengths.tolist()):
+        out[i] = row[:n]
+    return out
 
 
 def apply_gain(wave: torch.Tensor, gain_db: float) -> torch.Tensor:
@@ -128,10 +175,26 @@ class NoiseFiles:
 
 
 @dataclass(frozen=True)
+class Draw:
+    """What one item's generator drew: its speed factor and length after it, the noise (SNR and, for
+    generated noise, its slope and white samples; for files, the segment) and the gain."""
+
+    factor: float
+    length: int  # samples after the speed change
+    snr: Optional[float] = None  # None: no noise
+    slope: float = 0.0
+    white: Optional[np.ndarray] = None  # (noise_size(length),)
+    segment: Optional[torch.Tensor] = None  # (length,) from a noise file
+    gain_db: float = 0.0
+
+
+@dataclass(frozen=True)
 class WavePerturb:
     """speed -> additive noise -> gain with the ranges of ``features.augment`` (each switched off by its
-    default). Draws, in this order: the speed factor, whether to add noise, its SNR, its slope or segment,
-    the gain. ``copy`` >= 0 with ``speed_copies`` picks the factor ``speed[copy]`` instead of drawing it."""
+    default). An item's generator draws, in this order: the speed factor, whether to add noise, its SNR,
+    its slope and white samples (or a file segment), the gain. ``copy`` with ``speed_copies`` picks the
+    factor ``speed[copy]`` instead of drawing it. ``many`` perturbs a batch: each item draws from its own
+    generator, the arithmetic runs on the batch."""
 
     config: AudioAugmentConfig
     sample_rate: int
@@ -149,17 +212,44 @@ class WavePerturb:
             return 1.0
         return c.speed[copy] if c.speed_copies else c.speed[int(rng.integers(len(c.speed)))]
 
-    def __call__(self, wave: torch.Tensor, rng: np.random.Generator, copy: int = 0) -> torch.Tensor:
-        """(N,) -> (N',) perturbed waveform (N' = N unless the speed changed)."""
+    def draw(self, n: int, rng: np.random.Generator, copy: int = 0) -> Draw:
+        """The draws for a waveform of ``n`` samples."""
         c = self.config
-        wave = speed_perturb(wave, self.speed_factor(rng, copy), self.sample_rate)
+        factor = self.speed_factor(rng, copy)
+        length = resampled_length(n, int(round(factor * self.sample_rate)), self.sample_rate)
+        snr, slope, white, segment = None, 0.0, None, None
         if c.noise_prob > 0 and rng.uniform() < c.noise_prob:
             snr = rng.uniform(*c.noise_snr)
             if self.noise_files is not None:
-                noise = self.noise_files.segment(wave.numel(), rng)
+                segment = self.noise_files.segment(length, rng)
             else:
-                noise = coloured_noise(wave.numel(), rng.uniform(*c.noise_slope), rng)
-            wave = add_noise(wave, noise, snr)
-        if c.gain_db > 0:
-            wave = apply_gain(wave, rng.uniform(-c.gain_db, c.gain_db))
-        return wave
+                slope = rng.uniform(*c.noise_slope)
+                white = rng.standard_normal(noise_size(length))
+        gain = rng.uniform(-c.gain_db, c.gain_db) if c.gain_db > 0 else 0.0
+        return Draw(factor, length, snr, slope, white, segment, gain)
+
+    def __call__(self, wave: torch.Tensor, rng: np.random.Generator, copy: int = 0) -> torch.Tensor:
+        """(N,) -> (N',) perturbed waveform (N' = N unless the speed changed; ``wave`` itself when
+        nothing was drawn)."""
+        return self.many([wave], [rng], [copy])[0]
+
+    def many(self, waves: Sequence[torch.Tensor], rngs: Sequence[np.random.Generator],
+             copies: Sequence[int]) -> list[torch.Tensor]:
+        """``__call__`` of several waveforms, each with its generator and copy."""
+        draws = [self.draw(w.numel(), rng, copy) for w, rng, copy in zip(waves, rngs, copies)]
+        out = speed_perturb_many(waves, [d.factor for d in draws], self.sample_rate)
+        noisy = [i for i, d in enumerate(draws) if d.snr is not None]
+        noises = {i: draws[i].segment for i in noisy if draws[i].segment is not None}
+        by_size: dict[int, list[int]] = {}
+        for i in noisy:
+            if draws[i].white is not None:
+                by_size.setdefault(draws[i].white.size, []).append(i)
+        for indices in by_size.values():  # generated noise, shaped together per FFT size
+            shaped = shape_noise(np.stack([draws[i].white for i in indices]),
+                                 np.array([draws[i].slope for i in indices]), [draws[i].length for i in indices])
+            noises.update(zip(indices, shaped))
+        if noisy:
+            mixed = add_noise_many([out[i] for i in noisy], [noises[i] for i in noisy], [draws[i].snr for i in noisy])
+            for i, wave in zip(noisy, mixed):
+                out[i] = wave
+        return [apply_gain(w, d.gain_db) if d.gain_db else w for w, d in zip(out, draws)]

@@ -29,12 +29,14 @@ def time_warp(feats: torch.Tensor, max_shift: int, rng: np.random.Generator) -> 
         return feats
     centre = int(rng.integers(max_shift, T - max_shift))
     shift = int(rng.integers(-max_shift, max_shift + 1))
-    # centre + shift lies in [0, T]; never 0 or T frames on a side that had some (max_shift < centre < T - max_shift)
-    split = min(max(centre + shift, 1), T - 1)
-    x = feats.t().unsqueeze(0)  # (1, F, T): interpolate along time
-    left = torch.nn.functional.interpolate(x[..., :centre], size=split, mode="linear", align_corners=False)
-    right = torch.nn.functional.interpolate(x[..., centre:], size=T - split, mode="linear", align_corners=False)
-    return torch.cat([left, right], dim=2).squeeze(0).t().contiguous()  # (1, F, T) -> (T, F)
+    split = min(max(centre + shift, 1), T - 1)  # output frame where input frame ``centre`` lands
+    t = np.arange(T, dtype=np.float64)
+    source = np.where(t < split, t * centre / split, centre + (t - split) * (T - 1 - centre) / max(T - 1 - split, 1))
+    low = np.minimum(source.astype(np.int64), T - 1)  # (T,) left neighbour of each source position
+    high = np.minimum(low + 1, T - 1)
+    w = torch.from_numpy((source - low).astype(np.float32)).unsqueeze(1)  # (T, 1)
+    left = feats[torch.from_numpy(low)]
+    return left + (feats[torch.from_numpy(high)] - left) * w
 
 
 def mask_spans(n_positions: int, count: int, max_width: int, rng: np.random.Generator) -> list[tuple[int, int]]:

@@ -32,7 +32,9 @@ def load_waveforms(utts: Sequence[Utterance], extractor: AudioFeatures, progress
 @dataclass(frozen=True)
 class SpeechAugment:
     """Features of a perturbed copy of the utterance's waveform, normalised with ``stats`` (None: as they
-    are). An item whose draw changes nothing (speed 1.0, no noise, no gain) keeps its given features."""
+    are). An item whose draw changes nothing (speed 1.0, no noise, no gain) keeps its given features.
+    ``many`` does a batch at once: the waveforms of a batch go through the perturbation and the
+    filterbank together (per-call costs dominate short utterances otherwise)."""
 
     perturb: WavePerturb
     extractor: AudioFeatures
@@ -44,14 +46,24 @@ class SpeechAugment:
         return 1.0 / self.perturb.speed_factor(rng, copy)
 
     def __call__(self, utt: Utterance, feats: torch.Tensor, rng: np.random.Generator, copy: int = 0) -> torch.Tensor:
-        wave = self.waveforms.get(utt.id)
-        if wave is None:  # not a training utterance: read it (kept out of the cache)
-            wave = load_audio(utt, self.extractor.config.sample_rate, self.extractor.config.resample)
-        perturbed = self.perturb(wave, rng, copy)
-        if perturbed is wave:
-            return feats
-        raw = self.extractor.from_waveforms([perturbed], [utt])[0]
-        return self.stats.apply(raw) if self.stats is not None else raw
+        return self.many([utt], [feats], [rng], [copy])[0]
+
+    def many(self, utts: Sequence[Utterance], feats: Sequence[torch.Tensor], rngs: Sequence[np.random.Generator],
+             copies: Sequence[int]) -> list[torch.Tensor]:
+        """(T_i, F) normalised features of several items, each drawn from its own generator."""
+        c = self.extractor.config
+        waves = [self.waveforms[u.id] if u.id in self.waveforms else load_audio(u, c.sample_rate, c.resample)
+                 for u in utts]
+        perturbed = self.perturb.many(waves, rngs, copies)
+        out = list(feats)
+        changed = [i for i, (w, p) in enumerate(zip(waves, perturbed)) if p is not w]
+        if changed:
+            raw = self.extractor.from_waveforms([perturbed[i] for i in changed], [utts[i] for i in changed])
+            if self.stats is not None:
+                raw = list(self.stats.apply(torch.cat(raw)).split([r.shape[0] for r in raw]))
+            for i, r in zip(changed, raw):
+                out[i] = r
+        return out
 
 
 @dataclass(frozen=True)
@@ -69,7 +81,12 @@ class MaskAugment:
         return getattr(self.first, "length_scale", None)
 
     def __call__(self, utt: Utterance, feats: torch.Tensor, rng: np.random.Generator, copy: int = 0) -> torch.Tensor:
+        return self.many([utt], [feats], [rng], [copy])[0]
+
+    def many(self, utts: Sequence[Utterance], feats: Sequence[torch.Tensor], rngs: Sequence[np.random.Generator],
+             copies: Sequence[int]) -> list[torch.Tensor]:
         if self.first is not None:
-            feats = self.first(utt, feats, rng, copy)  # type: ignore[operator]
-        value = 0.0 if self.normalised else feats.mean(dim=0)
-        return self.masks(feats, rng, value)
+            many = getattr(self.first, "many", None)
+            feats = many(utts, feats, rngs, copies) if many is not None else [
+                self.first(u, f, r, c) for u, f, r, c in zip(utts, feats, rngs, copies)]  # type: ignore[operator]
+        return [self.masks(f, r, 0.0 if self.normalised else f.mean(dim=0)) for f, r in zip(feats, rngs)]

@@ -149,9 +149,24 @@ class SequenceDataset(Dataset):
         copy, j = divmod(i, len(self.features))
         feats = self.features[j]
         if self.augment is not None:
-            rng = np.random.default_rng([self.seed, self.epoch, i])
-            feats = self.augment(self.split.utterances[j], feats, rng, copy)
+            feats = self.augment(self.split.utterances[j], feats, self._rng(i), copy)
         return i, feats, self.targets[j]
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[int, torch.Tensor, torch.Tensor]]:
+        """A batch of items (the DataLoader calls this when it exists): an augmentation with ``many``
+        processes the batch at once, each item still drawing from its own generator (results equal the
+        items one by one's up to float rounding)."""
+        many = getattr(self.augment, "many", None)
+        if many is None:
+            return [self[i] for i in indices]
+        n = len(self.features)
+        js = [i % n for i in indices]
+        feats = many([self.split.utterances[j] for j in js], [self.features[j] for j in js],
+                     [self._rng(i) for i in indices], [i // n for i in indices])
+        return [(i, f, self.targets[j]) for i, j, f in zip(indices, js, feats)]
+
+    def _rng(self, i: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, i])
 
     def collate(self, items: list[tuple[int, torch.Tensor, torch.Tensor]]) -> Batch:
         n = len(self.features)
