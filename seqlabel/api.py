@@ -30,8 +30,9 @@ from seqlabel.scoring.metrics import RATE_NAMES
 from seqlabel.scoring.report import summary_line
 from seqlabel.types import ErrorStats, Hypothesis
 
-__all__ = ["CompareReport", "EvalReport", "align", "average", "compare_files", "crossval", "decode", "evaluate", "export", "plot_curves",
-           "plot_posteriorgram", "prepare", "score_files", "train", "train_lm", "tune", "TuneReport", "write_reports"]
+__all__ = ["CompareReport", "EvalReport", "align", "average", "compare_files", "crossval", "decode", "evaluate",
+           "export", "plot_curves", "plot_posteriorgram", "prepare", "score_files", "train", "train_lm", "tune",
+           "TuneReport", "write_reports"]
 
 
 def prepare(corpus: str, data_dir: Optional[str | Path] = None, out_dir: Optional[str | Path] = None,
@@ -69,7 +70,7 @@ def average(checkpoints: Sequence[str | Path], out: str | Path) -> Path:
 
 def crossval(config: Config | str | Path, out_dir: str | Path, folds: int, pool: Sequence[str | Path] = (),
              by: str = "speaker", dev_fraction: float = 0.1, overrides: Sequence[str] = (),
-             echo: Callable[[str], None] = print):
+             echo: Callable[[str], None] = print, dev_speakers: int = 0):
     """Cross-validation by speaker: ``folds`` models, each trained (as ``train``, into ``out_dir/fold-k``)
     with a disjoint group of speakers of ``pool`` held out and evaluated on them; returns the per-fold
     and pooled scores (``CrossvalReport``). ``pool`` defaults to data.train + data.dev, never data.test.
@@ -80,7 +81,7 @@ def crossval(config: Config | str | Path, out_dir: str | Path, folds: int, pool:
         raise ConfigError(f"crossval folds are made by speaker; got by={by!r}")
     cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
     return run_crossval(cfg, out_dir, folds, lambda c, out, resume: train(c, out, resume=resume, echo=echo),
-                        pool, dev_fraction, echo)
+                        pool, dev_fraction, dev_speakers, echo)
 
 
 def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path] = None,

@@ -115,16 +115,19 @@ def average(checkpoints: tuple[Path, ...], out: Path) -> None:
                    "never data.test].")
 @click.option("--dev-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
               show_default=True, help="Share of each training speaker's utterances kept as the fold's dev set.")
+@click.option("--dev-speakers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Instead, hold out this many whole training speakers as each fold's dev set, so that early "
+                   "stopping follows unseen speakers too.")
 @click.option("-o", "--override", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Dotted config override, e.g. -o train.max_epochs=20 (repeatable).")
 @_friendly
 def crossval(config: Path, by: str, folds: int, out_dir: Path, pool: tuple[Path, ...], dev_fraction: float,
-             overrides: tuple[str, ...]) -> None:
+             dev_speakers: int, overrides: tuple[str, ...]) -> None:
     """Cross-validate CONFIG by speaker: train one model per fold with its speakers held out, score it on them,
     and print every fold's error rate, their mean, spread and worst, and the pooled rate with its 95% CI."""
     from seqlabel import api
 
-    report = api.crossval(config, out_dir, folds, pool, by, dev_fraction, overrides, echo=click.echo)
+    report = api.crossval(config, out_dir, folds, pool, by, dev_fraction, overrides, click.echo, dev_speakers)
     click.echo(report.table())
     click.echo(f"wrote {out_dir / 'summary.json'} and {out_dir / 'summary.txt'}")
 

@@ -34,7 +34,8 @@ def features_config(augment: dict, **extra) -> dict:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tones")
-    return {"train": tone_corpus(root, TEXTS, "tr", ("s1", "s2")), "dev": tone_corpus(root, ["abc", "ba"], "dv", ("s3",))}
+    return {"train": tone_corpus(root, TEXTS, "tr", ("s1", "s2")),
+            "dev": tone_corpus(root, ["abc", "ba"], "dv", ("s3",))}
 
 
 def dataset(corpus: dict[str, Path], augment: dict, seed: int = 1, cmvn: str = "global") -> SequenceDataset:
@@ -42,8 +43,8 @@ def dataset(corpus: dict[str, Path], augment: dict, seed: int = 1, cmvn: str = "
     extractor = build_extractor(config.features)
     split = load_split(read_manifest(corpus["train"]), extractor, None, progress=False)
     stats = compute_stats(split.features) if cmvn == "global" else None
-    return SequenceDataset(split, normalize(split, cmvn, stats),
-                           build_augment(extractor, cmvn, stats, split.utterances), seed, config.features.augment.copies)
+    augment = build_augment(extractor, cmvn, stats, split.utterances)
+    return SequenceDataset(split, normalize(split, cmvn, stats), augment, seed, config.features.augment.copies)
 
 
 def items(ds: SequenceDataset, epoch: int) -> list[torch.Tensor]:
@@ -149,6 +150,7 @@ def test_per_speaker_cmvn_takes_the_masks_but_not_waveform_changes(corpus) -> No
     ({"augment": {"speed": "0.9"}}, "features.augment.speed must be a list of numbers"),
     ({"augment": {"noise_snr": [20, 5]}}, "noise_snr must be [low, high] with low <= high"),
     ({"augment": {"noise_prob": 1.5}}, "noise_prob must be in [0, 1]"),
+    ({"augment": {"noise_dir": "noise/"}}, "noise_dir is set (noise/) but features.augment.noise_prob is 0"),
     ({"augment": {"time_masks": 2}}, "time_masks is 2 but features.augment.time_width is 0"),
     ({"augment": {"time_fraction": 0}}, "time_fraction must be in (0, 1]"),
     ({"augment": {"noise_slop": [0, 1]}}, "did you mean 'features.augment.noise_slope'"),
@@ -160,5 +162,6 @@ def test_bad_augment_settings_are_refused_with_the_key(features: dict, fragment:
 
 
 def test_a_mask_wider_than_the_features_is_refused_before_training(corpus) -> None:
-    with pytest.raises(ConfigError, match=r"freq_width \(20\) must be smaller than the 20 feature bins it masks in each of 2 delta blocks"):
+    with pytest.raises(ConfigError, match=r"freq_width \(20\) must be smaller than the 20 feature bins it masks "
+                                          r"in each of 2 delta blocks"):
         dataset(corpus, {"freq_masks": 1, "freq_width": 20})

@@ -49,6 +49,11 @@ def test_each_training_speaker_gives_a_fraction_of_its_utterances_to_dev() -> No
     assert per_speaker == {"ann": 4, "bob": 1}  # at least one, never all (cy keeps its only utterance)
     assert sorted(u.id for u in train + dev) == sorted(u.id for u in pool) and not {u.id for u in train} & {
         u.id for u in dev}
+    train, dev = split_dev(pool, 0.1, seed=0, speakers=1)  # or whole speakers: dev speakers are unseen too
+    assert len({speaker_of(u) for u in dev}) == 1 and not {speaker_of(u) for u in train} & {speaker_of(u) for u in dev}
+    assert len(train) + len(dev) == len(pool)
+    with pytest.raises(ConfigError, match="--dev-speakers 3 leaves no training speaker"):
+        split_dev(pool, 0.1, seed=0, speakers=3)
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +126,5 @@ def test_the_pool_can_be_named_and_is_checked(config: Path, tmp_path: Path) -> N
                    "--pool", settings["data"]["train"]), "holds utterance ids twice")
     refused(invoke("crossval", config, "--folds", 2, "--out", tmp_path / "c", "--pool", settings["data"]["test"]),
             "--folds 2 is more than the 1 speakers")
+    refused(invoke("crossval", config, "--folds", 2, "--out", tmp_path / "d", "--dev-speakers", 2),
+            "--dev-speakers 2 leaves no training speaker")

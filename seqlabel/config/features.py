@@ -115,6 +115,9 @@ class AudioAugmentConfig:
             raise ConfigError("features.augment.speed_copies needs speed factors, e.g. speed: [0.9, 1.0, 1.1]")
         if not 0.0 <= self.noise_prob <= 1.0:
             raise ConfigError(f"features.augment.noise_prob must be in [0, 1], got {self.noise_prob}")
+        if self.noise_dir and self.noise_prob == 0:
+            raise ConfigError(f"features.augment.noise_dir is set ({self.noise_dir}) but features.augment.noise_prob "
+                              "is 0, so no noise would be added; set noise_prob (e.g. 0.5) or remove noise_dir")
         if self.noise_slope[0] < 0:
             raise ConfigError(f"features.augment.noise_slope must be >= 0 (0 white, 1 pink, 2 brown), "
                               f"got {self.noise_slope}")

@@ -9,8 +9,11 @@ leave-one-speaker-out. Every speaker is held out exactly once.
 
 Dev set of a fold (``split_dev``), for early stopping and the learning-rate schedule: a fraction
 (``dev_fraction``, default 0.1) of each training speaker's utterances, drawn with the seed, at least
-one per speaker; the rest trains. The held-out speakers are never seen before their test, not even
-by early stopping (the dev error is therefore optimistic: its speakers are trained on).
+one per speaker; the rest trains. Its speakers are trained on, so its error is optimistic and may
+stop falling long before the held-out speakers' does (with few speakers it is near 0). With
+``dev_speakers`` N > 0, N whole training speakers (drawn with the seed) form the dev set instead:
+early stopping then follows unseen speakers too, at the cost of N fewer training speakers. Either
+way the held-out speakers are never seen before their test, not even by early stopping.
 
     DIR/crossval.json      the settings; a rerun with other settings is refused
     DIR/tokens.txt         one vocabulary for every fold, from the pool's transcripts (unless data.vocab)
@@ -66,14 +69,22 @@ def speaker_folds(utts: Sequence[Utterance], folds: int, seed: int) -> list[list
     return [sorted(g) for g in groups]
 
 
-def split_dev(utts: Sequence[Utterance], fraction: float, seed: int) -> tuple[list[Utterance], list[Utterance]]:
-    """(train, dev): ``fraction`` of each speaker's utterances (at least one, not all) drawn for dev."""
+def split_dev(utts: Sequence[Utterance], fraction: float, seed: int,
+              speakers: int = 0) -> tuple[list[Utterance], list[Utterance]]:
+    """(train, dev): ``fraction`` of each speaker's utterances (at least one, not all) drawn for dev; or,
+    with ``speakers`` > 0, all the utterances of that many speakers drawn for dev."""
     if not 0.0 < fraction < 1.0:
         raise ConfigError(f"the dev fraction must be in (0, 1), got {fraction}")
     by_speaker: dict[str, list[int]] = {}
     for i, u in enumerate(utts):
         by_speaker.setdefault(speaker_of(u), []).append(i)
     rng = np.random.default_rng(seed)
+    if speakers > 0:
+        if speakers >= len(by_speaker):
+            raise ConfigError(f"--dev-speakers {speakers} leaves no training speaker: a fold trains on "
+                              f"{len(by_speaker)} speakers; use fewer dev speakers, more folds, or --dev-speakers 0")
+        chosen = {s for s in rng.permutation(sorted(by_speaker))[:speakers]}
+        return ([u for u in utts if speaker_of(u) not in chosen], [u for u in utts if speaker_of(u) in chosen])
     dev: set[int] = set()
     for spk in sorted(by_speaker):
         indices = by_speaker[spk]
@@ -146,7 +157,7 @@ class CrossvalReport:
 
 
 def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn,
-                 pool: Sequence[str | Path] = (), dev_fraction: float = 0.1,
+                 pool: Sequence[str | Path] = (), dev_fraction: float = 0.1, dev_speakers: int = 0,
                  echo: Callable[[str], None] = print) -> CrossvalReport:
     """Train and score ``folds`` speaker-disjoint folds of ``pool`` (default: the config's data.train and
     data.dev manifests, never data.test) one after the other; see the module docstring."""
@@ -162,16 +173,19 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
     seed = config.train.seed
     groups = speaker_folds(utts, folds, seed)
     _claim(out, {"by": "speaker", "folds": folds, "seed": seed, "dev_fraction": dev_fraction,
-                 "pool": [str(m.resolve()) for m in manifests], "config": to_dict(config)})
+                 "dev_speakers": dev_speakers, "pool": [str(m.resolve()) for m in manifests],
+                 "config": to_dict(config)})
     config = _with_vocab(config, utts, out)
     results = []
     for k, held_out in enumerate(groups, 1):
         fold_dir = out / f"fold-{k}"
         test = [u for u in utts if speaker_of(u) in held_out]
         if not (fold_dir / "done.json").exists():
-            rest, dev = split_dev([u for u in utts if speaker_of(u) not in held_out], dev_fraction, seed + k)
+            rest, dev = split_dev([u for u in utts if speaker_of(u) not in held_out], dev_fraction, seed + k,
+                                  dev_speakers)
             echo(f"fold {k} of {folds}: holding out {', '.join(held_out)} ({len(test)} utterances); training on "
-                 f"{len(rest)} utterances of {len({speaker_of(u) for u in rest})} speakers, dev {len(dev)}")
+                 f"{len(rest)} utterances of {len({speaker_of(u) for u in rest})} speakers, dev {len(dev)} "
+                 f"({', '.join(sorted({speaker_of(u) for u in dev}))})")
             resume = (fold_dir / "last.pt").exists()
             if fold_dir.exists() and not resume:
                 shutil.rmtree(fold_dir)  # a fold stopped before its first checkpoint starts afresh
