@@ -22,6 +22,7 @@ its maximum resident set size from ``wait4``.
 
     python benchmarks/bench_train.py                              # AN4 (or synthetic), 120 utterances
     python benchmarks/bench_train.py --corpus fsdd --utterances 400 --rounds 5
+    python benchmarks/bench_train.py --corpus fsdd --utterances 400 --hidden 128 --stacking 2   # fsdd.yaml's model
     python benchmarks/bench_train.py --rss-budgets 5000,20000 --json train.json
 """
 from __future__ import annotations
@@ -65,7 +66,8 @@ def make_config(manifest: Path, args: argparse.Namespace, cache_dir: Path, batch
         "data": {"train": str(manifest), "unit": "char"},
         "features": {"preset": "graves2013", "sample_rate": SAMPLE_RATES.get(args.corpus, 16000), "cmvn": "global",
                      "cache_dir": str(cache_dir), "augment": augment or {}},
-        "model": {"num_layers": args.layers, "hidden_size": args.hidden},
+        "model": {"num_layers": args.layers, "hidden_size": args.hidden, "frame_stacking": args.stacking,
+                  "subsampling": args.stacking},
         "train": {"max_epochs": 1, "batch_frames": batch_frames or args.batch_frames,
                   "max_batch_size": args.max_batch_size, "lr": 1e-3, "device": "cpu", "amp": "off",
                   "threads": args.threads, "tensorboard": False, "early_stop_patience": 0, "seed": 1},
@@ -144,6 +146,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     ap.add_argument("--rounds", type=int, default=3, help="epochs of each row, interleaved")
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--hidden", type=int, default=250)
+    ap.add_argument("--stacking", type=int, default=1,
+                    help="model frame stacking and subsampling (configs/fsdd.yaml: 2); > 1 runs the seqlabel rows only")
     ap.add_argument("--batch-frames", type=int, default=12000)
     ap.add_argument("--max-batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1: the machine is shared)")
@@ -163,6 +167,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         for model in (BareBiLSTM(input_dim, classes, args.hidden, args.layers), build_model(input_dim, classes, config.model)):
             loop_epoch(model, batches[:2], 1e-3)  # warm-up: allocator, oneDNN kernels
         runs: dict[str, list[float]] = {"bare loop": [], "seqlabel model": [], "seqlabel train": [], "+ augment": []}
+        if args.stacking > 1:  # the bare loop does not stack frames: only seqlabel train and + augment compare
+            runs = {name: [] for name in ("seqlabel train", "+ augment")}
         fps: dict[str, list[float]] = {"seqlabel train": [], "+ augment": []}  # trained frames/s, from log.csv
         loads = []
         for r in range(args.rounds):
@@ -186,12 +192,13 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
     rows, results = [], {}
     for name, seconds in runs.items():
-        ratios = [bare / s for bare, s in zip(runs["bare loop"], seconds)]
+        ratios = [bare / s for bare, s in zip(runs.get("bare loop", seconds), seconds)]
         if name == "+ augment":  # throughput against seqlabel train's, both counting the frames they trained on
             ratios = [a / b for a, b in zip(fps["+ augment"], fps["seqlabel train"])]
         speed = statistics.median(fps[name]) if name == "+ augment" else frames / statistics.median(seconds)
         results[name] = {"epoch_seconds": seconds, "frames_per_second": round(speed),
-                         "ratio_to": "seqlabel train" if name == "+ augment" else "bare loop",
+                         "ratio_to": "seqlabel train" if name == "+ augment" else "bare loop" if "bare loop" in runs
+                         else "none (no bare loop with --stacking)",
                          "ratio_to_bare_per_round": [round(x, 3) for x in ratios],
                          "ratio_to_bare_median": round(statistics.median(ratios), 3)}
         rows.append((name, statistics.median(seconds), results[name]["frames_per_second"],

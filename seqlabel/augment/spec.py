@@ -53,23 +53,37 @@ def mask_spans(n_positions: int, count: int, max_width: int, rng: np.random.Gene
 def freq_mask(feats: torch.Tensor, count: int, max_width: int, rng: np.random.Generator, blocks: int = 1,
               value: Fill = 0.0) -> torch.Tensor:
     """(T, F) with ``count`` bands of bins set to ``value`` in each of ``blocks`` blocks of F / blocks bins."""
-    out = feats.clone()
-    bins = feats.shape[1] // blocks
-    view = out.view(feats.shape[0], blocks, bins)  # (T, blocks, bins)
-    fill = value.view(blocks, bins) if isinstance(value, torch.Tensor) else None  # (blocks, bins)
-    for start, end in mask_spans(bins, count, max_width, rng):
-        view[:, :, start:end] = value if fill is None else fill[:, start:end]
-    return out
+    return _fill_bins(feats.clone(), count, max_width, rng, blocks, value)
 
 
 def time_mask(feats: torch.Tensor, count: int, max_width: int, rng: np.random.Generator, fraction: float = 1.0,
               value: Fill = 0.0) -> torch.Tensor:
     """(T, F) with ``count`` runs of frames set to ``value``, each at most ``max_width`` frames and
     ``fraction`` of T (Park et al.'s upper bound p)."""
-    out = feats.clone()
-    limit = min(max_width, int(fraction * feats.shape[0]))
-    for start, end in mask_spans(feats.shape[0], count, limit, rng):
-        out[start:end] = value
+    return _fill_frames(feats.clone(), count, max_width, rng, fraction, value)
+
+
+def _fill_bins(out: torch.Tensor, count: int, max_width: int, rng: np.random.Generator, blocks: int,
+               value: Fill) -> torch.Tensor:
+    """``freq_mask`` in place, all bands in one indexed write."""
+    bins = out.shape[1] // blocks
+    masked = np.zeros(bins, dtype=bool)
+    for start, end in mask_spans(bins, count, max_width, rng):
+        masked[start:end] = True
+    if masked.any():
+        columns = torch.from_numpy(np.flatnonzero(np.tile(masked, blocks)))  # the same bins in every block
+        out[:, columns] = value[columns] if isinstance(value, torch.Tensor) else value
+    return out
+
+
+def _fill_frames(out: torch.Tensor, count: int, max_width: int, rng: np.random.Generator, fraction: float,
+                 value: Fill) -> torch.Tensor:
+    """``time_mask`` in place, all runs in one indexed write."""
+    masked = np.zeros(out.shape[0], dtype=bool)
+    for start, end in mask_spans(out.shape[0], count, min(max_width, int(fraction * out.shape[0])), rng):
+        masked[start:end] = True
+    if masked.any():
+        out[torch.from_numpy(np.flatnonzero(masked))] = value
     return out
 
 
@@ -95,10 +109,12 @@ class SpecAugment:
     def __call__(self, feats: torch.Tensor, rng: np.random.Generator, value: Fill = 0.0) -> torch.Tensor:
         """(T, F) -> (T, F)."""
         c = self.config
-        if c.time_warp:
-            feats = time_warp(feats, c.time_warp, rng)
+        out = time_warp(feats, c.time_warp, rng) if c.time_warp else feats
+        if not (c.freq_masks or c.time_masks):
+            return out
+        out = out.clone() if out is feats else out  # the masks write into it
         if c.freq_masks:
-            feats = freq_mask(feats, c.freq_masks, c.freq_width, rng, self.blocks, value)
+            _fill_bins(out, c.freq_masks, c.freq_width, rng, self.blocks, value)
         if c.time_masks:
-            feats = time_mask(feats, c.time_masks, c.time_width, rng, c.time_fraction, value)
-        return feats
+            _fill_frames(out, c.time_masks, c.time_width, rng, c.time_fraction, value)
+        return out
