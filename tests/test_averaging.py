@@ -63,7 +63,7 @@ def test_averaging_identical_weights_gives_them_back_and_two_sets_their_mean() -
     assert mean["count"].item() == 9 and mean["w"].dtype == torch.float32  # integer buffers: the last one's
 
 
-def test_the_average_command_on_checkpoints(run, tmp_path: Path) -> None:
+def test_the_average_command_on_checkpoints(settings, run, tmp_path: Path) -> None:
     result, _ = run
     best = result.out_dir / "best.pt"
     ok(invoke("average", best, best, best, "--out", tmp_path / "same.pt"))
@@ -80,6 +80,10 @@ def test_the_average_command_on_checkpoints(run, tmp_path: Path) -> None:
     mean = load_checkpoint(tmp_path / "mean.pt")["model"]
     assert all(torch.allclose(mean[k], (weights[1][k] + weights[4][k]) / 2, atol=1e-7) for k in mean)
     assert not torch.equal(weights[1]["output.weight"], weights[4]["output.weight"])
+    epochs = [result.out_dir / "epochs" / f"epoch-000{e}.pt" for e in (1, 4)]  # the epoch files average as they are
+    ok(invoke("average", *epochs, "--out", tmp_path / "epochs.pt"))
+    assert all(torch.equal(v, mean[k]) for k, v in load_checkpoint(tmp_path / "epochs.pt")["model"].items())
+    ok(invoke("evaluate", epochs[0], settings["data"]["dev"]))  # and decode
 
 
 def test_incompatible_checkpoints_are_refused(run, tmp_path: Path) -> None:
@@ -96,6 +100,9 @@ def test_incompatible_checkpoints_are_refused(run, tmp_path: Path) -> None:
                 "average checkpoints of one")
         assert not (tmp_path / "x.pt").exists()
     refused(invoke("average", result.out_dir / "best.pt", "--out", tmp_path / "x.pt"), "at least two checkpoints")
+    bare = save_checkpoint(tmp_path / "bare.pt", {"model": best["model"]})
+    refused(invoke("average", result.out_dir / "best.pt", bare, "--out", tmp_path / "x.pt"),
+            "holds no 'config': not a checkpoint of a seqlabel training run")
 
 
 def test_average_last_keeps_the_last_epochs_and_averages_them(settings, run, tmp_path: Path) -> None:

@@ -47,18 +47,23 @@ def average_states(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch
     return out
 
 
-def _signature(state: dict[str, Any]) -> dict[str, Any]:
+def _signature(state: dict[str, Any], path: Path) -> dict[str, Any]:
     """What two checkpoints must share to be averaged: what makes the same network see the same inputs."""
-    features = {k: v for k, v in state["config"]["features"].items() if k not in ("augment", "cache_dir")}
-    return {"model section": state["config"]["model"], "features section": features, "vocabulary": state["vocab"],
-            "input dimension": state["input_dim"]}
+    try:
+        features = {k: v for k, v in state["config"]["features"].items() if k not in ("augment", "cache_dir")}
+        return {"model section": state["config"]["model"], "features section": features,
+                "vocabulary": state["vocab"], "input dimension": state["input_dim"], "weights": state["model"]}
+    except KeyError as e:
+        raise CheckpointError(f"{path} holds no {e.args[0]!r}: not a checkpoint of a seqlabel training run "
+                              "(best.pt, last.pt, avg.pt or epochs/epoch-N.pt)") from None
 
 
 def check_compatible(states: Sequence[dict[str, Any]], paths: Sequence[Path]) -> None:
     """Refuse checkpoints of different models, features, vocabularies or CMVN statistics."""
-    first = _signature(states[0])
+    first = _signature(states[0], paths[0])
+    first.pop("weights")
     for state, path in zip(states[1:], paths[1:]):
-        other = _signature(state)
+        other = _signature(state, path)
         for what, value in first.items():
             if other[what] != value:
                 raise CheckpointError(f"cannot average {paths[0]} and {path}: their {what} differs; average "
@@ -114,10 +119,12 @@ class EpochWeights:
             if epoch > last_epoch:
                 path.unlink()
 
-    def add(self, epoch: int, dev_error: float, model: torch.nn.Module) -> None:
-        """Keep this epoch's weights, then delete those no longer among the N to average."""
+    def add(self, epoch: int, dev_error: float, model: torch.nn.Module, common: dict[str, Any]) -> None:
+        """Keep this epoch's weights with ``common`` (config, vocabulary, CMVN: a checkpoint that decodes and
+        that ``seqlabel average`` takes), then delete those no longer among the N to average."""
         state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        save_checkpoint(self.folder / f"epoch-{epoch:04d}.pt", {"epoch": epoch, "dev_error": dev_error, "model": state})
+        save_checkpoint(self.folder / f"epoch-{epoch:04d}.pt",
+                        {**common, "epoch": epoch, "dev_error": dev_error, "model": state})
         keep = set(self.chosen())
         for other, path in self.files().items():
             if other not in keep:

@@ -331,7 +331,7 @@ def _write_epoch(run: Run, learner: Learner, progress: Progress, row: dict, impr
     ``phase1.pt`` in phase 1 of a restart schedule, else ``best.pt``."""
     log_row(run.out_dir / LOG_NAME, row, run.writer)
     if run.averaging is not None:  # before last.pt: a run resumed from it finds this epoch's weights
-        run.averaging.add(progress.epoch, row["dev_error"], learner.model)
+        run.averaging.add(progress.epoch, row["dev_error"], learner.model, run.common)
     data = serialize(_checkpoint(run, learner, progress, rngs))  # once: the best and last.pt hold the same bytes
     if improved:
         write_checkpoint(run.out_dir / (PHASE1_NAME if run.restart and progress.phase == 1 else "best.pt"), data)
