@@ -9,6 +9,10 @@ and interleaved round by round (the order alternates) so that drifting machine l
     seqlabel model seqlabel's BiLSTMCTC (packed sequences) in the same bare loop: the model's share
     seqlabel train ``seqlabel.training.loop.train`` for one epoch: DataLoader, collate, train_step (CTC
                    feasibility, grad clipping, loss scaler), logging; epoch time from its log.csv
+    + augment      the same with ``features.augment`` (AUGMENT: speed 0.9/1.0/1.1, noise, gain,
+                   SpecAugment): waveforms perturbed and features extracted per item and epoch.
+                   Its throughput counts the frames it trained on (speed changes them), from log.csv,
+                   and its ratio is to ``seqlabel train`` of the same round (the issue's target: >= 0.85)
 
 All three see the same utterances, normalised features (global CMVN), batches (the
 BucketBatchSampler of the config: same seed, epoch 1) and model size. Throughput is real
@@ -18,6 +22,7 @@ its maximum resident set size from ``wait4``.
 
     python benchmarks/bench_train.py                              # AN4 (or synthetic), 120 utterances
     python benchmarks/bench_train.py --corpus fsdd --utterances 400 --rounds 5
+    python benchmarks/bench_train.py --corpus fsdd --utterances 400 --hidden 128 --stacking 2   # fsdd.yaml's model
     python benchmarks/bench_train.py --rss-budgets 5000,20000 --json train.json
 """
 from __future__ import annotations
@@ -51,14 +56,18 @@ from seqlabel.training.loop import train  # noqa: E402
 from seqlabel.types import Batch  # noqa: E402
 
 SAMPLE_RATES = {"fsdd": 8000}
+AUGMENT = {"speed": [0.9, 1.0, 1.1], "noise_prob": 0.5, "gain_db": 6.0, "freq_masks": 2, "freq_width": 8,
+           "time_masks": 2, "time_width": 10, "time_fraction": 0.2, "time_warp": 5}
 
 
-def make_config(manifest: Path, args: argparse.Namespace, cache_dir: Path, batch_frames: Optional[int] = None) -> Config:
+def make_config(manifest: Path, args: argparse.Namespace, cache_dir: Path, batch_frames: Optional[int] = None,
+                augment: Optional[dict] = None) -> Config:
     return config_from_data({
         "data": {"train": str(manifest), "unit": "char"},
         "features": {"preset": "graves2013", "sample_rate": SAMPLE_RATES.get(args.corpus, 16000), "cmvn": "global",
-                     "cache_dir": str(cache_dir)},
-        "model": {"num_layers": args.layers, "hidden_size": args.hidden},
+                     "cache_dir": str(cache_dir), "augment": augment or {}},
+        "model": {"num_layers": args.layers, "hidden_size": args.hidden, "frame_stacking": args.stacking,
+                  "subsampling": args.stacking},
         "train": {"max_epochs": 1, "batch_frames": batch_frames or args.batch_frames,
                   "max_batch_size": args.max_batch_size, "lr": 1e-3, "device": "cpu", "amp": "off",
                   "threads": args.threads, "tensorboard": False, "early_stop_patience": 0, "seed": 1},
@@ -105,13 +114,15 @@ class BareBiLSTM(nn.Module):
         return self.output(y).log_softmax(dim=-1), lengths
 
 
-def seqlabel_epoch(config: Config, work: Path, round_: int) -> float:
-    """``seqlabel.training.loop.train`` for one epoch (progress bar on, as by default, sent to a buffer)."""
-    out = work / f"run{round_}"
+def seqlabel_epoch(config: Config, work: Path, name: str) -> tuple[float, float]:
+    """``seqlabel.training.loop.train`` for one epoch (progress bar on, as by default, sent to a buffer):
+    its seconds and trained frames per second, from its log.csv."""
+    out = work / name
     with contextlib.redirect_stderr(io.StringIO()):
         train(config, out, echo=lambda _: None)
     with (out / "log.csv").open(encoding="utf-8") as f:
-        return float(list(csv.DictReader(f))[-1]["epoch_seconds"])
+        row = list(csv.DictReader(f))[-1]
+    return float(row["epoch_seconds"]), float(row["frames_per_second"])
 
 
 def peak_rss(manifest: Path, args: argparse.Namespace, cache_dir: Path, budget: int, work: Path) -> float:
@@ -135,6 +146,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     ap.add_argument("--rounds", type=int, default=3, help="epochs of each row, interleaved")
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--hidden", type=int, default=250)
+    ap.add_argument("--stacking", type=int, default=1,
+                    help="model frame stacking and subsampling (configs/fsdd.yaml: 2); > 1 runs the seqlabel rows only")
     ap.add_argument("--batch-frames", type=int, default=12000)
     ap.add_argument("--max-batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1: the machine is shared)")
@@ -147,12 +160,16 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         work = Path(tmp)
         manifest, what = corpus_manifest(args.corpus, work, args.utterances)
         config = make_config(manifest, args, work / "cache")
+        augmented = make_config(manifest, args, work / "cache", augment=AUGMENT)
         batches, input_dim, classes = same_batches(config)  # also fills the feature cache
         frames = sum(int(b.feature_lengths.sum()) for b in batches)
         padded = sum(b.features.shape[0] * b.features.shape[1] for b in batches)
         for model in (BareBiLSTM(input_dim, classes, args.hidden, args.layers), build_model(input_dim, classes, config.model)):
             loop_epoch(model, batches[:2], 1e-3)  # warm-up: allocator, oneDNN kernels
-        runs: dict[str, list[float]] = {"bare loop": [], "seqlabel model": [], "seqlabel train": []}
+        runs: dict[str, list[float]] = {"bare loop": [], "seqlabel model": [], "seqlabel train": [], "+ augment": []}
+        if args.stacking > 1:  # the bare loop does not stack frames: only seqlabel train and + augment compare
+            runs = {name: [] for name in ("seqlabel train", "+ augment")}
+        fps: dict[str, list[float]] = {"seqlabel train": [], "+ augment": []}  # trained frames/s, from log.csv
         loads = []
         for r in range(args.rounds):
             order = list(runs) if r % 2 == 0 else list(reversed(runs))
@@ -163,7 +180,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                 elif name == "seqlabel model":
                     seconds = loop_epoch(build_model(input_dim, classes, config.model), batches, 1e-3)
                 else:
-                    seconds = seqlabel_epoch(config, work, r)
+                    seconds, speed = seqlabel_epoch(config if name == "seqlabel train" else augmented, work,
+                                                    f"{name.strip('+ ').replace(' ', '_')}{r}")
+                    fps[name].append(speed)
                 runs[name].append(seconds)
             loads.append(os.getloadavg()[0])
             print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in runs.items()),
@@ -173,8 +192,13 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
     rows, results = [], {}
     for name, seconds in runs.items():
-        ratios = [bare / s for bare, s in zip(runs["bare loop"], seconds)]
-        results[name] = {"epoch_seconds": seconds, "frames_per_second": round(frames / statistics.median(seconds)),
+        ratios = [bare / s for bare, s in zip(runs.get("bare loop", seconds), seconds)]
+        if name == "+ augment":  # throughput against seqlabel train's, both counting the frames they trained on
+            ratios = [a / b for a, b in zip(fps["+ augment"], fps["seqlabel train"])]
+        speed = statistics.median(fps[name]) if name == "+ augment" else frames / statistics.median(seconds)
+        results[name] = {"epoch_seconds": seconds, "frames_per_second": round(speed),
+                         "ratio_to": "seqlabel train" if name == "+ augment" else "bare loop" if "bare loop" in runs
+                         else "none (no bare loop with --stacking)",
                          "ratio_to_bare_per_round": [round(x, 3) for x in ratios],
                          "ratio_to_bare_median": round(statistics.median(ratios), 3)}
         rows.append((name, statistics.median(seconds), results[name]["frames_per_second"],
@@ -187,7 +211,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
               "peak_rss_mib_by_batch_frames": rss}
     print(f"{what}: {result['utterances']} utterances, {len(batches)} batches, {frames} frames "
           f"(padding waste {100 * result['padding_waste']:.1f}%), {result['model']}")
-    print(table(rows, ["row", "median s/epoch", "frames/s", "ratio to bare", "ratio per round"]))
+    print(table(rows, ["row", "median s/epoch", "frames/s", "ratio to bare (+ augment: to train)", "ratio per round"]))
     for budget, mib in rss.items():
         print(f"peak RSS, seqlabel train, batch_frames {budget}: {mib:.0f} MiB")
     return emit(result, args.json)

@@ -33,9 +33,9 @@ from seqlabel.types import Hypothesis, Transcription
 if TYPE_CHECKING:
     from seqlabel.inference.tuning import TuneReport, TuneRow
 
-__all__ = ["CompareReport", "EvalReport", "align", "compare_files", "configs", "decode", "evaluate", "export",
-           "plot_curves", "plot_posteriorgram", "prepare", "report_html", "score_files", "train", "train_lm",
-           "transcribe", "Transcription", "tune", "TuneReport", "TuneRow", "write_reports"]
+__all__ = ["CompareReport", "EvalReport", "align", "average", "compare_files", "configs", "crossval", "decode",
+           "evaluate", "export", "plot_curves", "plot_posteriorgram", "prepare", "report_html", "score_files", "train",
+           "train_lm", "transcribe", "Transcription", "tune", "TuneReport", "TuneRow", "write_reports"]
 
 
 def __getattr__(name: str) -> Any:
@@ -103,6 +103,30 @@ def train(config: Config | str | Path | None, out_dir: str | Path, overrides: Se
 
 def _quiet(_: str) -> None:
     """The echo of torchrun ranks other than 0."""
+
+
+def average(checkpoints: Sequence[str | Path], out: str | Path) -> Path:
+    """Average the weights of checkpoints of one model (same model and feature config, vocabulary and
+    CMVN statistics) into ``out``, a checkpoint like the first; see ``seqlabel.training.averaging``."""
+    from seqlabel.training.averaging import average_checkpoints
+
+    return average_checkpoints(checkpoints, out)
+
+
+def crossval(config: Config | str | Path, out_dir: str | Path, folds: int, pool: Sequence[str | Path] = (),
+             by: str = "speaker", dev_fraction: float = 0.1, overrides: Sequence[str] = (),
+             echo: Callable[[str], None] = print, dev_speakers: int = 0):
+    """Cross-validation by speaker: ``folds`` models, each trained (as ``train``, into ``out_dir/fold-k``)
+    with a disjoint group of speakers of ``pool`` held out and evaluated on them; returns the per-fold
+    and pooled scores (``CrossvalReport``). ``pool`` defaults to data.train + data.dev, never data.test.
+    See ``seqlabel.training.crossval``."""
+    from seqlabel.training.crossval import run_crossval
+
+    if by != "speaker":
+        raise ConfigError(f"crossval folds are made by speaker; got by={by!r}")
+    cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
+    return run_crossval(cfg, out_dir, folds, lambda c, out, resume: train(c, out, resume=resume, echo=echo),
+                        pool, dev_fraction, dev_speakers, echo)
 
 
 def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path] = None,

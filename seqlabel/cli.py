@@ -142,6 +142,47 @@ def configs_command() -> None:
         click.echo(f"{'':<{width}}prepare: {config.prepare or '(none named in the file)'}")
 
 
+@main.command()
+@click.argument("checkpoints", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Averaged checkpoint to write.")
+@_friendly
+def average(checkpoints: tuple[Path, ...], out: Path) -> None:
+    """Average the weights of CHECKPOINTS of one model (same config and vocabulary), e.g. the epochs of a run."""
+    from seqlabel import api
+
+    click.echo(f"wrote {api.average(checkpoints, out)} (the mean of {len(checkpoints)} checkpoints' weights)")
+
+
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--by", type=click.Choice(["speaker"]), default="speaker", show_default=True,
+              help="What the folds hold out.")
+@click.option("--folds", type=click.IntRange(min=2), required=True,
+              help="Number of folds (the number of speakers: leave-one-speaker-out).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder for fold-k/ runs and summary.json (rerun it to continue an interrupted crossval).")
+@click.option("--pool", multiple=True, type=click.Path(path_type=Path),
+              help="Manifest to split into folds (repeatable) [default: the config's data.train and data.dev, "
+                   "never data.test].")
+@click.option("--dev-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
+              show_default=True, help="Share of each training speaker's utterances kept as the fold's dev set.")
+@click.option("--dev-speakers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Instead, hold out this many whole training speakers as each fold's dev set, so that early "
+                   "stopping follows unseen speakers too.")
+@click.option("-o", "--override", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Dotted config override, e.g. -o train.max_epochs=20 (repeatable).")
+@_friendly
+def crossval(config: Path, by: str, folds: int, out_dir: Path, pool: tuple[Path, ...], dev_fraction: float,
+             dev_speakers: int, overrides: tuple[str, ...]) -> None:
+    """Cross-validate CONFIG by speaker: train one model per fold with its speakers held out, score it on them,
+    and print every fold's error rate, their mean, spread and worst, and the pooled rate with its 95% CI."""
+    from seqlabel import api
+
+    report = api.crossval(config, out_dir, folds, pool, by, dev_fraction, overrides, click.echo, dev_speakers)
+    click.echo(report.table())
+    click.echo(f"wrote {out_dir / 'summary.json'} and {out_dir / 'summary.txt'}")
+
+
 _DECODER = click.option("--decoder", type=click.Choice(["greedy", "beam"]),
                         help="Decoder [default: the checkpoint's decode.decoder]; same as -o decode.decoder=...")
 _DECODE_OVERRIDES = click.option("-o", "--override", "overrides", multiple=True, metavar="decode.KEY=VALUE",

@@ -4,6 +4,8 @@ one process and in two (torchrun, gloo; each rank restores its own random state)
 
 The data are tiny precomputed features (.npy) written by the test, so the run is fast and
 deterministic on CPU (one thread, no dropout; weight noise on, so the RNG state must be restored).
+The same holds with speech augmentation on (tones as WAVs: speed, noise, gain, SpecAugment) and
+checkpoint averaging (avg.pt and the epochs' weights kept for it).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from helpers import TONE_RATE, tone_corpus  # noqa: E402  (tests/ is on the path)
 
 from seqlabel import api
 from seqlabel.errors import CheckpointError
@@ -77,6 +80,34 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def augmented(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Speech with every augmentation on, and the last two epochs averaged into avg.pt."""
+    root = tmp_path_factory.mktemp("tones")
+    data = {
+        "data": {"train": str(tone_corpus(root, [t.replace(" ", "") for t in TEXTS], "tr", ("s1", "s2"))),
+                 "dev": str(tone_corpus(root, ["abc", "ba", "cab"], "dv", ("s3",)))},
+        "features": {"type": "fbank", "sample_rate": TONE_RATE, "num_bins": 12, "deltas": 1, "cmvn": "global",
+                     "augment": {"speed": [0.9, 1.0, 1.1], "noise_prob": 0.5, "gain_db": 6.0, "freq_masks": 1,
+                                 "freq_width": 3, "time_masks": 1, "time_width": 4, "time_warp": 2}},
+        "model": {"num_layers": 1, "hidden_size": 8},
+        "train": {"lr": 0.05, "max_epochs": 2, "batch_frames": 120, "max_batch_size": 3, "save_every_steps": 2,
+                  "weight_noise": 0.01, "progress": False, "tensorboard": False, "device": "cpu", "amp": "off",
+                  "threads": 1, "early_stop_patience": 0, "seed": 5, "average_last": 2},
+    }
+    path = root / "augmented.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def assert_same_weights(reference: Path, out: Path, names: tuple[str, ...] = ("last.pt", "best.pt")) -> None:
+    for name in names:
+        want, got = load_checkpoint(reference / name), load_checkpoint(out / name)
+        for key, tensor in want["model"].items():
+            assert torch.equal(got["model"][key], tensor), (name, key)  # bit-identical, no tolerance
+        assert got["progress"]["step"] == want["progress"]["step"]
+
+
 def run_cli(*args: str, slow: bool = False) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-c", SLOW_CLI] if slow else [sys.executable, "-m", "seqlabel"]
@@ -90,7 +121,10 @@ def rows_without_times(out: Path) -> list[dict]:
                 for r in csv.DictReader(f)]
 
 
-def test_killed_mid_epoch_and_resumed_equals_uninterrupted(config: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("setting", ["config", "augmented"])
+def test_killed_mid_epoch_and_resumed_equals_uninterrupted(setting: str, request: pytest.FixtureRequest,
+                                                           tmp_path: Path) -> None:
+    config = request.getfixturevalue(setting)
     reference = api.train(config, tmp_path / "reference", echo=lambda _: None)
 
     out = tmp_path / "killed"
@@ -110,11 +144,11 @@ def test_killed_mid_epoch_and_resumed_equals_uninterrupted(config: Path, tmp_pat
     assert resumed.returncode == 0, output
     assert f"after batch {progress['batch']} of epoch 1" in output
 
-    for name in ("last.pt", "best.pt"):
+    averaged = ("avg.pt", "epochs/epoch-0001.pt", "epochs/epoch-0002.pt") if setting == "augmented" else ()
+    assert_same_weights(reference.out_dir, out, ("last.pt", "best.pt"))
+    for name in averaged:
         want, got = load_checkpoint(reference.out_dir / name), load_checkpoint(out / name)
-        for key, tensor in want["model"].items():
-            assert torch.equal(got["model"][key], tensor), (name, key)  # bit-identical, no tolerance
-        assert got["progress"]["step"] == want["progress"]["step"]
+        assert all(torch.equal(got["model"][k], v) for k, v in want["model"].items()), name
     assert rows_without_times(out) == rows_without_times(reference.out_dir)
 
 
@@ -126,6 +160,29 @@ def test_resume_from_an_epoch_checkpoint_matches_too(config: Path, tmp_path: Pat
     api.train(config, out, resume=True, echo=lambda _: None)
     want, got = load_checkpoint(reference.last_checkpoint), load_checkpoint(out / "last.pt")
     assert all(torch.equal(got["model"][k], v) for k, v in want["model"].items())
+    assert rows_without_times(out) == rows_without_times(reference.out_dir)
+
+
+def test_augmented_resume_at_epoch_boundaries_keeps_the_averaged_epochs(augmented: Path, tmp_path: Path) -> None:
+    """Three epochs averaging the best two, run whole and in three pieces: the same avg.pt and epochs.
+    An epoch file from beyond last.pt (left by a killed or a longer run) is deleted on resume, not averaged."""
+    overrides = ["train.max_epochs=3", "train.average_select=best", "train.save_every_steps=0"]
+    reference = api.train(augmented, tmp_path / "reference", overrides, echo=lambda _: None)
+    out = tmp_path / "pieces"
+    for epochs in (1, 2):
+        api.train(augmented, out, [*overrides[1:], f"train.max_epochs={epochs}"], resume=epochs > 1,
+                  echo=lambda _: None)
+    stale = load_checkpoint(out / "epochs" / "epoch-0002.pt")
+    stale.pop("format")
+    stale["dev_error"] = 0.0  # would win the "best" ranking if it were not deleted on resume
+    save_checkpoint(out / "epochs" / "epoch-0004.pt", stale)
+    api.train(augmented, out, overrides, resume=True, echo=lambda _: None)
+    assert_same_weights(reference.out_dir, out)
+    want, got = load_checkpoint(reference.out_dir / "avg.pt"), load_checkpoint(out / "avg.pt")
+    assert got["averaged"] == want["averaged"]
+    assert all(torch.equal(got["model"][k], v) for k, v in want["model"].items())
+    assert sorted(p.name for p in (out / "epochs").iterdir()) == sorted(
+        p.name for p in (reference.out_dir / "epochs").iterdir())
     assert rows_without_times(out) == rows_without_times(reference.out_dir)
 
 

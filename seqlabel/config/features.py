@@ -78,6 +78,88 @@ class StrokeFeatureConfig:
                 raise ConfigError(f"features.strokes.{name} must be in [0, 1), got {getattr(self, name)}")
 
 
+AUDIO_TYPES = ("fbank", "mfcc", "logmel")
+
+
+@dataclass
+class AudioAugmentConfig:
+    """``features.augment``: train-time augmentation of speech, on the training set only, drawn per item
+    and epoch from a generator seeded by (train.seed, epoch, item). Order: speed -> noise -> gain on the
+    waveform (audio feature types only), then features and CMVN, then SpecAugment masks and time warp on
+    the normalised features (any feature type; masked values are 0, the mean after CMVN)."""
+
+    speed: list[float] = field(default_factory=list)  # speed factors (Ko et al. 2015: [0.9, 1.0, 1.1]); [] = off
+    speed_copies: bool = False  # true: one copy of the training set per factor, copy k at speed[k] (Kaldi/ESPnet)
+    noise_prob: float = 0.0  # probability of additive noise per item (0: off)
+    noise_snr: list[float] = field(default_factory=lambda: [5.0, 25.0])  # SNR range in dB, drawn uniformly
+    noise_slope: list[float] = field(default_factory=lambda: [0.0, 2.0])  # generated noise: power ~ 1/f^slope
+    # (0 white, 1 pink, 2 brown), slope drawn uniformly in this range
+    noise_dir: Optional[str] = None  # folder of noise recordings: a random segment of a random file instead
+    gain_db: float = 0.0  # gain drawn uniformly in [-gain_db, gain_db] dB (0: off)
+    freq_masks: int = 0  # SpecAugment (Park et al. 2019): frequency masks per utterance
+    freq_width: int = 0  # max width of each (feature bins; the same bins in every delta block)
+    time_masks: int = 0  # time masks per utterance
+    time_width: int = 0  # max width of each, frames ...
+    time_fraction: float = 1.0  # ... and at most this fraction of the utterance's frames
+    time_warp: int = 0  # max shift of the time-warp point, frames (0: off)
+
+    def __post_init__(self) -> None:
+        self.speed = _numbers("features.augment.speed", self.speed)
+        self.noise_snr = _range("features.augment.noise_snr", self.noise_snr)
+        self.noise_slope = _range("features.augment.noise_slope", self.noise_slope)
+        for factor in self.speed:
+            if not 0.5 <= factor <= 2.0:
+                raise ConfigError(f"features.augment.speed factors must be in [0.5, 2], got {factor} "
+                                  "(e.g. [0.9, 1.0, 1.1])")
+        if self.speed_copies and not self.speed:
+            raise ConfigError("features.augment.speed_copies needs speed factors, e.g. speed: [0.9, 1.0, 1.1]")
+        if not 0.0 <= self.noise_prob <= 1.0:
+            raise ConfigError(f"features.augment.noise_prob must be in [0, 1], got {self.noise_prob}")
+        if self.noise_dir and self.noise_prob == 0:
+            raise ConfigError(f"features.augment.noise_dir is set ({self.noise_dir}) but features.augment.noise_prob "
+                              "is 0, so no noise would be added; set noise_prob (e.g. 0.5) or remove noise_dir")
+        if self.noise_slope[0] < 0:
+            raise ConfigError(f"features.augment.noise_slope must be >= 0 (0 white, 1 pink, 2 brown), "
+                              f"got {self.noise_slope}")
+        for name in ("gain_db", "freq_masks", "freq_width", "time_masks", "time_width", "time_warp"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"features.augment.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 < self.time_fraction <= 1.0:
+            raise ConfigError(f"features.augment.time_fraction must be in (0, 1], got {self.time_fraction}")
+        for count, width in (("freq_masks", "freq_width"), ("time_masks", "time_width")):
+            if getattr(self, count) and not getattr(self, width):
+                raise ConfigError(f"features.augment.{count} is {getattr(self, count)} but "
+                                  f"features.augment.{width} is 0; set a maximum width > 0")
+
+    @property
+    def waveform(self) -> bool:
+        """Whether anything changes the waveform (speed, noise, gain)."""
+        return any(f != 1.0 for f in self.speed) or self.noise_prob > 0 or self.gain_db > 0
+
+    @property
+    def masks(self) -> bool:
+        """Whether SpecAugment changes the features (masks or time warp)."""
+        return bool(self.freq_masks or self.time_masks or self.time_warp)
+
+    @property
+    def copies(self) -> int:
+        """How many times each epoch visits the training set."""
+        return len(self.speed) if self.speed_copies else 1
+
+
+def _numbers(key: str, value: object) -> list[float]:
+    if not isinstance(value, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+        raise ConfigError(f"{key} must be a list of numbers, got {value!r}")
+    return [float(x) for x in value]
+
+
+def _range(key: str, value: object) -> list[float]:
+    low_high = _numbers(key, value)
+    if len(low_high) != 2 or low_high[0] > low_high[1]:
+        raise ConfigError(f"{key} must be [low, high] with low <= high, got {value!r}")
+    return low_high
+
+
 @dataclass
 class FeatureConfig:
     type: str = "fbank"  # fbank | mfcc | logmel | precomputed | image | strokes
@@ -95,6 +177,7 @@ class FeatureConfig:
     cache_dir: Optional[str] = None  # raw features cached here (memory-mapped .npy, keyed by this config); null: off
     image: ImageFeatureConfig = field(default_factory=ImageFeatureConfig)  # type: image only
     strokes: StrokeFeatureConfig = field(default_factory=StrokeFeatureConfig)  # type: strokes only
+    augment: AudioAugmentConfig = field(default_factory=AudioAugmentConfig)  # train-time speech augmentation
 
     def __post_init__(self) -> None:
         check_choice("features.type", self.type, ("fbank", "mfcc", "logmel", "precomputed", "image", "strokes"))
@@ -105,3 +188,11 @@ class FeatureConfig:
         check_positive("features.frame_shift_ms", self.frame_shift_ms)
         if self.frame_length_ms < self.frame_shift_ms:
             raise ConfigError("features.frame_length_ms must be >= features.frame_shift_ms")
+        if self.augment.waveform and self.type not in AUDIO_TYPES:
+            raise ConfigError(f"features.augment speed, noise and gain change waveforms: they need features.type "
+                              f"{' | '.join(AUDIO_TYPES)}, got {self.type!r}; use the masks (freq_masks, time_masks, "
+                              f"time_warp) or the {self.type} augmentation of its own section")
+        if self.augment.waveform and self.cmvn == "speaker":
+            raise ConfigError("features.augment speed, noise and gain need features.cmvn global or none (per-speaker "
+                              "statistics are computed from the unaugmented audio); set features.cmvn: global, or "
+                              "keep only the masks (freq_masks, time_masks, time_warp), which work with any cmvn")

@@ -46,18 +46,23 @@ class TrainConfig:
     vocab_resize: str = "fail"
     freeze: list[str] = field(default_factory=list)  # parts not trained for the first freeze_epochs epochs:
     freeze_epochs: int = 0  # frontend, frontend.N (conv block N), lstm, lstm.N (layer N), output
+    # Checkpoint averaging (ESPnet, icefall): at the end, the weights of the average_last last (or best by dev
+    # error) epochs are averaged into avg.pt, used for the test when its dev error is lower than best.pt's
+    average_last: int = 0  # epochs to average (0: off); their weights are kept in epochs/ meanwhile
+    average_select: str = "last"  # last | best (the N epochs of lowest dev error)
 
     def __post_init__(self) -> None:
         check_choice("train.optimizer", self.optimizer, ("adam", "sgd"))
         check_choice("train.amp", self.amp, ("auto", "bf16", "fp16", "off"))
         check_choice("train.weight_noise_phase", self.weight_noise_phase, ("epoch", "restart"))
         check_choice("train.vocab_resize", self.vocab_resize, ("fail", "union", "new"))
+        check_choice("train.average_select", self.average_select, ("last", "best"))
         check_positive("train.lr", self.lr)
         check_positive("train.max_epochs", self.max_epochs)
         check_positive("train.batch_frames", self.batch_frames)
         check_positive("train.max_batch_size", self.max_batch_size)
         for name in ("weight_noise", "grad_clip", "weight_decay", "momentum", "threads", "num_workers",
-                     "save_every_steps", "max_nonfinite_steps", "freeze_epochs"):
+                     "save_every_steps", "max_nonfinite_steps", "freeze_epochs", "average_last"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         if not 0 < self.lr_factor < 1:

@@ -15,6 +15,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 
+from seqlabel.config.features import AUDIO_TYPES
 from seqlabel.data.vocab import Vocab
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import FeatureExtractor
@@ -98,41 +99,78 @@ def normalize(split: Split, cmvn: str, stats: Optional[CmvnStats]) -> list[torch
 
 
 # Train-time augmentation: (utterance, its normalised features (T, F), a generator seeded by
-# (seed, epoch, item)) -> new normalised features (T', F). Deterministic given those three.
-Augment = Callable[[Utterance, torch.Tensor, np.random.Generator], torch.Tensor]
+# (seed, epoch, item), the item's copy of the training set (0 unless features.augment.speed_copies))
+# -> new normalised features (T', F). Deterministic given those four.
+Augment = Callable[[Utterance, torch.Tensor, np.random.Generator, int], torch.Tensor]
 
 
 class SequenceDataset(Dataset):
     """Items are (index, normalised features (T, F), target ids (L,)).
 
     With ``augment`` set, each item's features come from ``augment`` called with a generator
-    seeded by ``(seed, epoch, index)``; ``set_epoch`` moves to the next epoch's draws.
+    seeded by ``(seed, epoch, index)``; ``set_epoch`` moves to the next epoch's draws. With
+    ``copies`` > 1 the set is visited that many times per epoch: item ``i`` is utterance
+    ``i % n``, copy ``i // n`` (speed-perturbed copies, ``features.augment.speed_copies``).
     """
 
     def __init__(self, split: Split, features: list[torch.Tensor], augment: Optional[Augment] = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, copies: int = 1) -> None:
         self.split = split
         self.features = features
         self.targets = [torch.tensor(t, dtype=torch.long) for t in split.targets]
         self.augment = augment
         self.seed = seed
         self.epoch = 0
+        self.copies = copies
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    @property
+    def lengths(self) -> list[int]:
+        """Frames of every item before augmentation."""
+        return self.split.lengths * self.copies
+
+    def lengths_at(self, epoch: int) -> list[int]:
+        """Frames of every item in ``epoch``, for the length-bucketed sampler: an augmentation that
+        changes lengths says by how much (``length_scale(rng, copy)``, the first draws of the item's
+        generator), so speed-perturbed items are batched with items of their new length."""
+        scale = getattr(self.augment, "length_scale", None)
+        if scale is None:
+            return self.lengths
+        n = len(self.features)
+        return [max(1, round(length * scale(np.random.default_rng([self.seed, epoch, i]), i // n)))
+                for i, length in enumerate(self.lengths)]
+
     def __len__(self) -> int:
-        return len(self.features)
+        return len(self.features) * self.copies
 
     def __getitem__(self, i: int) -> tuple[int, torch.Tensor, torch.Tensor]:
-        feats = self.features[i]
+        copy, j = divmod(i, len(self.features))
+        feats = self.features[j]
         if self.augment is not None:
-            rng = np.random.default_rng([self.seed, self.epoch, i])
-            feats = self.augment(self.split.utterances[i], feats, rng)
-        return i, feats, self.targets[i]
+            feats = self.augment(self.split.utterances[j], feats, self._rng(i), copy)
+        return i, feats, self.targets[j]
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[int, torch.Tensor, torch.Tensor]]:
+        """A batch of items (the DataLoader calls this when it exists): an augmentation with ``many``
+        processes the batch at once, each item still drawing from its own generator (results equal the
+        items one by one's up to float rounding)."""
+        many = getattr(self.augment, "many", None)
+        if many is None:
+            return [self[i] for i in indices]
+        n = len(self.features)
+        js = [i % n for i in indices]
+        feats = many([self.split.utterances[j] for j in js], [self.features[j] for j in js],
+                     [self._rng(i) for i in indices], [i // n for i in indices])
+        return [(i, f, self.targets[j]) for i, j, f in zip(indices, js, feats)]
+
+    def _rng(self, i: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, i])
 
     def collate(self, items: list[tuple[int, torch.Tensor, torch.Tensor]]) -> Batch:
-        return collate(items, [self.split.utterances[i].id for i, _, _ in items])
+        n = len(self.features)
+        return collate(items, [self.split.utterances[i % n].id for i, _, _ in items])
 
 
 @dataclass(frozen=True)
@@ -143,20 +181,43 @@ class ExtractorAugment:
     extractor: FeatureExtractor
     stats: Optional[CmvnStats]
 
-    def __call__(self, utt: Utterance, feats: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    def __call__(self, utt: Utterance, feats: torch.Tensor, rng: np.random.Generator, copy: int = 0) -> torch.Tensor:
         raw = self.extractor.augmented(utt, rng)  # type: ignore[attr-defined]
         return self.stats.apply(raw) if self.stats is not None else raw
 
 
-def build_augment(extractor: FeatureExtractor, cmvn: str, stats: Optional[CmvnStats]) -> Optional[Augment]:
-    """The extractor's train-time augmentation, or None when it has none or it is switched off
-    (an extractor opts in with ``augments`` (bool) and ``augmented(utt, rng)``)."""
-    if not getattr(extractor, "augments", False):
-        return None
-    if cmvn == "speaker":
-        raise ConfigError("augmentation needs features.cmvn global or none (per-speaker statistics are "
-                          "computed from the unaugmented features)")
-    return ExtractorAugment(extractor, stats if cmvn == "global" else None)
+def build_augment(extractor: FeatureExtractor, cmvn: str, stats: Optional[CmvnStats],
+                  utts: Sequence[Utterance] = (), progress: bool = False) -> Optional[Augment]:
+    """The train-time augmentation of ``utts`` (the training set), or None when it is switched off:
+    the extractor's own (``augments`` and ``augmented(utt, rng)``: images, strokes), or for audio
+    ``features.augment``'s waveform perturbation (whose waveforms are read here, once), then its
+    SpecAugment masks."""
+    config = extractor.config.augment
+    first: Optional[Augment] = None
+    if getattr(extractor, "augments", False) or config.waveform:
+        if cmvn == "speaker":
+            raise ConfigError("augmentation needs features.cmvn global or none (per-speaker statistics are "
+                              "computed from the unaugmented features)")
+        norm = stats if cmvn == "global" else None
+        first = ExtractorAugment(extractor, norm) if not config.waveform else _speech_augment(extractor, norm, utts,
+                                                                                               progress)
+    if not config.masks:
+        return first
+    from seqlabel.augment.spec import SpecAugment
+    from seqlabel.augment.speech import MaskAugment
+
+    blocks = 1 + extractor.config.deltas if extractor.config.type in AUDIO_TYPES else 1
+    return MaskAugment(SpecAugment.from_config(config, extractor.dim, blocks), first, normalised=cmvn != "none")
+
+
+def _speech_augment(extractor: FeatureExtractor, stats: Optional[CmvnStats], utts: Sequence[Utterance],
+                    progress: bool) -> Augment:
+    from seqlabel.augment.audio import WavePerturb
+    from seqlabel.augment.speech import SpeechAugment, load_waveforms
+
+    audio = extractor  # features.augment's waveform settings are refused for other types by the config
+    perturb = WavePerturb.from_config(audio.config.augment, audio.config.sample_rate)
+    return SpeechAugment(perturb, audio, load_waveforms(utts, audio, progress), stats)  # type: ignore[arg-type]
 
 
 def collate(items: list[tuple[int, torch.Tensor, torch.Tensor]], ids: list[str]) -> Batch:

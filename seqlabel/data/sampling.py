@@ -3,12 +3,13 @@
 Each epoch the utterances are shuffled, sorted by length (ties in random order), packed
 greedily into batches whose padded size ``max_len * batch_size`` stays within
 ``batch_frames`` (and at most ``max_batch_size`` utterances), and the batch order is
-shuffled. The same seed and epoch give the same batches.
+shuffled. The same seed and epoch give the same batches. Lengths that change from epoch to
+epoch (speed perturbation) come from ``lengths_at(epoch)``.
 """
 from __future__ import annotations
 
 import random
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 from torch.utils.data import Sampler
 
@@ -35,8 +36,10 @@ class BucketBatchSampler(Sampler[list[int]]):
     """Yields lists of dataset indices; call ``set_epoch`` before each epoch."""
 
     def __init__(self, lengths: Sequence[int], batch_frames: int, max_batch_size: int = 32,
-                 shuffle: bool = True, seed: int = 0) -> None:
+                 shuffle: bool = True, seed: int = 0,
+                 lengths_at: Optional[Callable[[int], Sequence[int]]] = None) -> None:
         self.lengths = list(lengths)
+        self.lengths_at = lengths_at  # epoch -> lengths, when they change with the epoch (speed perturbation)
         self.batch_frames = batch_frames
         self.max_batch_size = max_batch_size
         self.shuffle = shuffle
@@ -48,11 +51,12 @@ class BucketBatchSampler(Sampler[list[int]]):
 
     def batches(self) -> list[list[int]]:
         rng = random.Random(self.seed * 1_000_003 + self.epoch)
-        order = list(range(len(self.lengths)))
+        lengths = self.lengths if self.lengths_at is None else list(self.lengths_at(self.epoch))
+        order = list(range(len(lengths)))
         if self.shuffle:
             rng.shuffle(order)
-        order.sort(key=lambda i: self.lengths[i])  # stable: ties keep the shuffled order
-        batches = pack_batches(self.lengths, order, self.batch_frames, self.max_batch_size)
+        order.sort(key=lambda i: lengths[i])  # stable: ties keep the shuffled order
+        batches = pack_batches(lengths, order, self.batch_frames, self.max_batch_size)
         if self.shuffle:
             rng.shuffle(batches)
         return batches

@@ -4,6 +4,8 @@ Each extractor has ``dim`` (F), ``frame_rate`` (frames per second), ``suffixes``
 it reads, lower case: what ``seqlabel transcribe`` picks from a folder) and ``__call__(utt)``.
 Extractors with train-time augmentation also have ``augments`` (bool: switched on) and
 ``augmented(utt, rng)`` (features of a randomly altered input); see ``seqlabel.data.dataset.build_augment``.
+Audio extractors have ``from_waveforms(waves, utts)``, which speech augmentation (``features.augment``,
+``seqlabel.augment.speech``) calls with perturbed waveforms.
 """
 from __future__ import annotations
 

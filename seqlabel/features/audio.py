@@ -243,11 +243,12 @@ class AudioFeatures:
         """(T_i, F) float32 features of several utterances; the Kaldi fbank and the deltas run
         once over all their frames (short files are dominated by per-call costs otherwise)."""
         c = self.config
-        return self.features_of_waveforms([load_audio(u, c.sample_rate, c.resample) for u in utts], utts)
+        return self.from_waveforms([load_audio(u, c.sample_rate, c.resample) for u in utts], utts)
 
-    def features_of_waveforms(self, waves: Sequence[torch.Tensor], utts: Sequence[Utterance]) -> list[torch.Tensor]:
-        """(N_i,) waveforms in [-1, 1] at ``config.sample_rate`` -> (T_i, F) float32 features; ``utts``
-        (the same number) name them in errors."""
+    def from_waveforms(self, waves: Sequence[torch.Tensor], utts: Sequence[Utterance]) -> list[torch.Tensor]:
+        """(T_i, F) features of waveforms (N_i,) at ``config.sample_rate``; ``utts`` (one per waveform)
+        name the culprit in errors. ``many`` reads the audio and calls this; augmentation calls it
+        with altered waveforms."""
         c = self.config
         if self._fbank is not None:
             static = [f for group in _groups(waves, GROUP_SECONDS * c.sample_rate)

@@ -3,10 +3,11 @@
     <cache_dir>/<config key>/config.json        the feature config the key was made from
     <cache_dir>/<config key>/<entry key>.npy    one utterance's (T, F) float32 features
 
-The config key hashes the feature config (minus ``cache_dir`` and ``cmvn``, which do not change
-raw features) and ``CACHE_VERSION``; the entry key hashes the source path, its size and
-modification time and the segment (start, end). So a config change, an edited source file or a
-new extractor version (bump ``CACHE_VERSION``) all miss the old entries instead of reading them.
+The config key hashes the feature config (minus ``cache_dir``, ``cmvn`` and the train-time
+``augment`` section, which do not change the raw features it stores) and ``CACHE_VERSION``; the
+entry key hashes the source path, its size and modification time and the segment (start, end).
+So a config change, an edited source file or a new extractor version (bump ``CACHE_VERSION``) all
+miss the old entries instead of reading them.
 
 Entries are written to a temporary file and renamed into place, so concurrent writers (several
 training runs, DDP ranks) never expose a half-written file. An entry that cannot be read, is not
@@ -50,6 +51,7 @@ def config_key(config: FeatureConfig) -> str:
     data = dataclasses.asdict(config)
     data.pop("cache_dir", None)
     data.pop("cmvn", None)
+    data.pop("augment", None)  # augmented features are never cached: the cache serves the plain ones
     blob = json.dumps({"version": CACHE_VERSION, "features": data}, sort_keys=True)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
 

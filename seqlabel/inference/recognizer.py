@@ -112,7 +112,7 @@ class Recognizer:
         what = f"array {utt_id!r}"
         wave = to_rate(waveform_of(samples, what), int(sample_rate), c.sample_rate, c.resample, what)
         utt = _memory_utterance(utt_id)
-        return self._best(extractor.features_of_waveforms([wave], [utt])[0], utt)
+        return self._best(extractor.from_waveforms([wave], [utt])[0], utt)
 
     def transcribe_image(self, image: Any, utt_id: str = "image") -> Hypothesis:
         """One line image's best hypothesis: a Pillow image, an (H, W) grey array (float in [0, 1] with

@@ -42,6 +42,7 @@ def check_space(out_dir: Path, model: torch.nn.Module, config: Config) -> None:
     per_file = weights * copies + (1 << 20)  # + configs, vocabulary, CMVN statistics
     names = ["best.pt", "last.pt"] + ([PHASE1_NAME] if config.train.weight_noise_phase == "restart" else [])
     need = (len(names) + 1) * per_file - sum(size(out_dir / name) for name in names)
+    need += config.train.average_last * weights  # the epochs' weights kept for averaging (train.average_last)
     free = shutil.disk_usage(out_dir).free
     if free < need:
         raise ConfigError(f"not enough free disk space in {out_dir}: {free / 1e6:.1f} MB free, checkpoints need "

@@ -54,12 +54,16 @@ def load_data(config: Config, resumed: Optional[dict], last_path: Path, echo: Ca
     if config.features.cmvn == "global":
         kept = resumed or (init.state if init is not None and init.state.get("cmvn") else None)
         cmvn = CmvnStats.from_state(kept["cmvn"]) if kept else compute_stats(train_split.features)
+    augment = config.features.augment
     train_set = SequenceDataset(train_split, normalize(train_split, config.features.cmvn, cmvn),
-                                build_augment(extractor, config.features.cmvn, cmvn), tc.seed)
+                                build_augment(extractor, config.features.cmvn, cmvn, train_split.utterances,
+                                              tc.progress), tc.seed, augment.copies)
     dev_feats = normalize(dev_split, config.features.cmvn, cmvn) if dev_split else None
     input_dim = train_set.features[0].shape[1]
-    echo(f"train: {len(train_set)} utterances, {sum(train_split.lengths)} frames, {input_dim}-dim features, "
-         f"{len(vocab)} classes (blank included); dev: {len(dev_split.utterances) if dev_split else 0} utterances")
+    copies = f" x {augment.copies} speed copies {augment.speed}" if augment.copies > 1 else ""
+    echo(f"train: {len(train_split.utterances)} utterances{copies}, {sum(train_split.lengths)} frames, {input_dim}-dim "
+         f"features, {len(vocab)} classes (blank included); dev: {len(dev_split.utterances) if dev_split else 0} "
+         "utterances")
     record = init_record(init, vocab) if init is not None else (resumed or {}).get("init_from")
     return TrainData(vocab, train_split, train_set, dev_split, dev_feats, cmvn, input_dim, init, record)
 

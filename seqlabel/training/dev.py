@@ -1,4 +1,5 @@
-"""The dev-set evaluation of the training loop: mean CTC loss and greedy error rate of a split."""
+"""Evaluation on the dev set during training: the mean CTC loss and the greedy error rate of a split,
+in one forward pass (the loop's early stopping and schedule, and checkpoint averaging, use it)."""
 from __future__ import annotations
 
 import torch

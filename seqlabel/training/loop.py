@@ -32,6 +32,7 @@ from seqlabel.progress import progress as progress_bar
 from seqlabel.runtime import amp_dtype, resolve_device
 from seqlabel.scoring.metrics import ScoreResult
 from seqlabel.training import distributed
+from seqlabel.training.averaging import EpochWeights
 from seqlabel.training.checks import PHASE1_NAME, check_run, check_space
 from seqlabel.training.data import TrainData, load_data
 from seqlabel.training.dev import evaluate_split
@@ -58,7 +59,7 @@ from seqlabel.training.step import train_step
 @dataclass(frozen=True)
 class TrainResult:
     out_dir: Path
-    best_checkpoint: Path
+    best_checkpoint: Path  # the model to use: best.pt, or avg.pt when its dev error is lower (train.average_last)
     last_checkpoint: Path
     epochs: int
     best_dev_error: float  # NaN without a dev set
@@ -79,6 +80,7 @@ class Run:
     echo: Callable[[str], None]
     device: torch.device
     overrides: tuple[str, ...] = ()  # the -o overrides a new run started with, recorded for --resume
+    averaging: Optional[EpochWeights] = None  # train.average_last: the epochs' weights kept for avg.pt
 
     @property
     def last_path(self) -> Path:
@@ -124,6 +126,7 @@ def _silent(_: str) -> None:
 def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], None],
            device: torch.device, overrides: tuple[str, ...]) -> TrainResult:
     check_run(config, out_dir, resume)
+    averaging = EpochWeights.of(out_dir, config)
     last_path = out_dir / "last.pt"
     resumed = load_checkpoint(last_path) if resume else None
     _seed_everything(config.train.seed)
@@ -141,8 +144,10 @@ def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], No
     first_epoch = Progress.from_state(resumed["progress"]).epoch + 1 if resumed else 1
     writer = distributed.on_main("opening TensorBoard's log",
                                  lambda: tensorboard(out_dir, config.train.tensorboard, echo, first_epoch))
-    run = Run(config, out_dir, data, sampler, common, writer, echo, device, overrides)
+    run = Run(config, out_dir, data, sampler, common, writer, echo, device, overrides, averaging)
     progress = _start(run, learner, resumed)
+    if averaging is not None:
+        distributed.on_main(f"cleaning {averaging.folder}", lambda: averaging.start(progress.epoch))
     _run_epochs(run, learner, progress)
     if writer is not None:
         writer.close()
@@ -157,7 +162,8 @@ def _build_learner(config: Config, data: TrainData, device: torch.device
     model = build_model(data.input_dim, len(data.vocab), config.model).to(device)
     optimizer = build_optimizer(model, config)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype(device, tc.amp) == torch.float16)
-    sampler = BucketBatchSampler(data.train_split.lengths, tc.batch_frames, tc.max_batch_size, True, tc.seed)
+    sampler = BucketBatchSampler(data.train_set.lengths, tc.batch_frames, tc.max_batch_size, True, tc.seed,
+                                 data.train_set.lengths_at)
     stepper: torch.nn.Module = model
     world = distributed.world_size()
     if world > 1:
@@ -343,6 +349,8 @@ def _write_epoch(run: Run, learner: Learner, progress: Progress, row: dict, impr
     """Rank 0 at an epoch's end: its ``log.csv`` row, ``last.pt``, and on improvement the phase's best:
     ``phase1.pt`` in phase 1 of a restart schedule, else ``best.pt``."""
     log_row(run.out_dir / LOG_NAME, row, run.writer)
+    if run.averaging is not None:  # before last.pt: a run resumed from it finds this epoch's weights
+        run.averaging.add(progress.epoch, row["dev_error"], learner.model, run.common)
     data = serialize(_checkpoint(run, learner, progress, rngs))  # once: the best and last.pt hold the same bytes
     if improved:
         write_checkpoint(run.out_dir / (PHASE1_NAME if run.restart and progress.phase == 1 else "best.pt"), data)
@@ -360,9 +368,20 @@ def _finish(run: Run, progress: Progress) -> TrainResult:
         run.echo(f"training ended: phase 1 (no weight noise) at epoch {progress.phase1_end}, phase 2 (weight "
                  f"noise {run.config.train.weight_noise}, from {PHASE1_NAME}) at epoch {progress.epoch}")
     distributed.on_main(f"keeping {best_path}", lambda: _keep_best(run, progress))
+    if run.averaging is not None:
+        best_path, best_error = distributed.on_main("averaging checkpoints", lambda: run.averaging.finish(
+            best_path, best_error, lambda weights: _dev_error(run, weights), run.echo)) or (best_path, best_error)
     if run.data.dev_split is None:  # the metric was the training loss
         return TrainResult(run.out_dir, best_path, run.last_path, progress.epoch, math.nan, best_train_loss=best_error)
     return TrainResult(run.out_dir, best_path, run.last_path, progress.epoch, best_error)
+
+
+def _dev_error(run: Run, weights: dict) -> float:
+    """The dev error rate of the run's model with other weights (averaged ones)."""
+    model = build_model(run.data.input_dim, len(run.data.vocab), run.config.model).to(run.device)
+    model.load_state_dict(weights)
+    _, scores = evaluate_split(model, run.data.dev_split, run.data.dev_feats, run.data.vocab, run.device, run.config)
+    return scores.total.rate
 
 
 def _keep_best(run: Run, progress: Progress) -> None:

@@ -1,0 +1,92 @@
+"""Train-time speech augmentation of a training set: waveforms decoded once and kept in memory,
+perturbed per item and epoch (``WavePerturb``), turned into features by the run's extractor and
+normalised with the training statistics; then SpecAugment (``seqlabel.augment.spec``).
+
+``SpeechAugment`` and ``MaskAugment`` are ``Augment`` callables of ``seqlabel.data.dataset``:
+(utterance, its normalised unaugmented features (T, F), generator, copy) -> features (T', F).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from seqlabel.augment.audio import WavePerturb
+from seqlabel.augment.spec import SpecAugment
+from seqlabel.features.audio import AudioFeatures, load_audio
+from seqlabel.features.cmvn import CmvnStats
+from seqlabel.types import Utterance
+
+
+def load_waveforms(utts: Sequence[Utterance], extractor: AudioFeatures, progress: bool = True
+                   ) -> dict[str, torch.Tensor]:
+    """Utterance id -> (N,) float32 waveform at the extractor's sample rate, every one read once."""
+    c = extractor.config
+    return {u.id: load_audio(u, c.sample_rate, c.resample)
+            for u in tqdm(utts, desc="train audio (augmentation)", disable=not progress, leave=False)}
+
+
+@dataclass(frozen=True)
+class SpeechAugment:
+    """Features of a perturbed copy of the utterance's waveform, normalised with ``stats`` (None: as they
+    are). An item whose draw changes nothing (speed 1.0, no noise, no gain) keeps its given features.
+    ``many`` does a batch at once: the waveforms of a batch go through the perturbation and the
+    filterbank together (per-call costs dominate short utterances otherwise)."""
+
+    perturb: WavePerturb
+    extractor: AudioFeatures
+    waveforms: dict[str, torch.Tensor]  # utterance id -> (N,)
+    stats: Optional[CmvnStats]
+
+    def length_scale(self, rng: np.random.Generator, copy: int = 0) -> float:
+        """Frames after / before, drawn as ``__call__`` draws it from a generator in the same state."""
+        return 1.0 / self.perturb.speed_factor(rng, copy)
+
+    def __call__(self, utt: Utterance, feats: torch.Tensor, rng: np.random.Generator, copy: int = 0) -> torch.Tensor:
+        return self.many([utt], [feats], [rng], [copy])[0]
+
+    def many(self, utts: Sequence[Utterance], feats: Sequence[torch.Tensor], rngs: Sequence[np.random.Generator],
+             copies: Sequence[int]) -> list[torch.Tensor]:
+        """(T_i, F) normalised features of several items, each drawn from its own generator."""
+        c = self.extractor.config
+        waves = [self.waveforms[u.id] if u.id in self.waveforms else load_audio(u, c.sample_rate, c.resample)
+                 for u in utts]
+        perturbed = self.perturb.many(waves, rngs, copies)
+        out = list(feats)
+        changed = [i for i, (w, p) in enumerate(zip(waves, perturbed)) if p is not w]
+        if changed:
+            raw = self.extractor.from_waveforms([perturbed[i] for i in changed], [utts[i] for i in changed])
+            if self.stats is not None:
+                raw = list(self.stats.apply(torch.cat(raw)).split([r.shape[0] for r in raw]))
+            for i, r in zip(changed, raw):
+                out[i] = r
+        return out
+
+
+@dataclass(frozen=True)
+class MaskAugment:
+    """SpecAugment after another augmentation (or none): masked values are 0, the mean of normalised
+    features; with ``normalised`` false, each utterance's own mean per feature."""
+
+    masks: SpecAugment
+    first: Optional[object] = None  # an Augment applied before the masks
+    normalised: bool = True
+
+    @property
+    def length_scale(self) -> Optional[Callable[[np.random.Generator, int], float]]:
+        """The first augmentation's, when it changes lengths (the masks and the warp keep them)."""
+        return getattr(self.first, "length_scale", None)
+
+    def __call__(self, utt: Utterance, feats: torch.Tensor, rng: np.random.Generator, copy: int = 0) -> torch.Tensor:
+        return self.many([utt], [feats], [rng], [copy])[0]
+
+    def many(self, utts: Sequence[Utterance], feats: Sequence[torch.Tensor], rngs: Sequence[np.random.Generator],
+             copies: Sequence[int]) -> list[torch.Tensor]:
+        if self.first is not None:
+            many = getattr(self.first, "many", None)
+            feats = many(utts, feats, rngs, copies) if many is not None else [
+                self.first(u, f, r, c) for u, f, r, c in zip(utts, feats, rngs, copies)]  # type: ignore[operator]
+        return [self.masks(f, r, 0.0 if self.normalised else f.mean(dim=0)) for f, r in zip(feats, rngs)]

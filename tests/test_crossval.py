@@ -1,0 +1,130 @@
+"""Cross-validation by speaker (``seqlabel crossval``): speaker-disjoint folds that cover every speaker
+once, a dev set carved from each fold's training speakers, a tiny end-to-end run whose summary equals
+its folds' own scores, and an interrupted run that continues with the folds not done."""
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import TONE_RATE, invoke, ok, refused, tone_corpus
+
+from seqlabel.data.manifest import read_manifest, speaker_of
+from seqlabel.errors import ConfigError
+from seqlabel.training.crossval import speaker_folds, split_dev
+from seqlabel.types import Utterance
+
+TEXTS = ["ab", "ba", "ca", "abc", "cab", "bca", "cc ab", "aa", "bb", "ac", "cb", "abca", "bac", "cba", "acb", "bb a"]
+
+
+def utts(counts: dict[str, int]) -> list[Utterance]:
+    return [Utterance(f"{spk}-{i}", "x.wav", "a", spk) for spk, n in counts.items() for i in range(n)]
+
+
+def test_folds_are_speaker_disjoint_cover_every_speaker_once_and_are_balanced() -> None:
+    counts = {"ann": 50, "bob": 10, "cy": 30, "dee": 20, "eve": 40, "fay": 10, "gus": 25}
+    pool = utts(counts)
+    for k in (2, 3, 7):
+        groups = speaker_folds(pool, k, seed=3)
+        assert len(groups) == k
+        assert sorted(s for g in groups for s in g) == sorted(counts)  # each speaker exactly once
+        sizes = [sum(counts[s] for s in g) for g in groups]
+        assert max(sizes) - min(sizes) <= max(counts.values())  # greedy balance: within one speaker's share
+        assert groups == speaker_folds(pool, k, seed=3)  # deterministic for a seed
+    assert [len(g) for g in speaker_folds(pool, 7, seed=3)] == [1] * 7  # K = speakers: leave one speaker out
+    ties = utts({s: 10 for s in "abcdef"})
+    assert speaker_folds(ties, 3, seed=1) != speaker_folds(ties, 3, seed=2)  # the seed decides between equals
+    with pytest.raises(ConfigError, match="--folds 8 is more than the 7 speakers"):
+        speaker_folds(pool, 8, seed=0)
+
+
+def test_each_training_speaker_gives_a_fraction_of_its_utterances_to_dev() -> None:
+    pool = utts({"ann": 40, "bob": 3, "cy": 1})
+    train, dev = split_dev(pool, 0.1, seed=0)
+    per_speaker = Counter(speaker_of(u) for u in dev)
+    assert per_speaker == {"ann": 4, "bob": 1}  # at least one, never all (cy keeps its only utterance)
+    assert sorted(u.id for u in train + dev) == sorted(u.id for u in pool) and not {u.id for u in train} & {
+        u.id for u in dev}
+    train, dev = split_dev(pool, 0.1, seed=0, speakers=1)  # or whole speakers: dev speakers are unseen too
+    assert len({speaker_of(u) for u in dev}) == 1 and not {speaker_of(u) for u in train} & {speaker_of(u) for u in dev}
+    assert len(train) + len(dev) == len(pool)
+    with pytest.raises(ConfigError, match="--dev-speakers 3 leaves no training speaker"):
+        split_dev(pool, 0.1, seed=0, speakers=3)
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tones")
+    speakers = ("s1", "s2", "s3")
+    data = {
+        "data": {"train": str(tone_corpus(root, TEXTS, "tr", speakers)),
+                 "dev": str(tone_corpus(root, TEXTS[:6], "dv", ("s4",), seed=1)),
+                 "test": str(tone_corpus(root, TEXTS[:4], "te", ("s9",), seed=2))},
+        "features": {"type": "fbank", "sample_rate": TONE_RATE, "num_bins": 20, "cmvn": "global"},
+        "model": {"num_layers": 1, "hidden_size": 8},
+        "train": {"lr": 0.05, "max_epochs": 2, "batch_frames": 300, "max_batch_size": 4, "progress": False,
+                  "tensorboard": False, "device": "cpu", "amp": "off", "threads": 1, "early_stop_patience": 0},
+    }
+    path = root / "tiny.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def fold_scores(out: Path, k: int) -> dict:
+    return json.loads((out / f"fold-{k}" / "test" / "summary.json").read_text(encoding="utf-8"))["tokens"]
+
+
+def test_a_tiny_crossval_end_to_end(config: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cv"
+    result = ok(invoke("crossval", config, "--folds", 2, "--out", out))
+    assert "fold 1 of 2: holding out" in result.output and "fold 2 of 2: holding out" in result.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    held = [set(f["speakers"]) for f in summary["folds"]]
+    assert held[0].isdisjoint(held[1]) and held[0] | held[1] == {"s1", "s2", "s3", "s4"}  # not s9: data.test
+    for k, fold in enumerate(summary["folds"], 1):
+        manifests = {name: read_manifest(out / f"fold-{k}" / f"{name}.jsonl") for name in ("train", "dev", "test")}
+        assert {speaker_of(u) for u in manifests["test"]} == set(fold["speakers"])
+        assert not {speaker_of(u) for u in manifests["train"] + manifests["dev"]} & set(fold["speakers"])
+        own = fold_scores(out, k)  # what the fold's evaluation wrote
+        assert (fold["tokens"]["substitutions"], fold["tokens"]["deletions"], fold["tokens"]["insertions"],
+                fold["tokens"]["ref_tokens"]) == (own["substitutions"], own["deletions"], own["insertions"],
+                                                  own["ref_tokens"])
+        assert fold["tokens"]["rate"] == pytest.approx(own["rate"])
+    rates = [f["tokens"]["rate"] for f in summary["folds"]]
+    tokens = summary["tokens"]
+    assert tokens["mean"] == pytest.approx(statistics.fmean(rates))
+    assert tokens["std"] == pytest.approx(statistics.stdev(rates))
+    assert tokens["worst"] == max(rates) and tokens["worst_fold"] == 1 + rates.index(max(rates))
+    errors = sum(f["tokens"]["substitutions"] + f["tokens"]["deletions"] + f["tokens"]["insertions"]
+                 for f in summary["folds"])
+    refs = sum(f["tokens"]["ref_tokens"] for f in summary["folds"])
+    assert (tokens["pooled_errors"], tokens["pooled_ref_tokens"]) == (errors, refs)
+    assert tokens["pooled"] == pytest.approx(errors / refs)
+    assert tokens["pooled_ci"]["low"] <= tokens["pooled"] <= tokens["pooled_ci"]["high"]
+    assert f"pooled {100 * errors / refs:.2f}%" in result.output
+    assert (out / "summary.txt").read_text(encoding="utf-8").strip() in result.output
+
+    # interrupted in fold 2 after its training: the rerun skips fold 1 and resumes fold 2 from its last.pt
+    shutil.rmtree(out / "fold-2" / "test")
+    (out / "fold-2" / "done.json").unlink()
+    again = ok(invoke("crossval", config, "--folds", 2, "--out", out))
+    assert "fold 1 of 2: done before" in again.output and "fold 2 of 2: holding out" in again.output
+    assert "resumed from" in again.output
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8")) == summary
+    refused(invoke("crossval", config, "--folds", 2, "--out", out, "-o", "train.lr=0.01"),
+            "holds a cross-validation with other settings (config differ)")
+
+
+def test_the_pool_can_be_named_and_is_checked(config: Path, tmp_path: Path) -> None:
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    refused(invoke("crossval", config, "--folds", 5, "--out", tmp_path / "a"), "--folds 5 is more than the 4 speakers")
+    refused(invoke("crossval", config, "--folds", 2, "--out", tmp_path / "b", "--pool", settings["data"]["train"],
+                   "--pool", settings["data"]["train"]), "holds utterance ids twice")
+    refused(invoke("crossval", config, "--folds", 2, "--out", tmp_path / "c", "--pool", settings["data"]["test"]),
+            "--folds 2 is more than the 1 speakers")
+    refused(invoke("crossval", config, "--folds", 2, "--out", tmp_path / "d", "--dev-speakers", 2),
+            "--dev-speakers 2 leaves no training speaker")
