@@ -1,0 +1,92 @@
+"""``seqlabel`` command line: a thin click layer over ``seqlabel.api``.
+
+Heavy imports (torch) happen inside commands so ``--help`` is fast. User-facing errors
+(SeqlabelError) are printed as ``Error: ...`` without a traceback, exit status 1.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from typing import Any, Callable
+
+import click
+import yaml
+
+from seqlabel.errors import SeqlabelError
+
+
+def friendly(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SeqlabelError as e:
+            raise click.ClickException(str(e)) from None
+    return wrapper
+
+
+def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise click.BadParameter(f"{pair!r} must look like key=value", param_hint="--option")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="seqlabel")
+def main() -> None:
+    """Deep BiLSTM-CTC sequence labelling for speech (and handwriting).
+
+    Typical run: prepare a corpus, train from a YAML config, evaluate the best checkpoint.
+
+    \b
+      seqlabel prepare espeak
+      seqlabel train demo --out exp/demo
+      seqlabel evaluate exp/demo/best.pt data/espeak/test.jsonl
+    """
+
+
+
+DECODER = click.option("--decoder", type=click.Choice(["greedy", "beam"]),
+                        help="Decoder [default: the checkpoint's decode.decoder]; same as -o decode.decoder=...")
+DECODE_OVERRIDES = click.option("-o", "--override", "overrides", multiple=True, metavar="decode.KEY=VALUE",
+                                 help="Change a decode setting of the checkpoint, e.g. -o decode.beam=32 "
+                                      "-o decode.lm=lm.arpa (repeatable).")
+
+
+def decode_overrides(decoder: str | None, overrides: tuple[str, ...]) -> list[str]:
+    return [*overrides, *([f"decode.decoder={decoder}"] if decoder else [])]
+
+
+
+class _EchoHandler(logging.Handler):
+    """Log records to the current stderr (click's, so that test runners capture them)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+def log_to_stderr() -> None:
+    """Show the package's warnings on stderr, once per process."""
+    logger = logging.getLogger("seqlabel")
+    if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
+        logger.addHandler(_EchoHandler(logging.WARNING))
+
+
+
+def floats(text: str, name: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} must be comma-separated numbers, e.g. 0.2,0.5,0.8",
+                                 param_hint=name) from None
+
+
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
