@@ -13,7 +13,7 @@ from helpers import collapse, exact_labelling_log_probs, random_log_probs
 
 from seqlabel.config import DecodeConfig, config_from_data
 from seqlabel.data.vocab import Vocab
-from seqlabel.decoders import CTCPrefixBeamSearch, ctc_prefix_beam_search, greedy_search
+from seqlabel.decoders import CTCPrefixBeamSearch, GreedyDecoder, ctc_prefix_beam_search, greedy_search
 from seqlabel.decoders.factory import build_decoder
 from seqlabel.errors import ConfigError, VocabError
 from seqlabel.inference.batch import decode_log_probs
@@ -303,7 +303,7 @@ def test_bad_log_probs_name_the_utterance() -> None:
     lp = random_log_probs(5, 4, seed=0)
     lp[2, 1] = np.nan
     decoder = build_decoder(DecodeConfig(decoder="beam"), vocab)
-    for dec in (None, decoder):
+    for dec in (GreedyDecoder(), decoder):
         with pytest.raises(DataError, match=r"utterance 'u7': log_probs: frame 2 holds NaN"):
             decode_log_probs(lp, "u7", vocab, dec)
         with pytest.raises(DataError, match=r"utterance 'u8': log_probs are not normalised"):
@@ -338,7 +338,26 @@ def test_hypotheses_carry_words_times_and_confidences(char_lm: NgramLM) -> None:
         assert h.score == pytest.approx(h.acoustic_score + 0.5 * h.lm_score)
         times = h.token_times()
         assert [s for s, _ in times] == pytest.approx([0.03 * t for t in h.timesteps])
-    greedy, = decode_log_probs(lp, "u1", vocab, None, seconds=0.03)
+    greedy, = decode_log_probs(lp, "u1", vocab, build_decoder(DecodeConfig(), vocab), seconds=0.03)
     (ids, frames), = greedy_search(torch.from_numpy(lp)[None], torch.tensor([20]))
     assert list(greedy.tokens) == vocab.decode(ids) and list(greedy.timesteps) == frames
-    assert greedy.score == pytest.approx(lp.max(axis=1).sum())
+    assert greedy.score == pytest.approx(lp.max(axis=1).sum()) == pytest.approx(greedy.acoustic_score)
+    assert greedy.lm_score is None
+
+
+def test_every_decoder_is_a_decoder_and_the_registry_builds_each() -> None:
+    """Greedy decoding is a decoder object beside the beam search (no None-means-greedy): both
+    satisfy the Decoder protocol, and the registry builds each from its name."""
+    from seqlabel.decoders import Decoder
+    from seqlabel.decoders.factory import DECODERS
+
+    vocab = Vocab(["|", "a", "b"])
+    lp = peaky_log_probs(20, 4, seed=5, peak=0.9)
+    built = {name: build_decoder(DecodeConfig(decoder=name), vocab) for name in DECODERS}
+    assert set(built) == {"greedy", "beam"}
+    assert all(isinstance(d, Decoder) and d.name == name for name, d in built.items())
+    (best,), = built["greedy"].batch(lp[None], np.array([20]))
+    (ids, _), = greedy_search(torch.from_numpy(lp)[None], torch.tensor([20]))
+    assert list(best.ids) == ids
+    beam_best = built["beam"].batch(lp[None], np.array([20]))[0][0]
+    assert beam_best.score >= best.score - 1e-9  # the search finds at least the best path's labelling

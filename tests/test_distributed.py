@@ -193,7 +193,9 @@ def test_a_failure_on_rank_zero_stops_every_rank_promptly_with_its_error(tmp_pat
     assert first["type"] == "CheckpointError" and first["message"] == DISK_FULL  # the original error
     assert other["type"] == "SeqlabelError", other  # not the backend's timeout or a closed connection
     assert "rank 0 failed while saving" in other["message"] and DISK_FULL in other["message"]
-    assert abs(other["at"] - first["at"]) < 5  # together, long before the 20 s timeout
+    # together, well before the 20 s timeout (the error type above already rules the timeout out; the
+    # margin allows for a loaded 2-core machine, where a rank can lag the other by several seconds)
+    assert abs(other["at"] - first["at"]) < 15
 
 
 def test_on_main_runs_the_action_in_a_single_process() -> None:

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from seqlabel.decoders.beam import check_log_probs
+from seqlabel.decoders.beam_frames import check_log_probs
 
 BLANK = 0
 

@@ -30,6 +30,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
+from seqlabel.decoders.align import Alignment, forced_align
 from seqlabel.decoders.beam_frames import check_log_probs, passing_tokens
 from seqlabel.decoders.beam_lockstep import search_lockstep
 from seqlabel.decoders.beam_nbest import BeamResult
@@ -42,6 +43,7 @@ from seqlabel.decoders.beam_tables import (
     check_vocabularies,
     vocabulary_lexicon,
 )
+from seqlabel.decoders.protocols import LanguageModel
 
 __all__ = ["BeamResult", "CTCPrefixBeamSearch", "check_log_probs", "ctc_prefix_beam_search"]
 
@@ -61,9 +63,11 @@ class CTCPrefixBeamSearch:
     (``beam_single.single_is_cheaper``). Either way the results are the same.
     """
 
+    name = "beam"
+
     def __init__(self, tokens: Sequence[str], beam: int = 16, nbest: int = 1, token_topk: int = 0,
                  token_min_logp: Optional[float] = None, blank_threshold: Optional[float] = None,
-                 beam_threshold: Optional[float] = None, lm: Any = None, lm_unit: str = "token",
+                 beam_threshold: Optional[float] = None, lm: Optional[LanguageModel] = None, lm_unit: str = "token",
                  lm_weight: float = 0.0, insertion_bonus: float = 0.0, lexicon: Any = None,
                  word_boundary: Optional[str] = "|", batch_size: int = 256) -> None:
         if beam < 1:
@@ -162,6 +166,10 @@ class CTCPrefixBeamSearch:
         if arr.ndim != 2:
             raise ValueError(f"log_probs of one utterance must be 2D (T, C), got shape {tuple(arr.shape)}")
         return self.batch(arr[None])[0]
+
+    def align(self, log_probs: np.ndarray, result: BeamResult) -> Alignment:
+        """log_probs (T, C) and one of their results -> the labelling's forced alignment (token spans)."""
+        return forced_align(log_probs, result.ids)
 
     def _check_classes(self, C: int) -> None:
         if C != len(self.tokens):

@@ -1,18 +1,22 @@
-"""The decoder a ``decode`` config asks for, with its language model and lexicon loaded from files."""
+"""The decoder a ``decode`` config asks for (``DECODERS``: greedy or the prefix beam search), with its
+language model and lexicon loaded from files."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Callable, Optional
 
 from seqlabel.config import DecodeConfig
 from seqlabel.data.vocab import Vocab
 from seqlabel.decoders.beam import CTCPrefixBeamSearch
+from seqlabel.decoders.greedy import GreedyDecoder
+from seqlabel.decoders.protocols import Decoder, LanguageModel
 from seqlabel.errors import ConfigError, DataError
+from seqlabel.lm.lexicon import Lexicon
 from seqlabel.textfile import read_lines
 
 
-def load_lm(path: str | Path) -> Any:
+def load_lm(path: str | Path) -> LanguageModel:
     """An ARPA n-gram LM (``seqlabel.lm.NgramLM``)."""
     from seqlabel.lm import NgramLM
 
@@ -21,7 +25,7 @@ def load_lm(path: str | Path) -> Any:
     return NgramLM.read_arpa(path)
 
 
-def load_lexicon(path: str | Path, vocab: Vocab, lowercase: bool = False) -> Any:
+def load_lexicon(path: str | Path, vocab: Vocab, lowercase: bool = False) -> Lexicon:
     """A lexicon for ``vocab``'s units from a word list (one word a line) or a pronunciation
     dictionary (``WORD tok tok ...``). Character models use the words (the first column) spelled
     as characters; phone models need the dictionary's pronunciations."""
@@ -49,12 +53,22 @@ def load_lexicon(path: str | Path, vocab: Vocab, lowercase: bool = False) -> Any
     return Lexicon.from_dict_file(path, unit="phone", word_boundary=vocab.word_boundary)
 
 
-def build_decoder(config: DecodeConfig, vocab: Vocab, lowercase: bool = False, lm: Any = None,
-                  lexicon: Any = None) -> Optional[CTCPrefixBeamSearch]:
-    """The beam search a decode config asks for (None for greedy). ``lm``/``lexicon`` objects, when
-    given, are used instead of loading ``config.lm``/``config.lexicon``."""
-    if config.decoder == "greedy":
-        return None
+def build_decoder(config: DecodeConfig, vocab: Vocab, lowercase: bool = False, lm: Optional[LanguageModel] = None,
+                  lexicon: Optional[Lexicon] = None) -> Decoder:
+    """The decoder ``config.decoder`` names (see ``DECODERS``). ``lm``/``lexicon`` objects, when given,
+    are used instead of loading ``config.lm``/``config.lexicon``."""
+    if config.decoder not in DECODERS:
+        raise ConfigError(f"decode.decoder must be one of {sorted(DECODERS)}, got {config.decoder!r}")
+    return DECODERS[config.decoder](config, vocab, lowercase, lm, lexicon)
+
+
+def _greedy(config: DecodeConfig, vocab: Vocab, lowercase: bool, lm: Optional[LanguageModel],
+            lexicon: Optional[Lexicon]) -> Decoder:
+    return GreedyDecoder()
+
+
+def _beam(config: DecodeConfig, vocab: Vocab, lowercase: bool, lm: Optional[LanguageModel],
+          lexicon: Optional[Lexicon]) -> Decoder:
     if lm is None and config.lm:
         lm = load_lm(config.lm)
     if lexicon is None and config.lexicon:
@@ -68,3 +82,8 @@ def build_decoder(config: DecodeConfig, vocab: Vocab, lowercase: bool = False, l
             word_boundary=vocab.word_boundary if vocab.unit == "char" else None)
     except ValueError as e:
         raise ConfigError(f"decode: {e}") from None
+
+
+# decode.decoder -> how to build it: the one registry of decoders (a new one is a function here)
+DECODERS: dict[str, Callable[[DecodeConfig, Vocab, bool, Optional[LanguageModel], Optional[Lexicon]], Decoder]] = {
+    "greedy": _greedy, "beam": _beam}

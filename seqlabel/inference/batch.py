@@ -11,8 +11,11 @@ import torch
 from seqlabel.data.dataset import collate
 from seqlabel.data.sampling import pack_batches
 from seqlabel.data.vocab import Vocab
-from seqlabel.decoders.align import Alignment, forced_align, path_alignment
-from seqlabel.decoders.beam import BeamResult, CTCPrefixBeamSearch, check_log_probs
+from seqlabel.decoders.align import Alignment
+from seqlabel.decoders.beam_frames import check_log_probs
+from seqlabel.decoders.beam_nbest import BeamResult
+from seqlabel.decoders.greedy import GreedyDecoder
+from seqlabel.decoders.protocols import Decoder
 from seqlabel.errors import DataError
 from seqlabel.models.bilstm import BiLSTMCTC
 from seqlabel.progress import progress as progress_bar
@@ -46,19 +49,20 @@ def forward_all(model: BiLSTMCTC, features: Sequence[torch.Tensor], device: torc
 
 
 
-def decode_log_probs(log_probs: np.ndarray, utt_id: str, vocab: Vocab, decoder: Optional[CTCPrefixBeamSearch],
+def decode_log_probs(log_probs: np.ndarray, utt_id: str, vocab: Vocab, decoder: Decoder,
                      seconds: Optional[float] = None) -> list[Hypothesis]:
-    """One utterance's log-probs (T', C) -> its n-best hypotheses (one for greedy); see ``decode_all``."""
+    """One utterance's log-probs (T', C) -> its n-best hypotheses; see ``decode_all``."""
     return decode_all([log_probs], [utt_id], vocab, decoder, seconds)[0]
 
 
-def decode_all(log_probs: Sequence[np.ndarray], ids: Sequence[str], vocab: Vocab,
-               decoder: Optional[CTCPrefixBeamSearch], seconds: Optional[float] = None) -> list[list[Hypothesis]]:
-    """Utterances' log-probs (T', C) -> their n-best hypotheses (one for greedy), with token frames,
-    durations and confidences from the best path (greedy) or the forced alignment (beam).
+def decode_all(log_probs: Sequence[np.ndarray], ids: Sequence[str], vocab: Vocab, decoder: Decoder,
+               seconds: Optional[float] = None) -> list[list[Hypothesis]]:
+    """Utterances' log-probs (T', C) -> their n-best hypotheses, with token frames, durations and
+    confidences from ``decoder.align`` (the best path for greedy decoding, the forced alignment of
+    each labelling for the beam search).
 
-    The beam search runs on batches of similar lengths (``decoder.batch_size``), in lockstep.
-    Bad log-probs (NaN, not normalised) raise DataError naming the utterance.
+    The decoder runs on batches of similar lengths (``decoder.batch_size``). Bad log-probs (NaN, not
+    normalised) raise DataError naming the utterance.
     """
     checked = []
     for lp, utt_id in zip(log_probs, ids):
@@ -66,25 +70,19 @@ def decode_all(log_probs: Sequence[np.ndarray], ids: Sequence[str], vocab: Vocab
             checked.append(check_log_probs(np.asarray(lp)[None])[0][0])
         except ValueError as e:
             raise DataError(f"utterance {utt_id!r}: {str(e).replace('utterance 0, ', '')}") from None
-    if decoder is None:
-        out = []
-        for lp, utt_id in zip(checked, ids):
-            al = path_alignment(lp, lp.argmax(axis=1))
-            out.append([_hypothesis(utt_id, vocab, al, al.score, seconds)])
-        return out
-    results = beam_search_all(decoder, checked)
-    return [[_hypothesis(utt_id, vocab, forced_align(lp, r.ids), r.score, seconds, r) for r in res]
+    results = search_all(decoder, checked)
+    return [[_hypothesis(utt_id, vocab, decoder.align(lp, r), r.score, seconds, r) for r in res]
             for lp, utt_id, res in zip(checked, ids, results)]
 
 
-def beam_search_all(decoder: CTCPrefixBeamSearch, log_probs: Sequence[np.ndarray]) -> list[list[BeamResult]]:
-    """Beam search over utterances' log-probs (T', C), in padded batches of similar lengths."""
+def search_all(decoder: Decoder, log_probs: Sequence[np.ndarray]) -> list[list[BeamResult]]:
+    """``decoder`` over utterances' log-probs (T', C), in padded batches of similar lengths."""
     results: list[Optional[list[BeamResult]]] = [None] * len(log_probs)
     order = sorted(range(len(log_probs)), key=lambda i: log_probs[i].shape[0])
-    C = len(decoder.tokens)
     for start in range(0, len(order), decoder.batch_size):
         chunk = order[start:start + decoder.batch_size]
         lengths = np.array([log_probs[i].shape[0] for i in chunk])
+        C = log_probs[chunk[0]].shape[1]
         padded = np.zeros((len(chunk), int(lengths.max(initial=0)), C), dtype=np.float32)
         for k, i in enumerate(chunk):
             padded[k, : lengths[k]] = log_probs[i]
@@ -93,10 +91,13 @@ def beam_search_all(decoder: CTCPrefixBeamSearch, log_probs: Sequence[np.ndarray
     return results  # type: ignore[return-value]
 
 
+beam_search_all = search_all  # its name before any decoder could run it (seqlabel 0.1)
+
+
 def _hypothesis(utt_id: str, vocab: Vocab, al: Alignment, score: float, seconds: Optional[float],
-                result: Optional[BeamResult] = None) -> Hypothesis:
+                result: BeamResult) -> Hypothesis:
     tokens = tuple(vocab.decode(s.token for s in al.spans))
-    if result is not None and result.words is not None:
+    if result.words is not None:
         words = result.words
     else:
         words = tuple(vocab.to_text(tokens).split()) if vocab.unit == "char" else ()
@@ -104,8 +105,7 @@ def _hypothesis(utt_id: str, vocab: Vocab, al: Alignment, score: float, seconds:
         utt_id, tokens, float(score), tuple(s.start for s in al.spans), words=words,
         durations=tuple(s.end - s.start for s in al.spans),
         token_confidences=tuple(s.confidence for s in al.spans), confidence=al.confidence,
-        acoustic_score=None if result is None else result.acoustic_score,
-        lm_score=None if result is None else result.lm_score,
+        acoustic_score=result.acoustic_score, lm_score=result.lm_score,
         frame_seconds=seconds)
 
 
@@ -122,11 +122,11 @@ def log_probs_all(model: BiLSTMCTC, features: Sequence[torch.Tensor], device: to
 
 
 def transcribe(model: BiLSTMCTC, utts: Sequence[Utterance], features: Sequence[torch.Tensor], vocab: Vocab,
-               device: torch.device, decoder: Optional[CTCPrefixBeamSearch] = None, seconds: Optional[float] = None,
+               device: torch.device, decoder: Decoder, seconds: Optional[float] = None,
                batch_frames: int = 50000, max_batch_size: int = 64, amp: str = "off",
                progress: bool = False) -> list[list[Hypothesis]]:
     """n-best hypotheses for every utterance, in the order of ``utts``: forward passes in batches on
-    ``device``, then greedy decoding (``decoder`` None) or the beam search, batched, on CPU."""
+    ``device``, then ``decoder`` (greedy or the beam search), batched, on CPU."""
     log_probs = log_probs_all(model, features, device, batch_frames, max_batch_size, amp, progress)
     return decode_all(log_probs, [u.id for u in utts], vocab, decoder, seconds)
 
@@ -135,5 +135,5 @@ def greedy_transcribe(model: BiLSTMCTC, utts: Sequence[Utterance], features: Seq
                       vocab: Vocab, device: torch.device, batch_frames: int = 50000,
                       max_batch_size: int = 64, amp: str = "off", progress: bool = False) -> list[Hypothesis]:
     """Greedy hypotheses for every utterance, in the order of ``utts``."""
-    return [n[0] for n in transcribe(model, utts, features, vocab, device, None, None, batch_frames,
+    return [n[0] for n in transcribe(model, utts, features, vocab, device, GreedyDecoder(), None, batch_frames,
                                      max_batch_size, amp, progress)]

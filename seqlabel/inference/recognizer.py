@@ -24,13 +24,15 @@ import torch
 from seqlabel.config import Config, config_from_data, to_dict
 from seqlabel.data.dataset import Split, encode_targets, extract_features, normalize
 from seqlabel.data.vocab import Vocab
+from seqlabel.decoders.align import forced_align
 from seqlabel.decoders.factory import build_decoder
+from seqlabel.decoders.protocols import Decoder
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import FeatureExtractor, build_extractor
 from seqlabel.features.cmvn import CmvnStats
 from seqlabel.features.image import grey_of
 from seqlabel.features.strokes import check_strokes
-from seqlabel.inference.batch import decode_all, decode_log_probs, forced_align, log_probs_all, transcribe
+from seqlabel.inference.batch import decode_all, decode_log_probs, log_probs_all, transcribe
 from seqlabel.inference.restore import model_from_state
 from seqlabel.models.bilstm import BiLSTMCTC
 from seqlabel.models.checkpoint import load_checkpoint
@@ -56,7 +58,7 @@ class Recognizer:
     extractor: FeatureExtractor
     cmvn: Optional[CmvnStats]
     device: torch.device
-    _decoder: Any = field(default=None, repr=False)  # built on first use from config.decode
+    _decoder: Optional[Decoder] = field(default=None, repr=False)  # built on first use from config.decode
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto", overrides: Sequence[str] = ()) -> "Recognizer":
@@ -81,9 +83,9 @@ class Recognizer:
         return frame_seconds(self.config)
 
     @property
-    def decoder(self) -> Any:
-        """The beam search of ``config.decode`` (LM and lexicon loaded once), or None for greedy."""
-        if self._decoder is None and self.config.decode.decoder != "greedy":
+    def decoder(self) -> Decoder:
+        """The decoder of ``config.decode`` (built once: LM and lexicon loaded on first use)."""
+        if self._decoder is None:
             self._decoder = build_decoder(self.config.decode, self.vocab, self.config.data.lowercase)
         return self._decoder
 

@@ -13,12 +13,9 @@ import shlex
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
-import numpy as np
-import torch
-
-from seqlabel.decoders.greedy import greedy_search
+from seqlabel.decoders.greedy import GreedyDecoder
 from seqlabel.errors import ConfigError, DataError
-from seqlabel.inference.batch import beam_search_all
+from seqlabel.inference.batch import search_all
 from seqlabel.inference.recognizer import Recognizer
 from seqlabel.scoring.evaluation import EvalReport, score_tokens
 from seqlabel.scoring.metrics import RATE_NAMES
@@ -185,13 +182,14 @@ def tune(recognizer: Recognizer, utts: Sequence[Utterance], weights: Sequence[fl
             echo(f"lm_weight={w} bonus={b}: {summary_line(report.tokens, None, None)}")
         return report
 
-    greedy = scored({u.id: vocab.decode(best_path_ids(lp)) for u, lp in zip(utts, log_probs)}, None, None)
+    greedy_found = search_all(GreedyDecoder(), log_probs)
+    greedy = scored({u.id: vocab.decode(res[0].ids) for u, res in zip(utts, greedy_found)}, None, None)
     rows = []
     for w in weights or [None]:
         for b in bonuses:
             search = base.replace(insertion_bonus=b, **({} if w is None else {"lm_weight": w}))
             try:
-                found = beam_search_all(search, log_probs)
+                found = search_all(search, log_probs)
             except ValueError as e:
                 raise DataError(f"{source}: {e}") from None
             rows.append(_row(scored({u.id: vocab.decode(res[0].ids) for u, res in zip(utts, found)}, w, b), w, b))
@@ -213,9 +211,3 @@ def _settings(recognizer: Recognizer, overrides: Sequence[str]) -> tuple[str, ..
         own.append(f"decode.lexicon={d.lexicon}")
     rest = [o.strip() for o in overrides if o.split("=", 1)[0].strip().removeprefix("decode.") not in _OWN]
     return tuple(own + list(dict.fromkeys(rest)))
-
-
-def best_path_ids(log_probs: np.ndarray) -> list[int]:
-    """(T', C) -> the greedy labels: best class per frame, repeats merged, blanks dropped."""
-    lp = torch.from_numpy(log_probs).unsqueeze(0)  # (1, T', C)
-    return greedy_search(lp, torch.tensor([lp.shape[1]]))[0][0]
