@@ -20,7 +20,7 @@ import yaml
 from helpers import invoke, ok, refused
 from test_resume import SLOW_CLI, TEXTS, write_npy_corpus
 
-from seqlabel.training.lock import LOCK_NAME
+from seqlabel.training.folder import LOCK as LOCK_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,9 +24,9 @@ import torch
 from seqlabel.config import Config
 from seqlabel.errors import CheckpointError, ConfigError
 from seqlabel.models.checkpoint import load_checkpoint, save_checkpoint
+from seqlabel.training.folder import AVERAGE as AVERAGE_NAME
+from seqlabel.training.folder import EPOCHS as EPOCHS_DIR
 
-AVERAGE_NAME = "avg.pt"
-EPOCHS_DIR = "epochs"
 _EPOCH_FILE = re.compile(r"epoch-(\d+)\.pt$")
 
 

@@ -11,15 +11,14 @@ import torch
 from seqlabel.config import Config
 from seqlabel.errors import CheckpointError, ConfigError
 from seqlabel.training import distributed
+from seqlabel.training.folder import BEST, LAST, PHASE1, RunFolder
 from seqlabel.training.log import size
-
-PHASE1_NAME = "phase1.pt"  # the noise-free phase's best point (train.weight_noise_phase: restart)
 
 
 def check_run(config: Config, out_dir: Path, resume: bool) -> None:
     """Refuse a run that cannot start: output folder, --resume against what it holds, the data it needs."""
     _check_writable(out_dir)  # every rank checks what rank 0 will need, so that all stop together
-    last_path = out_dir / "last.pt"
+    last_path = RunFolder(out_dir).last
     if not resume and last_path.exists():
         raise ConfigError(f"{out_dir} already holds a training run ({last_path}); pass --resume to "
                           "continue it or choose another --out")
@@ -40,7 +39,7 @@ def check_space(out_dir: Path, model: torch.nn.Module, config: Config) -> None:
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
     copies = 3 if config.train.optimizer == "adam" else 2
     per_file = weights * copies + (1 << 20)  # + configs, vocabulary, CMVN statistics
-    names = ["best.pt", "last.pt"] + ([PHASE1_NAME] if config.train.weight_noise_phase == "restart" else [])
+    names = [BEST, LAST] + ([PHASE1] if config.train.weight_noise_phase == "restart" else [])
     need = (len(names) + 1) * per_file - sum(size(out_dir / name) for name in names)
     need += config.train.average_last * weights  # the epochs' weights kept for averaging (train.average_last)
     free = shutil.disk_usage(out_dir).free

@@ -42,6 +42,7 @@ from seqlabel.data.vocab import Vocab
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.scoring.evaluation import EvalReport, score_tokens
 from seqlabel.scoring.significance import Interval
+from seqlabel.training.folder import RunFolder
 from seqlabel.types import ErrorStats, Utterance
 
 # (config of a fold, its run folder, resume) -> anything; it must evaluate config.data.test into <run>/test/
@@ -186,7 +187,7 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
             echo(f"fold {k} of {folds}: holding out {', '.join(held_out)} ({len(test)} utterances); training on "
                  f"{len(rest)} utterances of {len({speaker_of(u) for u in rest})} speakers, dev {len(dev)} "
                  f"({', '.join(sorted({speaker_of(u) for u in dev}))})")
-            resume = (fold_dir / "last.pt").exists()
+            resume = RunFolder(fold_dir).last.exists()
             if fold_dir.exists() and not resume:
                 shutil.rmtree(fold_dir)  # a fold stopped before its first checkpoint starts afresh
             paths = {name: str(write_manifest(fold_dir / f"{name}.jsonl", part).resolve())

@@ -22,8 +22,7 @@ from types import FrameType
 from typing import Callable, Optional
 
 from seqlabel.errors import ConfigError
-
-LOCK_NAME = "run.lock"
+from seqlabel.training.folder import RunFolder
 
 
 def check_out_dir(out_dir: str | Path) -> Path:
@@ -38,7 +37,7 @@ class RunLock:
 
     def __init__(self, out_dir: Path, echo: Callable[[str], None]) -> None:
         self.out_dir = out_dir
-        self.path = out_dir / LOCK_NAME
+        self.path = RunFolder(out_dir).lock
         self.echo = echo
         self.fd: Optional[int] = None
         self.created: list[Path] = []  # folders this lock made, innermost first

@@ -13,8 +13,9 @@ from typing import Callable
 from seqlabel.config import TrainConfig
 from seqlabel.errors import SeqlabelError
 from seqlabel.training import distributed
+from seqlabel.training.folder import LOG as LOG_NAME
+from seqlabel.training.folder import SKIPPED as SKIPPED_NAME
 
-LOG_NAME, SKIPPED_NAME = "log.csv", "skipped.tsv"
 # phase: 1, or 2 after the restart of train.weight_noise_phase: restart
 LOG_FIELDS = ["epoch", "phase", "step", "lr", "train_loss", "dev_loss", "dev_error", "skipped_infeasible",
               "skipped_nonfinite", "epoch_seconds", "frames_per_second"]

@@ -33,10 +33,12 @@ from seqlabel.runtime import amp_dtype, resolve_device
 from seqlabel.scoring.metrics import ScoreResult
 from seqlabel.training import distributed
 from seqlabel.training.averaging import EpochWeights
-from seqlabel.training.checks import PHASE1_NAME, check_run, check_space
+from seqlabel.training.checks import check_run, check_space
 from seqlabel.training.data import TrainData, load_data
 from seqlabel.training.dev import evaluate_split
 from seqlabel.training.finetune import FreezeSchedule, init_weights
+from seqlabel.training.folder import BEST, RunFolder
+from seqlabel.training.folder import PHASE1 as PHASE1_NAME
 from seqlabel.training.lock import RunLock, check_out_dir
 from seqlabel.training.log import (
     LOG_NAME,
@@ -84,7 +86,7 @@ class Run:
 
     @property
     def last_path(self) -> Path:
-        return self.out_dir / "last.pt"
+        return RunFolder(self.out_dir).last
 
     @property
     def restart(self) -> bool:
@@ -127,7 +129,7 @@ def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], No
            device: torch.device, overrides: tuple[str, ...]) -> TrainResult:
     check_run(config, out_dir, resume)
     averaging = EpochWeights.of(out_dir, config)
-    last_path = out_dir / "last.pt"
+    last_path = RunFolder(out_dir).last
     resumed = load_checkpoint(last_path) if resume else None
     _seed_everything(config.train.seed)
     if config.train.threads > 0:
@@ -353,13 +355,13 @@ def _write_epoch(run: Run, learner: Learner, progress: Progress, row: dict, impr
         run.averaging.add(progress.epoch, row["dev_error"], learner.model, run.common)
     data = serialize(_checkpoint(run, learner, progress, rngs))  # once: the best and last.pt hold the same bytes
     if improved:
-        write_checkpoint(run.out_dir / (PHASE1_NAME if run.restart and progress.phase == 1 else "best.pt"), data)
+        write_checkpoint(run.out_dir / (PHASE1_NAME if run.restart and progress.phase == 1 else BEST), data)
     write_checkpoint(run.last_path, data)
 
 
 def _finish(run: Run, progress: Progress) -> TrainResult:
     """Say where each phase ended; a restart run that ran out of epochs in phase 1 keeps phase1.pt as best.pt."""
-    best_path, best_error = run.out_dir / "best.pt", progress.best
+    best_path, best_error = RunFolder(run.out_dir).best, progress.best
     if run.restart and progress.phase == 1:
         best_error = progress.phase1_error
         run.echo(f"training ended at epoch {progress.epoch} in phase 1 (train.max_epochs="
@@ -386,7 +388,7 @@ def _dev_error(run: Run, weights: dict) -> float:
 
 def _keep_best(run: Run, progress: Progress) -> None:
     """Rank 0 at the end: ``phase1.pt`` becomes ``best.pt`` when phase 2 never started; refuse a run without one."""
-    best_path = run.out_dir / "best.pt"
+    best_path = RunFolder(run.out_dir).best
     if run.restart and progress.phase == 1 and (run.out_dir / PHASE1_NAME).exists():
         copy_checkpoint(run.out_dir / PHASE1_NAME, best_path)
     if not best_path.exists():

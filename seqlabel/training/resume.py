@@ -13,8 +13,10 @@ from typing import Any, Callable, Optional, Sequence
 
 from seqlabel.config import Config, config_from_data, load_config, to_dict
 from seqlabel.errors import CheckpointError, ConfigError
+from seqlabel.training.folder import CONFIG as CONFIG_NAME
+from seqlabel.training.folder import OVERRIDES as OVERRIDES_NAME
+from seqlabel.training.folder import RunFolder
 
-CONFIG_NAME, OVERRIDES_NAME = "config.yaml", "overrides.txt"
 # Keys that change how the rest of the run goes, not what it continues from; a "." ending names a section.
 SAFE_ON_RESUME = ("train.max_epochs", "train.early_stop_patience", "train.device", "train.threads", "train.progress",
                   "train.num_workers", "train.save_every_steps", "train.tensorboard", "train.max_nonfinite_steps",
@@ -42,7 +44,7 @@ def resume_config(out_dir: Path, given: Optional[Config], overrides: Sequence[st
     ``overrides``. ``given`` with the run's recorded start overrides and ``overrides`` must equal
     ``config.yaml`` in every other key, and ``overrides`` may repeat but not change them. Prints
     which keys changed; refuses anything else naming the key and why."""
-    if not (out_dir / "last.pt").exists():
+    if not RunFolder(out_dir).last.exists():
         raise CheckpointError(f"--resume: no {out_dir / 'last.pt'} to resume from; train without --resume")
     saved_path = out_dir / CONFIG_NAME
     if not saved_path.is_file():
