@@ -23,7 +23,7 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch.utils.data import DataLoader
 
-from seqlabel.config import Config, TrainConfig, save_config, to_dict
+from seqlabel.config import Config, save_config, to_dict
 from seqlabel.data.sampling import BucketBatchSampler
 from seqlabel.errors import CheckpointError, DataError
 from seqlabel.models.bilstm import BiLSTMCTC, build_model
@@ -37,8 +37,7 @@ from seqlabel.training.checks import check_run, check_space
 from seqlabel.training.data import TrainData, load_data
 from seqlabel.training.dev import evaluate_split
 from seqlabel.training.finetune import FreezeSchedule, init_weights
-from seqlabel.training.folder import BEST, RunFolder
-from seqlabel.training.folder import PHASE1 as PHASE1_NAME
+from seqlabel.training.folder import RunFolder
 from seqlabel.training.lock import RunLock, check_out_dir
 from seqlabel.training.log import (
     LOG_NAME,
@@ -54,6 +53,7 @@ from seqlabel.training.log import (
     truncate_logs,
 )
 from seqlabel.training.resume import CONFIG_NAME, write_overrides
+from seqlabel.training.schedule import NoiseSchedule
 from seqlabel.training.state import Learner, Progress, all_rng_states, build_optimizer, build_scheduler, pack, restore
 from seqlabel.training.step import train_step
 
@@ -89,8 +89,8 @@ class Run:
         return RunFolder(self.out_dir).last
 
     @property
-    def restart(self) -> bool:
-        return self.config.train.weight_noise_phase == "restart"
+    def schedule(self) -> NoiseSchedule:
+        return NoiseSchedule(self.config.train)
 
 
 def train(config: Config, out_dir: str | Path, resume: bool = False, echo: Callable[[str], None] = print,
@@ -190,7 +190,7 @@ def _start(run: Run, learner: Learner, resumed: Optional[dict]) -> Progress:
     distributed.on_main(f"writing {run.out_dir / CONFIG_NAME}",  # with what resume changed (safe keys)
                         lambda: save_config(run.config, run.out_dir / CONFIG_NAME))
     where = f"batch {progress.batch} of epoch {progress.epoch + 1}" if progress.batch else f"epoch {progress.epoch}"
-    run.echo(f"resumed from {run.last_path} after {where}" + (f" (phase {progress.phase})" if run.restart else ""))
+    run.echo(f"resumed from {run.last_path} after {where}" + (f" (phase {progress.phase})" if run.schedule.restart else ""))
     return progress
 
 
@@ -205,7 +205,7 @@ def _run_epochs(run: Run, learner: Learner, progress: Progress) -> None:
     tc, freezing = run.config.train, FreezeSchedule(run.config.train)
     for epoch in range(progress.epoch + 1, tc.max_epochs + 1):
         if tc.early_stop_patience > 0 and progress.bad_epochs >= tc.early_stop_patience:
-            if not (run.restart and progress.phase == 1):
+            if not run.schedule.switches_on_patience(progress):
                 run.echo(f"early stop: no dev improvement for {progress.bad_epochs} epoch(s)")
                 break
             _start_phase2(run, learner, progress)
@@ -213,7 +213,7 @@ def _run_epochs(run: Run, learner: Learner, progress: Progress) -> None:
         stats, seconds = _train_epoch(run, learner, progress, epoch)
         dev_loss, dev_error = _evaluate_dev(run, learner.model)
         improved = _end_epoch(run, learner, progress, epoch, _metric(run, progress, stats, dev_loss, dev_error))
-        if improved and run.restart and progress.phase == 1:
+        if improved and run.schedule.in_phase1(progress):
             progress.phase1_error = dev_error
         row = {"epoch": epoch, "phase": progress.phase, "step": progress.step,
                "lr": learner.optimizer.param_groups[0]["lr"], "train_loss": round(stats.loss, 4),
@@ -237,21 +237,14 @@ def _start_phase2(run: Run, learner: Learner, progress: Progress) -> None:
     while phase 2 follows the dev error. So phase 2 begins at train.lr, as a retraining from that point.
     """
     tc = run.config.train
-    phase1 = run.out_dir / PHASE1_NAME  # every rank reads it: rank 0 wrote it at least one epoch ago
+    phase1 = RunFolder(run.out_dir).phase1  # every rank reads it: rank 0 wrote it at least one epoch ago
     learner.model.load_state_dict(load_checkpoint(phase1)["model"])
     learner.optimizer = build_optimizer(learner.model, run.config)
     learner.scheduler = build_scheduler(learner.optimizer, tc)
     run.echo(f"phase 1 ended at epoch {progress.epoch}: no lower dev loss for {progress.bad_epochs} epoch(s); "
              f"phase 2 restarts from {phase1} (epoch {progress.epoch - progress.bad_epochs}) with weight noise "
              f"{tc.weight_noise}")
-    progress.phase, progress.phase1_end, progress.best, progress.bad_epochs = 2, progress.epoch, math.inf, 0
-
-
-def _noise(tc: TrainConfig, phase: int, epoch: int) -> float:
-    """The weight noise std of an epoch: phase 2 of a restart schedule, else from ``weight_noise_start_epoch``."""
-    if tc.weight_noise_phase == "restart":
-        return tc.weight_noise if phase == 2 else 0.0
-    return tc.weight_noise if epoch >= tc.weight_noise_start_epoch else 0.0
+    run.schedule.start_phase2(progress)
 
 
 def _noise_rng(seed: int, epoch: int, index: int, device: torch.device) -> torch.Generator:
@@ -275,7 +268,7 @@ def _train_epoch(run: Run, learner: Learner, progress: Progress, epoch: int) -> 
     loader = DataLoader(run.data.train_set, batch_sampler=batches[done:], collate_fn=run.data.train_set.collate,
                         num_workers=tc.num_workers, pin_memory=run.device.type == "cuda",
                         generator=torch.Generator().manual_seed(tc.seed * 1_000_003 + epoch))
-    noise = _noise(tc, progress.phase, epoch)
+    noise = run.schedule.noise(progress.phase, epoch)
     bar = progress_bar(loader, desc=f"epoch {epoch}", total=len(batches), initial=done, unit="batches",
                        enabled=tc.progress and main)
     for index, batch in enumerate(bar, done + 1):
@@ -324,11 +317,10 @@ def _evaluate_dev(run: Run, model: BiLSTMCTC) -> tuple[float, float]:
 
 
 def _metric(run: Run, progress: Progress, stats: EpochStats, dev_loss: float, dev_error: float) -> float:
-    """What the current phase minimises: the dev loss in phase 1 of a restart schedule, else the dev
-    error rate (the training loss without a dev set)."""
+    """What the current phase minimises (``NoiseSchedule.metric``); the training loss without a dev set."""
     if run.data.dev_split is None:
         return stats.loss
-    return dev_loss if run.restart and progress.phase == 1 else dev_error
+    return run.schedule.metric(progress, dev_loss, dev_error)
 
 
 def _end_epoch(run: Run, learner: Learner, progress: Progress, epoch: int, metric: float) -> bool:
@@ -349,26 +341,24 @@ def _checkpoint(run: Run, learner: Learner, progress: Progress, rngs: list[dict]
 
 def _write_epoch(run: Run, learner: Learner, progress: Progress, row: dict, improved: bool, rngs: list[dict]) -> None:
     """Rank 0 at an epoch's end: its ``log.csv`` row, ``last.pt``, and on improvement the phase's best:
-    ``phase1.pt`` in phase 1 of a restart schedule, else ``best.pt``."""
+    ``NoiseSchedule.best_file`` (``phase1.pt`` in phase 1 of a restart schedule, else ``best.pt``)."""
     log_row(run.out_dir / LOG_NAME, row, run.writer)
     if run.averaging is not None:  # before last.pt: a run resumed from it finds this epoch's weights
         run.averaging.add(progress.epoch, row["dev_error"], learner.model, run.common)
     data = serialize(_checkpoint(run, learner, progress, rngs))  # once: the best and last.pt hold the same bytes
     if improved:
-        write_checkpoint(run.out_dir / (PHASE1_NAME if run.restart and progress.phase == 1 else BEST), data)
+        write_checkpoint(run.out_dir / run.schedule.best_file(progress), data)
     write_checkpoint(run.last_path, data)
 
 
 def _finish(run: Run, progress: Progress) -> TrainResult:
     """Say where each phase ended; a restart run that ran out of epochs in phase 1 keeps phase1.pt as best.pt."""
     best_path, best_error = RunFolder(run.out_dir).best, progress.best
-    if run.restart and progress.phase == 1:
+    if run.schedule.keeps_phase1_as_best(progress):
         best_error = progress.phase1_error
-        run.echo(f"training ended at epoch {progress.epoch} in phase 1 (train.max_epochs="
-                 f"{run.config.train.max_epochs}), before the weight-noise phase; best.pt is {PHASE1_NAME}")
-    elif run.restart:
-        run.echo(f"training ended: phase 1 (no weight noise) at epoch {progress.phase1_end}, phase 2 (weight "
-                 f"noise {run.config.train.weight_noise}, from {PHASE1_NAME}) at epoch {progress.epoch}")
+    ending = run.schedule.ending(progress)
+    if ending:
+        run.echo(ending)
     distributed.on_main(f"keeping {best_path}", lambda: _keep_best(run, progress))
     if run.averaging is not None:
         best_path, best_error = distributed.on_main("averaging checkpoints", lambda: run.averaging.finish(
@@ -389,8 +379,9 @@ def _dev_error(run: Run, weights: dict) -> float:
 def _keep_best(run: Run, progress: Progress) -> None:
     """Rank 0 at the end: ``phase1.pt`` becomes ``best.pt`` when phase 2 never started; refuse a run without one."""
     best_path = RunFolder(run.out_dir).best
-    if run.restart and progress.phase == 1 and (run.out_dir / PHASE1_NAME).exists():
-        copy_checkpoint(run.out_dir / PHASE1_NAME, best_path)
+    phase1 = RunFolder(run.out_dir).phase1
+    if run.schedule.keeps_phase1_as_best(progress) and phase1.exists():
+        copy_checkpoint(phase1, best_path)
     if not best_path.exists():
         raise CheckpointError(f"training finished without a best checkpoint in {run.out_dir}")
 
