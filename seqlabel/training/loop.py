@@ -113,8 +113,11 @@ def train(config: Config, out_dir: str | Path, resume: bool = False, echo: Calla
     lock = RunLock(out_dir, echo)
     try:
         distributed.on_main(f"locking {out_dir}", lock.acquire)  # the other ranks wait for rank 0's lock
-        return _train(config, out_dir, resume, echo if distributed.is_main() else _silent, device,
-                      tuple(overrides))
+        result = _train(config, out_dir, resume, echo if distributed.is_main() else _silent, device,
+                        tuple(overrides))
+        if env is not None:  # leave together: a rank that tears its process group down while the other
+            torch.distributed.barrier()  # still talks to it can take that one down with an abort
+        return result
     finally:
         lock.release()  # nothing to release on ranks other than 0
         if env is not None and torch.distributed.is_initialized():
