@@ -9,10 +9,14 @@ that reads a corpus in its documented layout, validates it, writes JSONL manifes
 from __future__ import annotations
 
 import ast
+import collections.abc
 import importlib
 import importlib.util
 import inspect
+import os
 import re
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -53,7 +57,52 @@ def run_recipe(name: str, data_dir: Path | None, out_dir: Path, options: dict[st
     for key in options:
         if key not in valid:
             raise ConfigError(f"corpus {name!r} has no option {key!r}; its options: {', '.join(valid) or 'none'}")
+    try:
+        hints = typing.get_type_hints(recipe.prepare)
+    except (NameError, TypeError):  # an annotation that does not evaluate: the recipe checks its values itself
+        hints = {}
+    for key, value in options.items():
+        if key in hints and not _matches(value, hints[key]):
+            default = _as_option(params[key].default)
+            raise ConfigError(f"corpus {name!r}: option {key} must be {_describe(hints[key])}, got {value!r} "
+                              f"({type(value).__name__})" + (f"; its default: {key}={default}" if default else ""))
     return recipe.prepare(data_dir, out_dir, **options)
+
+
+_SIMPLE = {bool: "true or false", int: "a whole number", float: "a number", str: "a string",
+           type(None): "unset (null)", os.PathLike: "a path"}
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether ``value`` fits the annotation ``hint`` (simple types, unions, sequences; others: yes)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if hint in (int, float) and isinstance(value, bool):
+        return False
+    if hint is float:
+        return isinstance(value, (int, float))
+    if hint in _SIMPLE:
+        return isinstance(value, hint)
+    if origin in (list, tuple, collections.abc.Sequence):
+        if not isinstance(value, (list, tuple)):
+            return False
+        inner = [a for a in args if a is not Ellipsis]
+        return len(inner) != 1 or all(_matches(v, inner[0]) for v in value)
+    return True
+
+
+def _describe(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(dict.fromkeys(_describe(a) for a in args))
+    if origin in (list, tuple, collections.abc.Sequence):
+        inner = [a for a in args if a is not Ellipsis]
+        if len(set(inner)) == 1:
+            count = f"{len(inner)} " if len(inner) > 1 else ""
+            return f"a list of {count}{_describe(inner[0]).removeprefix('a ')}s"
+        return "a list"
+    return _SIMPLE.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 @dataclass(frozen=True)

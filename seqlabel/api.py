@@ -8,16 +8,16 @@
 """
 from __future__ import annotations
 
-import difflib
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TextIO
 
+from seqlabel.arguments import CHECKPOINT, MANIFEST, TRANSCRIBE_HINT, path_argument, paths_argument, shown
 from seqlabel.config import Config, load_config
 from seqlabel.config.shipped import ShippedConfig, find_config, shipped_configs
 from seqlabel.data.manifest import read_manifest, speaker_of
 from seqlabel.data.transcripts import write_kaldi_text
-from seqlabel.errors import ConfigError, DataError, SeqlabelError
+from seqlabel.errors import ConfigError, SeqlabelError
+from seqlabel.outputs import check_output_dir, check_output_file, output_files
 from seqlabel.scoring.evaluation import (
     CompareReport,
     EvalReport,
@@ -50,10 +50,15 @@ def __getattr__(name: str) -> Any:
 def prepare(corpus: str, data_dir: Optional[str | Path] = None, out_dir: Optional[str | Path] = None,
             **options: Any) -> dict[str, Path]:
     """Run a corpus recipe; manifests go to ``out_dir`` (default ``data/<corpus>``)."""
-    from seqlabel.corpora import run_recipe
+    from seqlabel.corpora import load_recipe, run_recipe
 
-    out = Path(out_dir) if out_dir is not None else Path("data") / corpus
-    return run_recipe(corpus, Path(data_dir) if data_dir is not None else None, out, options)
+    if not isinstance(corpus, str):
+        raise ConfigError(f"api.prepare: corpus must be a recipe name (seqlabel prepare --help lists them); got "
+                          f"{shown(corpus)}")
+    load_recipe(corpus)  # an unknown name is refused first, with the known ones
+    data = None if data_dir is None else path_argument(data_dir, "api.prepare", "data_dir", "the corpus folder")
+    out = check_output_dir(Path("data") / corpus if out_dir is None else out_dir, "--out")
+    return run_recipe(corpus, data, out, options)
 
 
 def configs() -> dict[str, ShippedConfig]:
@@ -110,7 +115,7 @@ def average(checkpoints: Sequence[str | Path], out: str | Path) -> Path:
     CMVN statistics) into ``out``, a checkpoint like the first; see ``seqlabel.training.averaging``."""
     from seqlabel.training.averaging import average_checkpoints
 
-    return average_checkpoints(checkpoints, out)
+    return average_checkpoints(checkpoints, check_output_file(out, "--out", inputs=checkpoints))
 
 
 def crossval(config: Config | str | Path, out_dir: str | Path, folds: int, pool: Sequence[str | Path] = (),
@@ -140,7 +145,11 @@ def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Pat
     """
     from seqlabel.decoders.ctm import write_ctm
     from seqlabel.inference.recognizer import Recognizer
+    from seqlabel.inference.writers import write_nbest
 
+    checkpoint = path_argument(checkpoint, "api.decode", "checkpoint", CHECKPOINT)
+    manifest = path_argument(manifest, "api.decode", "manifest", MANIFEST, TRANSCRIBE_HINT)
+    output_files((out, "--out"), (ctm, "--ctm"), (nbest_out, "--nbest-out"), inputs=(checkpoint, manifest))
     recognizer = Recognizer.from_checkpoint(checkpoint, device, overrides)
     nbest = recognizer.transcribe_nbest(read_manifest(manifest), progress=progress)
     hyps = [n[0] for n in nbest]
@@ -150,7 +159,7 @@ def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Pat
         write_ctm(ctm, hyps, level=_ctm_level(ctm_level, recognizer.vocab.unit),
                   word_boundary=recognizer.vocab.word_boundary)
     if nbest_out is not None:
-        _write_nbest(Path(nbest_out), nbest)
+        write_nbest(nbest_out, nbest)
     return hyps
 
 
@@ -173,6 +182,9 @@ def transcribe(checkpoint: str | Path, inputs: Sequence[str | Path], decoder: Op
     from seqlabel.inference.transcribe import find_inputs, transcribe_files
     from seqlabel.inference.writers import TranscriptWriter
 
+    checkpoint = path_argument(checkpoint, "api.transcribe", "checkpoint", CHECKPOINT)
+    inputs = paths_argument(inputs, "api.transcribe", "inputs", "audio, image, stroke or feature files or folders")
+    output_files((None if hasattr(out, "write") else out, "--out"), (ctm, "--ctm"), inputs=inputs)
     extra = [] if decoder is None else [f"decode.decoder={decoder}"]
     recognizer = Recognizer.from_checkpoint(checkpoint, device, [*overrides, *extra])
     files = find_inputs(inputs, recognizer.extractor.suffixes, _input_kind(recognizer.config.features.type))
@@ -196,6 +208,9 @@ def align(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path
     from seqlabel.decoders.ctm import write_ctm
     from seqlabel.inference.recognizer import Recognizer
 
+    checkpoint = path_argument(checkpoint, "api.align", "checkpoint", CHECKPOINT)
+    manifest = path_argument(manifest, "api.align", "manifest", MANIFEST)
+    output_files((out, "--out"), inputs=(checkpoint, manifest))
     recognizer = Recognizer.from_checkpoint(checkpoint, device)
     hyps = recognizer.align(read_manifest(manifest), progress=progress)
     if out is not None:
@@ -208,7 +223,8 @@ def export(checkpoint: str | Path, out: str | Path, format: str = "torchscript")
     folded in); ``<out>.tokens.txt`` and ``<out>.json`` go beside it. See ``seqlabel.inference.export``."""
     from seqlabel.inference.export import export as run
 
-    return run(checkpoint, out, format)
+    checkpoint = path_argument(checkpoint, "api.export", "checkpoint", CHECKPOINT)
+    return run(checkpoint, check_output_file(out, "--out", inputs=(checkpoint,)), format)
 
 
 def train_lm(manifests: str | Path | Sequence[str | Path], out: Optional[str | Path] = None, unit: str = "char", order: int = 4,
@@ -223,7 +239,10 @@ def train_lm(manifests: str | Path | Sequence[str | Path], out: Optional[str | P
     and, with ``out``, written to ``<out>.charmap.tsv``."""
     from seqlabel.lm import train_lm as run
 
-    paths = [manifests] if isinstance(manifests, (str, os.PathLike)) else list(manifests)
+    paths = paths_argument(manifests, "api.train_lm", "manifests", "manifests or text files") if manifests else []
+    text = paths_argument(text, "api.train_lm", "text", "plain text files or folders") if text else []
+    if out is not None:
+        check_output_file(out, "--out", inputs=[*paths, *text])
     texts: list[str] = []
     tokens: list[str] = []  # a character LM knows every character of the model, seen in the text or not
     if text:
@@ -252,6 +271,8 @@ def tune(checkpoint: str | Path, manifest: str | Path, weights: Sequence[float],
     from seqlabel.inference.recognizer import Recognizer
     from seqlabel.inference.tuning import tune as run
 
+    checkpoint = path_argument(checkpoint, "api.tune", "checkpoint", CHECKPOINT)
+    manifest = path_argument(manifest, "api.tune", "manifest", MANIFEST)
     recognizer = Recognizer.from_checkpoint(checkpoint, device, [*overrides, "decode.decoder=beam"])
     return run(recognizer, read_manifest(manifest), weights, bonuses, metric, overrides, str(manifest), progress, echo)
 
@@ -262,20 +283,6 @@ def _ctm_level(level: str, unit: str) -> str:
     if level == "word" and unit != "char":
         raise ConfigError(f"a word-level CTM needs character tokens with word boundaries, the model's are {unit}s")
     return level
-
-
-def _write_nbest(path: Path, nbest: Sequence[Sequence[Hypothesis]]) -> None:
-    """id, rank, score, acoustic score, LM score, confidence, tokens: one TSV line per hypothesis."""
-    def num(x: Optional[float]) -> str:
-        return "" if x is None else f"{x:.4f}"
-
-    lines = ["id\trank\tscore\tacoustic\tlm\tconfidence\ttokens"]
-    for hyps in nbest:
-        for rank, h in enumerate(hyps, 1):
-            lines.append(f"{h.id}\t{rank}\t{h.score:.4f}\t{num(h.acoustic_score)}\t{num(h.lm_score)}\t"
-                         f"{num(h.confidence)}\t{' '.join(h.tokens)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: Optional[str | Path] = None,
@@ -296,6 +303,10 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: Optional[str
 
     if (keep_posteriors or html) and out_dir is None:
         raise ConfigError("keeping posteriors and the HTML report need an output folder (--out DIR)")
+    checkpoint = path_argument(checkpoint, "api.evaluate", "checkpoint", CHECKPOINT)
+    manifest = path_argument(manifest, "api.evaluate", "manifest", MANIFEST, TRANSCRIBE_HINT)
+    if out_dir is not None:
+        check_output_dir(out_dir, "--out")
     recognizer = Recognizer.from_checkpoint(checkpoint, device, overrides)
     vocab = recognizer.vocab
     check_folding(fold, vocab.unit)
@@ -338,7 +349,9 @@ def report_html(eval_dir: str | Path, out_dir: Optional[str | Path] = None, mani
     from seqlabel.scoring.html import ReportOptions, build_report
 
     folders = [eval_dir] if compare is None else [eval_dir, compare]
-    out = Path(out_dir) if out_dir is not None else Path(eval_dir) / "report"
+    out = Path(eval_dir) / "report" if out_dir is None else Path(out_dir)
+    if out_dir is not None or Path(eval_dir).is_dir():  # else build_report says the folder is missing
+        check_output_dir(out, "--out")
     return build_report(folders, out, manifest, ReportOptions(copy_media, single_file, method))
 
 
@@ -346,30 +359,25 @@ def plot_curves(run: str | Path, out: str | Path) -> Path:
     """Training curves of a run folder (or its log.csv) as a PNG."""
     from seqlabel.scoring.plot import draw_curves, read_log
 
+    out = check_output_file(out, "--out")
     return draw_curves(read_log(run), out, name=str(run))
 
 
 def plot_posteriorgram(checkpoint: str | Path, manifest: str | Path, utt_id: str, out: str | Path,
                        device: str = "auto") -> Path:
-    """One utterance's posteriors (frames x labels) with the greedy path, reference and hypothesis, as a PNG."""
-    from seqlabel.decoders.greedy import greedy_search
-    from seqlabel.inference.batch import forward_all
+    """One utterance's posteriors (frames x labels) with its reference and the hypothesis ``decode`` gives it
+    (normalised as decode normalises it: with ``features.cmvn: speaker``, with its speaker's utterances), as a PNG."""
+    from seqlabel.inference.posteriorgram import find_utterance, posteriorgram
     from seqlabel.inference.recognizer import Recognizer
     from seqlabel.scoring.plot import draw_posteriorgram
 
+    checkpoint = path_argument(checkpoint, "api.plot_posteriorgram", "checkpoint", CHECKPOINT)
+    manifest = path_argument(manifest, "api.plot_posteriorgram", "manifest", MANIFEST)
+    out = check_output_file(out, "--out", inputs=(checkpoint, manifest))
     utts = read_manifest(manifest)
-    utt = next((u for u in utts if u.id == utt_id), None)
-    if utt is None:
-        close = difflib.get_close_matches(utt_id, [u.id for u in utts], n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else f" (it holds e.g. {', '.join(u.id for u in utts[:3])})"
-        raise DataError(f"utterance {utt_id!r} is not in {manifest}{hint}")
+    find_utterance(utts, utt_id, str(manifest))  # a mistyped id is refused before the checkpoint loads
     recognizer = Recognizer.from_checkpoint(checkpoint, device)
-    features = recognizer.features([utt])
-    ((_, log_probs, lengths),) = list(forward_all(recognizer.model, features, recognizer.device,
-                                                  amp=recognizer.config.train.amp))
-    ((ids, frames),) = greedy_search(log_probs, lengths)
-    posteriors = log_probs[0, : int(lengths[0])].exp().numpy()  # (T', C)
-    vocab = recognizer.vocab
-    return draw_posteriorgram(posteriors, vocab.tokens, out, reference=recognizer.references([utt])[utt.id],
-                              hypothesis=vocab.decode(ids), hypothesis_frames=frames,
-                              title=f"{utt.id} ({Path(checkpoint).name}): {posteriors.shape[0]} output frames")
+    p = posteriorgram(recognizer, utts, utt_id, str(manifest))
+    return draw_posteriorgram(p.posteriors, recognizer.vocab.tokens, out, reference=p.reference,
+                              hypothesis=p.hypothesis.tokens, hypothesis_frames=p.hypothesis.timesteps,
+                              title=f"{utt_id} ({checkpoint.name}): {p.posteriors.shape[0]} output frames")

@@ -10,6 +10,7 @@ versions and the command that installs the proven pair.
 from __future__ import annotations
 
 import contextlib
+import os
 from importlib import metadata
 
 import torch
@@ -78,3 +79,21 @@ def amp_dtype(device: torch.device, amp: str) -> torch.dtype | None:
     if amp == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes of memory free for new tensors on ``device``: for the CPU, Linux's MemAvailable (/proc/meminfo)
+    or elsewhere the physical memory (os.sysconf); for CUDA, the device's free memory. None when unknown."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None

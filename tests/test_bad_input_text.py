@@ -44,6 +44,11 @@ def manifest_utf16(tmp: Path, base: Base) -> None:
     api.decode(base.checkpoint, tmp / "dev.jsonl", device="cpu", progress=False)
 
 
+def manifest_is_a_wav_in_training(tmp: Path, base: Base) -> None:
+    cli("train", write_yaml(tmp / "c.yaml", base.config), "--out", tmp / "exp", "-o",
+        f"data.train={write_wav(tmp / 'x.wav')}")
+
+
 # ----------------------------------------------------------------------------- other text files
 def transcript_file_is_an_image(tmp: Path, base: Base) -> None:
     (tmp / "ref.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
@@ -61,6 +66,17 @@ def vocab_utf16(tmp: Path, base: Base) -> None:
 def yaml_not_utf8(tmp: Path, base: Base) -> None:
     (tmp / "c.yaml").write_bytes("# réglages\ntrain:\n  lr: 0.1\n".encode("latin-1"))
     api.train(tmp / "c.yaml", tmp / "exp", echo=lambda _: None)
+
+
+def yaml_is_binary(tmp: Path, base: Base) -> None:
+    api.train(write_wav(tmp / "c.yaml"), tmp / "exp", echo=lambda _: None)
+
+
+def vocab_is_binary(tmp: Path, base: Base) -> None:
+    np.save(tmp / "tokens.npy", np.arange(4))
+    api.train(write_yaml(tmp / "c.yaml", config_data(write_manifest(tmp / "train.jsonl", npy_corpus(tmp)),
+                                                     data={"vocab": str(tmp / "tokens.npy")})),
+              tmp / "exp", echo=lambda _: None)
 
 
 def arpa_is_binary(tmp: Path, base: Base) -> None:
@@ -93,6 +109,12 @@ def prepare_dir_transcripts_not_utf8(tmp: Path, base: Base) -> None:
     api.prepare("dir", tmp, tmp / "out")
 
 
+def prepare_dir_transcripts_binary(tmp: Path, base: Base) -> None:
+    write_wav(tmp / "u1.wav")
+    write_wav(tmp / "transcripts.tsv")
+    api.prepare("dir", tmp, tmp / "out")
+
+
 def prepare_kaldi_text_is_binary(tmp: Path, base: Base) -> None:
     (tmp / "train").mkdir()
     write_wav(tmp / "train" / "text")
@@ -119,17 +141,22 @@ CASES: list[Row] = [
                                     "use `seqlabel transcribe CHECKPOINT FILE...`")),
     (manifest_is_a_wav_on_the_command_line, click.ClickException, ("{tmp}/x.wav is not a UTF-8 JSONL manifest",
                                                                    "seqlabel transcribe")),
+    (manifest_is_a_wav_in_training, click.ClickException, ("{tmp}/x.wav is not a UTF-8 JSONL manifest",
+                                                           "RIFF/WAV audio")),
     (manifest_not_utf8, DataError, ("{tmp}/dev.jsonl is not UTF-8 text (line 2, column", "byte 0xe9",
                                     "iconv -f LATIN1 -t UTF-8")),
     (manifest_utf16, DataError, ("{tmp}/dev.jsonl is UTF-16 text", "iconv -f UTF-16 -t UTF-8")),
     (transcript_file_is_an_image, DataError, ("{tmp}/ref.png is not a UTF-8 Kaldi text file", "a PNG image")),
     (vocab_utf16, VocabError, ("{tmp}/tokens.txt is UTF-16 text", "vocabulary", "save it as UTF-8")),
     (yaml_not_utf8, ConfigError, ("{tmp}/c.yaml is not UTF-8 text (line 1, column 4", "YAML config", "iconv")),
+    (yaml_is_binary, ConfigError, ("{tmp}/c.yaml is not a UTF-8 YAML config", "RIFF/WAV audio")),
+    (vocab_is_binary, VocabError, ("{tmp}/tokens.npy is not", "vocabulary", "a NumPy .npy array")),
     (arpa_is_binary, DataError, ("{tmp}/lm.npy is not a UTF-8 ARPA language model", "a NumPy .npy array")),
     (arpa_damaged_gzip, DataError, ("cannot read {tmp}/lm.arpa.gz", "ARPA language model")),
     (lexicon_is_binary, DataError, ("{tmp}/words.npz is not a UTF-8 lexicon", "zip archive")),
     (lm_train_binary_text, DataError, ("{tmp}/corpus.txt is not a UTF-8 text file", "binary data (NUL bytes)")),
     (prepare_dir_transcripts_not_utf8, DataError, ("{tmp}/transcripts.tsv is not UTF-8 text (line 1", "iconv")),
+    (prepare_dir_transcripts_binary, DataError, ("{tmp}/transcripts.tsv is not", "RIFF/WAV audio")),
     (prepare_kaldi_text_is_binary, DataError, ("{tmp}/train/text is not a UTF-8 Kaldi table", "RIFF/WAV audio")),
     (prepare_an4_dictionary_not_utf8, DataError, ("{tmp}/etc/an4.dic is not UTF-8 text (line 2, column 4",
                                                   "pronunciation dictionary", "iconv")),

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import click
 import yaml
 
+from seqlabel.config.loading import parse_yaml
 from seqlabel.errors import SeqlabelError
 
 
@@ -32,7 +33,11 @@ def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
         if "=" not in pair:
             raise click.BadParameter(f"{pair!r} must look like key=value", param_hint="--option")
         key, value = pair.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
+        try:
+            out[key.strip()] = parse_yaml(value)
+        except (yaml.YAMLError, SeqlabelError) as e:
+            raise click.BadParameter(f"{pair!r}: the value is not valid YAML ({str(e).splitlines()[0]})",
+                                     param_hint="--option") from None
     return out
 
 

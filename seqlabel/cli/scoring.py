@@ -88,12 +88,16 @@ def score(ref: Path, hyp: Path, unit: str, word_boundary: str, allow_missing: bo
           normalize: str, out_dir: Path | None, report: Path | None) -> None:
     """Score HYP against REF (both Kaldi text: `utt-id tok tok ...`); speakers are the id prefixes."""
     from seqlabel import api
+    from seqlabel.outputs import check_output_file
     from seqlabel.scoring.metrics import utterance_report
 
+    if report is not None:
+        check_output_file(report, "--report", inputs=(ref, hyp))
     result = api.score_files(ref, hyp, unit, word_boundary, allow_missing, fold=fold, out_dir=out_dir,
                              normalize=normalize)
     click.echo(result.summary())
     if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(utterance_report(result.tokens), encoding="utf-8")
 
 
@@ -145,7 +149,7 @@ def curves(run: Path, out: Path) -> None:
 @click.option("--device", default="auto", show_default=True)
 @friendly
 def posteriorgram(checkpoint: Path, manifest: Path, utt_id: str, out: Path, device: str) -> None:
-    """Posteriors of utterance UTT_ID (frames x labels) with the greedy path, reference and hypothesis."""
+    """Posteriors of utterance UTT_ID (frames x labels) with its reference and the hypothesis `decode` gives it."""
     from seqlabel import api
 
     click.echo(f"wrote {api.plot_posteriorgram(checkpoint, manifest, utt_id, out, device)}")

@@ -17,9 +17,15 @@ class DataConfig:
     vocab: Optional[str] = None  # token file (one per line, blank first); None: built from train
     word_boundary: str = "|"
     lowercase: bool = False
-    max_duration: Optional[float] = None  # seconds; longer training utterances are dropped (counted)
+    max_duration: Optional[float] = None  # seconds; longer training utterances are dropped (counted); utterances
+    # without a `duration` field get theirs from the audio file's header
+    speaker_from_id: bool = False  # utterances without a `speaker` field: the id's prefix before the first '-' or
+    # '_' is their speaker (features.cmvn: speaker); false: refused
 
     def __post_init__(self) -> None:
         check_choice("data.unit", self.unit, ("char", "phone"))
         if len(self.word_boundary) != 1 or self.word_boundary.isspace():
             raise ConfigError(f"data.word_boundary must be one non-space character, got {self.word_boundary!r}")
+        if self.max_duration is not None and not self.max_duration > 0:
+            raise ConfigError(f"data.max_duration is the longest training utterance kept, in seconds: it must be > 0, "
+                              f"got {self.max_duration} (null keeps every utterance)")

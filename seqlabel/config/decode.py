@@ -7,6 +7,8 @@ from typing import Optional
 from seqlabel.config.checks import check_choice, check_positive
 from seqlabel.errors import ConfigError
 
+BEAM_ONLY = {"lm": None, "lexicon": None, "nbest": 1}  # settings the greedy decoder ignores, with their defaults
+
 
 @dataclass
 class DecodeConfig:
@@ -40,3 +42,12 @@ class DecodeConfig:
             check_positive("decode.beam_threshold", self.beam_threshold)
         if self.lm_weight < 0:
             raise ConfigError(f"decode.lm_weight must be >= 0, got {self.lm_weight}")
+        if self.decoder == "greedy":
+            ignored = [f"decode.{key}={getattr(self, key)}" for key, default in BEAM_ONLY.items()
+                       if getattr(self, key) != default]
+            if ignored:
+                them = "these" if len(ignored) > 1 else "it"
+                raise ConfigError(f"{', '.join(ignored)}: only the beam search uses {them}, and decode.decoder is "
+                                  f"greedy, which would ignore {them}: add --decoder beam (or -o "
+                                  "decode.decoder=beam; decoder: beam in a config's decode section), or leave "
+                                  f"{' and '.join(i.split('=')[0] for i in ignored)} out")

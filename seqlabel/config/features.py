@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from seqlabel.config.checks import check_choice, check_positive
+from seqlabel.config.mel import empty_filters, fft_size, max_mel_bins
 from seqlabel.errors import ConfigError
+
+SAMPLE_RATES = (1000, 384000)  # Hz: a rate outside is a damaged header or a typo, not audio
 
 FEATURE_PRESETS: dict[str, dict[str, Any]] = {
     # Graves, Mohamed & Hinton 2013: 40 Fourier-transform filterbank coefficients plus
@@ -188,6 +191,8 @@ class FeatureConfig:
         check_positive("features.frame_shift_ms", self.frame_shift_ms)
         if self.frame_length_ms < self.frame_shift_ms:
             raise ConfigError("features.frame_length_ms must be >= features.frame_shift_ms")
+        if self.type in AUDIO_TYPES:
+            self._check_audio()
         if self.augment.waveform and self.type not in AUDIO_TYPES:
             raise ConfigError(f"features.augment speed, noise and gain change waveforms: they need features.type "
                               f"{' | '.join(AUDIO_TYPES)}, got {self.type!r}; use the masks (freq_masks, time_masks, "
@@ -196,3 +201,22 @@ class FeatureConfig:
             raise ConfigError("features.augment speed, noise and gain need features.cmvn global or none (per-speaker "
                               "statistics are computed from the unaugmented audio); set features.cmvn: global, or "
                               "keep only the masks (freq_masks, time_masks, time_warp), which work with any cmvn")
+
+    def _check_audio(self) -> None:
+        """A plausible sample rate, mel filters that each hold an FFT bin, cepstra within the filters."""
+        low, high = SAMPLE_RATES
+        if not low <= self.sample_rate <= high:
+            raise ConfigError(f"features.sample_rate {self.sample_rate} Hz is outside the plausible {low}-{high} Hz "
+                              "(speech is usually 8000 or 16000)")
+        kaldi = self.type != "logmel"
+        n_fft = fft_size(self.sample_rate, self.frame_length_ms, kaldi)
+        empty = empty_filters(self.num_bins, self.sample_rate, n_fft, kaldi)
+        if empty:
+            raise ConfigError(f"features.num_bins {self.num_bins} is too many mel filters for {self.sample_rate} Hz "
+                              f"audio in {self.frame_length_ms:g} ms frames ({n_fft}-point FFT): {empty} of them would "
+                              "hold no frequency bin and give a constant feature; use features.num_bins <= "
+                              f"{max_mel_bins(self.sample_rate, n_fft, kaldi)} (or longer frames, "
+                              "features.frame_length_ms)")
+        if self.type == "mfcc" and self.num_ceps > self.num_bins:
+            raise ConfigError(f"features.num_ceps ({self.num_ceps}) must be <= features.num_bins ({self.num_bins}): "
+                              "the cepstra are computed from the mel filters")

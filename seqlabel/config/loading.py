@@ -35,6 +35,31 @@ class Config:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`: merged keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = lines.setdefault(key, line)
+            except TypeError:  # an unhashable key: the base constructor says so
+                continue
+            if first != line:
+                raise ConfigError(f"key {key!r} is given twice, on line {first} and on line {line} (YAML would keep "
+                                  f"line {line}'s value silently): keep one of them")
+        return super().construct_mapping(node, deep)
+
+
+def parse_yaml(text: str) -> Any:
+    """Plain data from YAML text: safe (no tags, no objects) and strict (no key given twice)."""
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def _suggest(key: str, valid: list[str], prefix: str) -> str:
     close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
     if close:
@@ -124,7 +149,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             node = node[part]
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: {part!r} is not a section")
-        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+        try:
+            node[parts[-1]] = parse_yaml(raw) if raw.strip() else None
+        except (yaml.YAMLError, ConfigError) as e:
+            raise ConfigError(f"override {item!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
     return data
 
 
@@ -155,7 +183,9 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(read_text(path, "a UTF-8 YAML config", error=ConfigError))
+        data = parse_yaml(read_text(path, "a UTF-8 YAML config", error=ConfigError))
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     try:

@@ -88,12 +88,13 @@ def load_split(utts: Sequence[Utterance], extractor: FeatureExtractor, vocab: Op
     return Split(utts, feats, targets)
 
 
-def normalize(split: Split, cmvn: str, stats: Optional[CmvnStats]) -> list[torch.Tensor]:
-    """Normalised features for ``split``: ``global`` uses ``stats``, ``speaker`` per-speaker stats."""
+def normalize(split: Split, cmvn: str, stats: Optional[CmvnStats], speaker_from_id: bool = False) -> list[torch.Tensor]:
+    """Normalised features for ``split``: ``global`` uses ``stats``, ``speaker`` per-speaker stats
+    (utterances without a speaker refused unless ``speaker_from_id``: see ``speaker_groups``)."""
     if cmvn == "none":
         return split.features
     if cmvn == "speaker":
-        return normalize_per_speaker(split.utterances, split.features)
+        return normalize_per_speaker(split.utterances, split.features, speaker_from_id)
     assert stats is not None, "global CMVN needs statistics"
     return [stats.apply(f) for f in split.features]
 

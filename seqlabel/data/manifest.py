@@ -12,7 +12,9 @@ is resolved against the manifest's own folder.
 from __future__ import annotations
 
 import json
+import math
 import os
+import unicodedata
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Iterable
@@ -51,25 +53,69 @@ def read_manifest(path: str | os.PathLike) -> list[Utterance]:
         unknown = sorted(set(record) - _FIELDS)
         if unknown:
             raise DataError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(_FIELDS)}")
-        utt_id = str(record["id"])
+        utt_id = _check_id(record["id"], where)
         if utt_id in seen:
             raise DataError(f"{where}: duplicate utterance id {utt_id!r} (first on line {seen[utt_id]})")
         seen[utt_id] = lineno
-        if not isinstance(record["text"], str):
-            raise DataError(f"{where}: utterance {utt_id!r}: 'text' must be a string")
-        source = Path(str(record["source"]))
+        _check_types(record, f"{where}: utterance {utt_id!r}")
+        source = Path(record["source"])
         if not source.is_absolute():
             source = base / source
         record["source"] = str(source)
         record["id"] = utt_id
-        record["speaker"] = str(record.get("speaker", "") or "")
+        record["speaker"] = record.get("speaker") or ""
         start, end = record.get("start"), record.get("end")
-        if start is not None and end is not None and not float(end) > float(start) >= 0:
+        if start is not None and end is not None and not end > start >= 0:
             raise DataError(f"{where}: utterance {utt_id!r}: need 0 <= start < end, got {start}, {end}")
         utterances.append(Utterance(**record))
     if not utterances:
         raise DataError(f"manifest {path} holds no utterances")
     return utterances
+
+
+def _check_id(value: object, where: str) -> str:
+    """An utterance id as Kaldi text, CTM and score files need it: a non-empty string (or a whole number,
+    read as its digits) of one token."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        shown = "null" if value is None else f"{type(value).__name__} {json.dumps(value)[:40]}"
+        raise DataError(f"{where}: 'id' must be a string, got {shown}; give every utterance a unique string id "
+                        '(e.g. "id": "spk1-utt001")')
+    if not value:
+        raise DataError(f"{where}: 'id' is empty; give every utterance a unique non-empty id")
+    bad = next((c for c in value if c.isspace() or not c.isprintable()), None)
+    if bad is not None:
+        fixed = "".join("_" if c.isspace() or not c.isprintable() else c for c in value)
+        raise DataError(f"{where}: utterance id {value!r} holds {unicodedata.name(bad, 'a control character')} "
+                        f"(U+{ord(bad):04X}): Kaldi text, CTM and score files end an id at white space, so its "
+                        f"hypothesis would be scored as the wrong words; use an id without white space or control "
+                        f"characters (e.g. {fixed!r})")
+    return value
+
+
+_OPTIONAL_TYPES = {"speaker": (str,), "start": (int, float), "end": (int, float), "duration": (int, float),
+                   "num_frames": (int,)}
+
+
+def _check_types(record: dict, where: str) -> None:
+    """The fields' JSON types: ``source`` and ``text`` strings; the optional ones (null allowed) as
+    ``_OPTIONAL_TYPES`` says, numbers finite and not negative."""
+    for key in ("source", "text"):
+        if not isinstance(record[key], str) or (key == "source" and not record[key].strip()):
+            raise DataError(f"{where}: {key!r} must be a{' non-empty' if key == 'source' else ''} string, got "
+                            f"{json.dumps(record[key])[:40]}")
+    for key, kinds in _OPTIONAL_TYPES.items():
+        value = record.get(key)
+        if value is None:
+            continue
+        if kinds == (str,):
+            ok, expected = isinstance(value, str), "a string"
+        else:
+            ok = isinstance(value, kinds) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+            expected = "a whole number >= 0" if kinds == (int,) else "seconds, a number >= 0"
+        if not ok:
+            raise DataError(f"{where}: {key!r} must be {expected} (or left out), got {json.dumps(value)[:40]}")
 
 
 def write_manifest(path: str | os.PathLike, utterances: Iterable[Utterance]) -> Path:

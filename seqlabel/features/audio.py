@@ -22,6 +22,7 @@ import torchaudio
 import torchaudio.compliance.kaldi as kaldi
 
 from seqlabel.config import FeatureConfig
+from seqlabel.config.features import SAMPLE_RATES
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features.common import add_deltas_many, check_finite
 from seqlabel.features.fbank import KaldiFbank
@@ -103,6 +104,8 @@ def open_audio(path: str | os.PathLike) -> sf.SoundFile:
             _check_not_truncated(path, f.extra_info)
         elif f.format == "NIST":
             _check_not_shorten(path)
+        check_rate(int(f.samplerate), f"audio file {path}", "its header is damaged or was written with a wrong "
+                   "rate: write the file again at the rate its samples were recorded at")
     except DataError:
         f.close()
         raise
@@ -195,9 +198,17 @@ def waveform_of(samples: np.ndarray | torch.Tensor, what: str) -> torch.Tensor:
     return wave
 
 
+def check_rate(rate: int, what: str, fix: str) -> None:
+    """Refuse a sample rate outside ``SAMPLE_RATES`` (1 Hz audio resampled to 16 kHz is 16000 times longer)."""
+    low, high = SAMPLE_RATES
+    if not low <= rate <= high:
+        raise DataError(f"{what} declares a sample rate of {rate} Hz, outside the plausible {low}-{high} Hz: {fix}")
+
+
 def to_rate(wave: torch.Tensor, rate: int, sample_rate: int, resample: bool, what: str) -> torch.Tensor:
     """(N,) waveform at ``rate`` -> (N',) at ``sample_rate``; refused (naming ``what``) when the rates
-    differ and ``resample`` is false."""
+    differ and ``resample`` is false, or when ``rate`` is implausible (``check_rate``)."""
+    check_rate(rate, what, "give the rate the samples were recorded at")
     if rate == sample_rate:
         return wave
     if not resample:

@@ -8,6 +8,7 @@ from typing import Iterable, Sequence
 import torch
 
 from seqlabel.data.manifest import speaker_of
+from seqlabel.errors import DataError
 from seqlabel.types import Utterance
 
 _FLOOR = 1e-5
@@ -50,13 +51,31 @@ def compute_stats(feats: Iterable[torch.Tensor]) -> CmvnStats:
     return CmvnStats(mean.float(), std.float())
 
 
-def normalize_per_speaker(utts: Sequence[Utterance], feats: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Normalise each utterance with the statistics of all utterances of its speaker."""
-    by_speaker: dict[str, list[int]] = {}
+def speaker_groups(utts: Sequence[Utterance], from_id: bool = False) -> dict[str, list[int]]:
+    """The indices of each speaker's utterances, for per-speaker CMVN. Utterances without a speaker
+    (no ``speaker`` field) are refused, naming them and the speaker they would otherwise get (their
+    id's prefix, see ``speaker_of``), unless ``from_id`` (``data.speaker_from_id``) allows that."""
+    lacking = [u for u in utts if not u.speaker]
+    if lacking and not from_id:
+        fallback = ", ".join(f"{u.id!r} -> {speaker_of(u)!r}" for u in lacking[:3])
+        raise DataError(
+            f"features.cmvn is 'speaker', but {len(lacking)} of {len(utts)} utterances have no speaker (no `speaker` "
+            f"field in the manifest; e.g. {', '.join(repr(u.id) for u in lacking[:3])}): each would be normalised "
+            f"with the utterances whose ids share its prefix before the first '-' or '_' ({fallback}), which is rarely "
+            "the speaker (an FSDD id '0_jackson_0' gives '0', the digit). Add a `speaker` field to every line of the "
+            "manifest (`seqlabel prepare` writes it), use features.cmvn: global, or set data.speaker_from_id: true "
+            "to take the id prefixes as speakers")
+    groups: dict[str, list[int]] = {}
     for i, utt in enumerate(utts):
-        by_speaker.setdefault(speaker_of(utt), []).append(i)
+        groups.setdefault(speaker_of(utt), []).append(i)
+    return groups
+
+
+def normalize_per_speaker(utts: Sequence[Utterance], feats: list[torch.Tensor],
+                          from_id: bool = False) -> list[torch.Tensor]:
+    """Normalise each utterance with the statistics of all utterances of its speaker (``speaker_groups``)."""
     out = list(feats)
-    for indices in by_speaker.values():
+    for indices in speaker_groups(utts, from_id).values():
         stats = compute_stats(feats[i] for i in indices)
         for i in indices:
             out[i] = stats.apply(feats[i])

@@ -17,6 +17,8 @@ features (unless ``features.cache_dir`` served them from disk: then each worker 
 """
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -49,9 +51,17 @@ def load_image(path: str | Path, what: str = "") -> np.ndarray:
     if not path.is_file():
         raise DataError(f"{prefix}image file not found: {path}")
     try:
-        with Image.open(path) as im:
-            im.load()
-            grey = grey_levels(im)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # Pillow's warning above its limit
+            with Image.open(path) as im:
+                im.load()
+                grey = grey_levels(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        pixels = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(pixels[1]):,} pixels" if pixels else str(e)
+        raise DataError(f"{prefix}image {path} is too large to be a line image ({size}, over Pillow's limit of "
+                        f"{Image.MAX_IMAGE_PIXELS:,} against decompression bombs): crop the text line out of it or "
+                        f"scale it down (e.g. `convert {path.name} -resize 25% line.png`)") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise DataError(f"{prefix}cannot read image {path}: {e}") from None
     return check_grey(grey, f"{prefix}image {path}")

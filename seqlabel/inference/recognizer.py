@@ -21,7 +21,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
-from seqlabel.config import Config, config_from_data, to_dict
+from seqlabel.config import Config
 from seqlabel.data.dataset import Split, encode_targets, extract_features, normalize
 from seqlabel.data.vocab import Vocab
 from seqlabel.decoders.align import forced_align
@@ -29,7 +29,7 @@ from seqlabel.decoders.factory import build_decoder
 from seqlabel.decoders.protocols import Decoder
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import FeatureExtractor, build_extractor
-from seqlabel.features.cmvn import CmvnStats
+from seqlabel.features.cmvn import CmvnStats, speaker_groups
 from seqlabel.features.image import grey_of
 from seqlabel.features.strokes import check_strokes
 from seqlabel.inference.batch import decode_all, decode_log_probs, log_probs_all, transcribe
@@ -67,9 +67,7 @@ class Recognizer:
         bad = [o for o in overrides if not o.strip().startswith("decode.")]
         if bad:
             raise ConfigError(f"only decode.* settings can be overridden for a trained model, got {bad}")
-        config, vocab, model = model_from_state(state, path)
-        if overrides:
-            config = config_from_data(to_dict(config), list(overrides))
+        config, vocab, model = model_from_state(state, path, overrides)
         if config.features.type == "precomputed" and config.features.dim is None:  # the model fixes it
             dim = state["input_dim"] // (1 + config.features.deltas)
             config = replace(config, features=replace(config.features, dim=dim))
@@ -91,11 +89,14 @@ class Recognizer:
 
     def features(self, utts: Sequence[Utterance], progress: bool = False) -> list[torch.Tensor]:
         """Normalised (T, F) features, as in training."""
+        if self.config.features.cmvn == "speaker":  # utterances without a speaker: refused before extraction
+            speaker_groups(utts, self.config.data.speaker_from_id)
         return self.normalize(utts, extract_features(utts, self.extractor, "features", progress))
 
     def normalize(self, utts: Sequence[Utterance], raw: list[torch.Tensor]) -> list[torch.Tensor]:
         """The extractor's (T, F) features of ``utts`` normalised as in training (``features.cmvn``)."""
-        return normalize(Split(list(utts), raw, [[] for _ in utts]), self.config.features.cmvn, self.cmvn)
+        return normalize(Split(list(utts), raw, [[] for _ in utts]), self.config.features.cmvn, self.cmvn,
+                         self.config.data.speaker_from_id)
 
     def text(self, hyp: Hypothesis) -> str:
         """A hypothesis as a transcript: characters with spaces at word boundaries, or space-separated phones."""

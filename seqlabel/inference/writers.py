@@ -9,6 +9,8 @@ one record at a time (flushed after each, so an interrupted run keeps what it ha
 Times are seconds (output frames x ``frame_seconds``); for image and stroke models a "second" is
 ``features.frame_shift_ms`` per pixel column or resampled point, not time. Files that could not be
 read are not written (they are logged, and the command's exit status says so).
+
+``write_nbest``: ``seqlabel decode --nbest-out``'s TSV of n-best lists.
 """
 from __future__ import annotations
 
@@ -16,12 +18,13 @@ import json
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import Optional, TextIO
+from typing import Optional, Sequence, TextIO
 
 from seqlabel.data.vocab import Vocab
 from seqlabel.decoders.ctm import ctm_entries, format_ctm
 from seqlabel.errors import ConfigError
-from seqlabel.types import Transcription
+from seqlabel.outputs import check_output_file
+from seqlabel.types import Hypothesis, Transcription
 
 FORMATS = ("text", "kaldi", "jsonl")
 
@@ -46,6 +49,22 @@ def format_record(t: Transcription, fmt: str, vocab: Vocab) -> str:
     return json.dumps(record, ensure_ascii=False) + "\n"
 
 
+def write_nbest(path: str | os.PathLike, nbest: Sequence[Sequence[Hypothesis]]) -> Path:
+    """id, rank, score, acoustic score, LM score, confidence, tokens: one TSV line per hypothesis."""
+    def num(x: Optional[float]) -> str:
+        return "" if x is None else f"{x:.4f}"
+
+    lines = ["id\trank\tscore\tacoustic\tlm\tconfidence\ttokens"]
+    for hyps in nbest:
+        for rank, h in enumerate(hyps, 1):
+            lines.append(f"{h.id}\t{rank}\t{h.score:.4f}\t{num(h.acoustic_score)}\t{num(h.lm_score)}\t"
+                         f"{num(h.confidence)}\t{' '.join(h.tokens)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 class TranscriptWriter:
     """Writes transcriptions to a stream or file (``out``; None: nowhere) and a CTM file (``ctm``).
 
@@ -63,10 +82,7 @@ class TranscriptWriter:
         self.ctm = None if ctm is None else self._open(Path(ctm), "--ctm", inputs)
 
     def _open(self, path: Path, option: str, inputs: tuple[Path, ...]) -> TextIO:
-        if path.is_dir():
-            raise ConfigError(f"{option} {path} is a folder; give a file name")
-        if path.resolve() in {p.resolve() for p in inputs}:
-            raise ConfigError(f"{option} {path} is one of the inputs; writing it would destroy it")
+        check_output_file(path, option, inputs)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             f = path.open("w", encoding="utf-8")

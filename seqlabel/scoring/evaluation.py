@@ -8,16 +8,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Collection, Mapping, Optional, Sequence
 
+from seqlabel.arguments import path_argument
 from seqlabel.data.manifest import speaker_of
 from seqlabel.data.transcripts import read_kaldi_text
 from seqlabel.data.unicode import check_form
 from seqlabel.errors import ConfigError, DataError
+from seqlabel.outputs import check_output_dir
 from seqlabel.scoring.folding import FOLDINGS, fold
 from seqlabel.scoring.metrics import ScoreResult, normalize_boundaries, score, to_words, utterance_report
 from seqlabel.scoring.prepare import UNITS, UnknownTokens, normalize_all, normalize_tokens, unknown_tokens
 from seqlabel.scoring.report import confusions_text, pra_text, speakers_tsv, summary_dict, summary_line
 from seqlabel.scoring.significance import METHODS, Comparison, Interval, bootstrap_interval, compare
 from seqlabel.types import Utterance
+
+KALDI_TEXT = "the path of a Kaldi text file (utt-id tok tok ...)"
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,9 @@ def score_files(ref: str | Path, hyp: str | Path, unit: str = "char", word_bound
     """
     check_unit(unit)
     check_folding(fold, unit)
+    ref, hyp = (path_argument(p, "score_files", name, KALDI_TEXT) for p, name in ((ref, "ref"), (hyp, "hyp")))
+    if out_dir is not None:
+        check_output_dir(out_dir, "--out")
     refs, hyps = read_kaldi_text(ref), read_kaldi_text(hyp)
     speakers = {u: _speaker_from_id(u) for u in refs}
     report = score_tokens(refs, hyps, unit, word_boundary, allow_missing, fold, speakers, (str(ref), str(hyp)),
@@ -89,6 +96,8 @@ def compare_files(ref: str | Path, hyp_a: str | Path, hyp_b: str | Path, unit: s
         raise ConfigError(f"unknown comparison method {method!r}; choose one of {list(METHODS)}")
     check_unit(unit)
     check_folding(fold, unit)
+    ref, hyp_a, hyp_b = (path_argument(p, "compare_files", name, KALDI_TEXT)
+                         for p, name in ((ref, "ref"), (hyp_a, "hyp_a"), (hyp_b, "hyp_b")))
     refs = read_kaldi_text(ref)
     a = score_tokens(refs, read_kaldi_text(hyp_a), unit, word_boundary, allow_missing, fold,
                      sources=(str(ref), str(hyp_a)), interval=False, normalize=normalize)

@@ -96,11 +96,11 @@ def draw_curves(log: TrainingLog, out: str | Path, name: str = "") -> Path:
 def draw_posteriorgram(posteriors: np.ndarray, labels: Sequence[str], out: str | Path, *,
                        reference: Sequence[str] = (), hypothesis: Sequence[str] = (),
                        hypothesis_frames: Sequence[int] = (), title: str = "", min_prob: float = 0.05) -> Path:
-    """posteriors (T', C) probabilities -> frames x labels image with the greedy path.
+    """posteriors (T', C) probabilities -> frames x labels image with the best label per frame and the hypothesis.
 
     Rows are the labels that occur: the blank (index 0), those of the reference and hypothesis,
     and any label reaching ``min_prob`` somewhere. Blue dots: the best label per frame; red
-    ticks and names on top: where the greedy decoder emits each hypothesis token. The reference
+    ticks and names on top: the output frame of each hypothesis token. The reference
     and hypothesis are written above.
     """
     if posteriors.ndim != 2 or posteriors.shape[1] != len(labels):

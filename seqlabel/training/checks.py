@@ -9,14 +9,18 @@ from pathlib import Path
 import torch
 
 from seqlabel.config import Config
-from seqlabel.errors import CheckpointError, ConfigError
+from seqlabel.errors import CheckpointError, ConfigError, SeqlabelError
+from seqlabel.features import build_extractor
+from seqlabel.models.bilstm import build_model
+from seqlabel.runtime import available_memory, resolve_device
 from seqlabel.training import distributed
 from seqlabel.training.folder import BEST, LAST, PHASE1, RunFolder
 from seqlabel.training.log import size
 
 
 def check_run(config: Config, out_dir: Path, resume: bool) -> None:
-    """Refuse a run that cannot start: output folder, --resume against what it holds, the data it needs."""
+    """Refuse a run that cannot start: output folder, --resume against what it holds, the data it needs,
+    a model too large for the memory of its device."""
     _check_writable(out_dir)  # every rank checks what rank 0 will need, so that all stop together
     last_path = RunFolder(out_dir).last
     if not resume and last_path.exists():
@@ -30,6 +34,29 @@ def check_run(config: Config, out_dir: Path, resume: bool) -> None:
         raise ConfigError("train.weight_noise_phase: restart needs data.dev (phase 1 keeps the point of lowest "
                           "dev loss, phase 2 that of lowest dev error); set data.dev or use "
                           "train.weight_noise_phase: epoch")
+    check_memory(config, resolve_device(config.train.device))
+
+
+def check_memory(config: Config, device: torch.device) -> None:
+    """Refuse a model whose weights, gradients and optimizer state cannot fit in the memory of ``device``
+    (counted on PyTorch's meta device: nothing is allocated), before any data is read. The input
+    dimension and classes are lower bounds here (1 and 2 when the data must say), so it errs on the
+    side of starting."""
+    try:
+        input_dim = build_extractor(config.features).dim
+    except (SeqlabelError, ImportError):  # precomputed features without features.dim: the files say
+        input_dim = 1
+    with torch.device("meta"):
+        weights = sum(p.numel() for p in build_model(input_dim, 2, config.model).parameters())
+    copies = 4 if config.train.optimizer == "adam" else 3  # weights, gradients, moments (Adam) or momentum
+    need = weights * 4 * copies  # float32
+    free = available_memory(device)
+    if free is not None and need > free:
+        m = config.model
+        raise ConfigError(f"the model would not fit in memory: model.hidden_size {m.hidden_size} with model.num_layers "
+                          f"{m.num_layers} gives {weights:,} weights, about {need / 2**30:,.1f} GiB to train (weights, "
+                          f"gradients and {config.train.optimizer} state), and {device.type} memory has "
+                          f"{free / 2**30:,.1f} GiB available: lower model.hidden_size (or model.num_layers)")
 
 
 def check_space(out_dir: Path, model: torch.nn.Module, config: Config) -> None:

@@ -10,13 +10,15 @@ from typing import Any, Callable, Optional
 import torch
 
 from seqlabel.config import Config
+from seqlabel.config.features import AUDIO_TYPES
 from seqlabel.data.dataset import SequenceDataset, Split, build_augment, load_split, normalize
 from seqlabel.data.manifest import read_manifest
 from seqlabel.data.vocab import Vocab
-from seqlabel.errors import CheckpointError
+from seqlabel.errors import CheckpointError, DataError
 from seqlabel.features import build_extractor
-from seqlabel.features.cmvn import CmvnStats, compute_stats
+from seqlabel.features.cmvn import CmvnStats, compute_stats, speaker_groups
 from seqlabel.training.finetune import InitSource, check_input_dim, feature_notes, init_record, load_init, resize_vocab
+from seqlabel.types import Utterance
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,11 @@ class TrainData:
 def load_data(config: Config, resumed: Optional[dict], last_path: Path, echo: Callable[[str], None]) -> TrainData:
     """Manifests -> features (extracted once, validated up front) -> normalised datasets."""
     tc = config.train
-    train_utts = _drop_long(read_manifest(config.data.train), config.data.max_duration, echo)
+    train_utts = _drop_long(read_manifest(config.data.train), config, echo)
+    dev_utts = read_manifest(config.data.dev) if config.data.dev else None
+    if config.features.cmvn == "speaker":  # utterances without a speaker: refused before any extraction
+        for utts in (train_utts, dev_utts or []):
+            speaker_groups(utts, config.data.speaker_from_id)
     init = load_init(config) if resumed is None else None
     vocab = _build_vocab(config, train_utts, resumed, last_path, init)
     extractor = build_extractor(config.features)
@@ -47,18 +53,19 @@ def load_data(config: Config, resumed: Optional[dict], last_path: Path, echo: Ca
         for note in feature_notes(init, config):
             echo(f"note: {note} differs from train.init_from {init.path}")
     dev_split = None
-    if config.data.dev:
-        dev_split = load_split(read_manifest(config.data.dev), extractor, vocab, config.data.lowercase,
+    if dev_utts is not None:
+        dev_split = load_split(dev_utts, extractor, vocab, config.data.lowercase,
                                "dev features", tc.progress)
     cmvn = None
     if config.features.cmvn == "global":
         kept = resumed or (init.state if init is not None and init.state.get("cmvn") else None)
         cmvn = CmvnStats.from_state(kept["cmvn"]) if kept else compute_stats(train_split.features)
     augment = config.features.augment
-    train_set = SequenceDataset(train_split, normalize(train_split, config.features.cmvn, cmvn),
+    from_id = config.data.speaker_from_id
+    train_set = SequenceDataset(train_split, normalize(train_split, config.features.cmvn, cmvn, from_id),
                                 build_augment(extractor, config.features.cmvn, cmvn, train_split.utterances,
                                               tc.progress), tc.seed, augment.copies)
-    dev_feats = normalize(dev_split, config.features.cmvn, cmvn) if dev_split else None
+    dev_feats = normalize(dev_split, config.features.cmvn, cmvn, from_id) if dev_split else None
     input_dim = train_set.features[0].shape[1]
     copies = f" x {augment.copies} speed copies {augment.speed}" if augment.copies > 1 else ""
     echo(f"train: {len(train_split.utterances)} utterances{copies}, {sum(train_split.lengths)} frames, {input_dim}-dim "
@@ -85,10 +92,36 @@ def _build_vocab(config: Config, train_utts: list, resumed: Optional[dict], resu
     return built if init is None else resize_vocab(init, built)
 
 
-def _drop_long(utts: list, max_duration: Optional[float], echo: Callable[[str], None]) -> list:
+def _drop_long(utts: list[Utterance], config: Config, echo: Callable[[str], None]) -> list[Utterance]:
+    """The training utterances no longer than ``data.max_duration``; those without a ``duration`` field get
+    theirs from ``start``/``end`` or the audio file's header (other inputs have none: refused)."""
+    max_duration = config.data.max_duration
     if max_duration is None:
         return utts
-    kept = [u for u in utts if u.duration is None or u.duration <= max_duration]
+    unknown = [u for u in utts if u.duration is None and (u.start is None or u.end is None)]
+    if unknown and config.features.type not in AUDIO_TYPES:
+        raise DataError(f"data.max_duration ({max_duration}s) needs each training utterance's duration, but "
+                        f"{len(unknown)} of {len(utts)} utterances of {config.data.train} have no `duration` field "
+                        f"(e.g. {', '.join(repr(u.id) for u in unknown[:3])}) and {config.features.type} inputs have "
+                        "no duration to read: add `duration` (seconds) to the manifest, or remove data.max_duration")
+    kept = [u for u in utts if _duration(u) <= max_duration]
+    if unknown:
+        echo(f"data.max_duration: the durations of {len(unknown)} utterance(s) without a `duration` field were read "
+             "from their audio headers")
     if len(kept) < len(utts):
         echo(f"dropped {len(utts) - len(kept)} training utterance(s) longer than {max_duration}s (data.max_duration)")
     return kept
+
+
+def _duration(utt: Utterance) -> float:
+    """Seconds of ``utt``: its ``duration``, ``end - start``, or what its audio file's header says."""
+    if utt.duration is not None:
+        return utt.duration
+    if utt.start is not None and utt.end is not None:
+        return utt.end - utt.start
+    from seqlabel.features.audio import audio_info  # torchaudio: audio inputs only
+
+    try:
+        return audio_info(utt.source).duration - (utt.start or 0.0)
+    except DataError as e:
+        raise DataError(f"utterance {utt.id!r}: {e}") from None

@@ -22,10 +22,10 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from seqlabel.config import Config, ModelConfig, TrainConfig, config_from_data, to_dict
+from seqlabel.config import Config, ModelConfig, TrainConfig, to_dict
 from seqlabel.data.vocab import Vocab
 from seqlabel.errors import CheckpointError, ConfigError, VocabError
-from seqlabel.inference.restore import model_from_state
+from seqlabel.inference.restore import model_from_state, stored_config
 from seqlabel.models.bilstm import BiLSTMCTC
 from seqlabel.models.checkpoint import load_checkpoint
 from seqlabel.models.parts import freeze, part_names
@@ -50,7 +50,7 @@ class InitSource:
 
     @property
     def config(self) -> Config:
-        return config_from_data(self.state["config"])
+        return stored_config(self.state["config"])
 
 
 def load_init(config: Config) -> Optional[InitSource]:
