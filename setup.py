@@ -43,5 +43,5 @@ setup(
         "export": ["onnx>=1.16", "onnxruntime>=1.18"],
         "dev": ["pytest", "pytest-timeout", "onnx>=1.16", "onnxruntime>=1.18"],
     },
-    entry_points={"console_scripts": ["seqlabel=seqlabel.cli:main"]},
+    entry_points={"console_scripts": ["seqlabel=seqlabel.cli:run"]},
 )

@@ -3,9 +3,9 @@ validation (see ``seqlabel.corpora.validate``), input checks and reports."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Collection, Sequence
@@ -14,6 +14,8 @@ from seqlabel.corpora.validate import Report, check_splits, split_stats, tokens_
 from seqlabel.data.manifest import write_manifest
 from seqlabel.errors import DataError
 from seqlabel.types import Utterance
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from seqlabel.features.audio import AudioInfo
@@ -83,7 +85,7 @@ def write_splits(
         paths[split] = write_manifest(out_dir / f"{split}.jsonl", utts)
         stats[split] = split_stats(utts, unit)
         if echo:
-            print(summarize(f"{out_dir.name}/{split}", utts, unit))
+            log.info(summarize(f"{out_dir.name}/{split}", utts, unit))
     (out_dir / STATS_FILE).write_text(json.dumps(stats, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return paths
 
@@ -138,8 +140,8 @@ def preview(names: Collection[str], limit: int = 5) -> str:
 
 
 def note(message: str) -> None:
-    """Report something worth knowing that does not stop preparation (on stderr)."""
-    print(f"note: {message}", file=sys.stderr)
+    """Report something worth knowing that does not stop preparation (a warning: on stderr)."""
+    log.warning(f"note: {message}")
 
 
 def carve_by_speaker(

@@ -1,4 +1,4 @@
 """python -m seqlabel: the command line."""
-from seqlabel.cli import main
+from seqlabel.cli import run
 
-main()
+run()

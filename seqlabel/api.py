@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TextIO
 
@@ -17,6 +18,7 @@ from seqlabel.config.shipped import ShippedConfig, find_config, shipped_configs
 from seqlabel.data.manifest import read_manifest, speaker_of
 from seqlabel.data.transcripts import write_kaldi_text
 from seqlabel.errors import ConfigError, SeqlabelError
+from seqlabel.logs import forward
 from seqlabel.outputs import check_output_dir, check_output_file, output_files
 from seqlabel.scoring.evaluation import (
     CompareReport,
@@ -29,6 +31,8 @@ from seqlabel.scoring.evaluation import (
 )
 from seqlabel.scoring.prepare import reference_tokens
 from seqlabel.types import Hypothesis, Transcription
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from seqlabel.inference.tuning import TuneReport, TuneRow
@@ -68,14 +72,20 @@ def configs() -> dict[str, ShippedConfig]:
 
 
 def train(config: Config | str | Path | None, out_dir: str | Path, overrides: Sequence[str] = (), resume: bool = False,
-          echo: Callable[[str], None] = print):
+          echo: Optional[Callable[[str], None]] = None):
     """Train from a Config, a YAML file or the name of a shipped config (``"fsdd"``: see ``configs()``);
     if ``data.test`` is set, evaluate the best model on it.
 
     ``resume``: continue the run in ``out_dir`` with its own ``config.yaml``. ``config`` may then be None;
     one given must be the config the run started from, and ``overrides`` may change only the keys of
     ``seqlabel.training.resume.SAFE_ON_RESUME`` (``train.max_epochs``, ``train.device``, ...).
+    The run's messages go to the ``seqlabel`` logger, and also to ``echo`` when given.
     """
+    with forward(echo):
+        return _train(config, out_dir, overrides, resume)
+
+
+def _train(config: Config | str | Path | None, out_dir: str | Path, overrides: Sequence[str], resume: bool):
     from seqlabel.training.distributed import from_environment
     from seqlabel.training.lock import check_out_dir
     from seqlabel.training.loop import train as run_training
@@ -85,29 +95,25 @@ def train(config: Config | str | Path | None, out_dir: str | Path, overrides: Se
     main_rank = env is None or env.rank == 0  # under torchrun, rank 0 reports and tests
     if resume:
         given = config if config is None or isinstance(config, Config) else load_config(find_config(config))
-        cfg = resume_config(check_out_dir(out_dir), given, overrides, echo if main_rank else _quiet,
+        cfg = resume_config(check_out_dir(out_dir), given, overrides,
                             "the config given" if isinstance(config, Config) else str(config))
     elif config is None:
         raise ConfigError("no config given: name a YAML file or a shipped config (seqlabel configs lists them); "
                           "only --resume can do without one")
     else:
         cfg = config if isinstance(config, Config) else load_config(find_config(config), list(overrides))
-    result = run_training(cfg, out_dir, resume=resume, echo=echo, overrides=() if resume else overrides)
+    result = run_training(cfg, out_dir, resume=resume, overrides=() if resume else overrides)
     if cfg.data.test and main_rank:
         test_dir = Path(out_dir) / "test"
         report = evaluate(result.best_checkpoint, cfg.data.test, out_dir=test_dir, progress=False,
                           keep_posteriors=True)
-        echo(f"test ({cfg.data.test}): {report.summary()}")
+        log.info(f"test ({cfg.data.test}): {report.summary()}")
         try:  # the scores are written: a report that cannot be built must not fail the run
-            echo(f"test report: {report_html(test_dir)}")
+            log.info(f"test report: {report_html(test_dir)}")
         except SeqlabelError as e:
-            echo(f"test report not written: {e}")
+            log.warning(f"test report not written: {e}")
         result = type(result)(**{**result.__dict__, "test": report.tokens})
     return result
-
-
-def _quiet(_: str) -> None:
-    """The echo of torchrun ranks other than 0."""
 
 
 def average(checkpoints: Sequence[str | Path], out: str | Path) -> Path:
@@ -120,7 +126,7 @@ def average(checkpoints: Sequence[str | Path], out: str | Path) -> Path:
 
 def crossval(config: Config | str | Path, out_dir: str | Path, folds: int, pool: Sequence[str | Path] = (),
              by: str = "speaker", dev_fraction: float = 0.1, overrides: Sequence[str] = (),
-             echo: Callable[[str], None] = print, dev_speakers: int = 0):
+             echo: Optional[Callable[[str], None]] = None, dev_speakers: int = 0):
     """Cross-validation by speaker: ``folds`` models, each trained (as ``train``, into ``out_dir/fold-k``)
     with a disjoint group of speakers of ``pool`` held out and evaluated on them; returns the per-fold
     and pooled scores (``CrossvalReport``). ``pool`` defaults to data.train + data.dev, never data.test.
@@ -130,8 +136,9 @@ def crossval(config: Config | str | Path, out_dir: str | Path, folds: int, pool:
     if by != "speaker":
         raise ConfigError(f"crossval folds are made by speaker; got by={by!r}")
     cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
-    return run_crossval(cfg, out_dir, folds, lambda c, out, resume: train(c, out, resume=resume, echo=echo),
-                        pool, dev_fraction, dev_speakers, echo)
+    with forward(echo):
+        return run_crossval(cfg, out_dir, folds, lambda c, out, resume: _train(c, out, (), resume),
+                            pool, dev_fraction, dev_speakers)
 
 
 def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path] = None,
@@ -230,7 +237,7 @@ def export(checkpoint: str | Path, out: str | Path, format: str = "torchscript")
 def train_lm(manifests: str | Path | Sequence[str | Path], out: Optional[str | Path] = None, unit: str = "char", order: int = 4,
              smoothing: str = "kneser_ney", word_boundary: str = "|", text: Sequence[str | Path] = (),
              vocab: Optional[str | Path] = None, normalization: str = "NFC", table: Optional[str | Path] = None,
-             echo: Callable[[str], None] = print):
+             echo: Optional[Callable[[str], None]] = None):
     """Train an n-gram LM on the transcripts of one manifest (or text file) or a list of them; optionally
     write ARPA. ``lm.training`` says where the discounts could not be estimated.
 
@@ -254,7 +261,8 @@ def train_lm(manifests: str | Path | Sequence[str | Path], out: Optional[str | P
             model_vocab = load_vocab(vocab)
             word_boundary, tokens = model_vocab.word_boundary, model_vocab.tokens[1:] if unit == "char" else []
         texts, report = lm_text(text, vocab, normalization, table)
-        echo(f"text: {report.summary()}")
+        with forward(echo):
+            log.info(f"text: {report.summary()}")
         if out is not None and vocab is not None:
             Path(f"{out}.charmap.tsv").write_text(report.table(), encoding="utf-8")
     return run(paths, unit=unit, order=order, smoothing=smoothing, out_arpa=out,
@@ -274,7 +282,8 @@ def tune(checkpoint: str | Path, manifest: str | Path, weights: Sequence[float],
     checkpoint = path_argument(checkpoint, "api.tune", "checkpoint", CHECKPOINT)
     manifest = path_argument(manifest, "api.tune", "manifest", MANIFEST)
     recognizer = Recognizer.from_checkpoint(checkpoint, device, [*overrides, "decode.decoder=beam"])
-    return run(recognizer, read_manifest(manifest), weights, bonuses, metric, overrides, str(manifest), progress, echo)
+    with forward(echo):
+        return run(recognizer, read_manifest(manifest), weights, bonuses, metric, overrides, str(manifest), progress)
 
 
 def _ctm_level(level: str, unit: str) -> str:

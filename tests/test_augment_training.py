@@ -111,11 +111,11 @@ def test_off_at_evaluation_and_decoding(corpus, tmp_path) -> None:
         "train": {"max_epochs": 1, "progress": False, "tensorboard": False, "device": "cpu", "amp": "off",
                   "batch_frames": 400},
     })
-    data = load_data(config, None, tmp_path / "last.pt", lambda _: None)
+    data = load_data(config, None, tmp_path / "last.pt")
     assert data.train_set.augment is not None
     plain = config_from_data({**{"features": features_config({})}, "data": {"train": str(corpus["train"]),
                                                                           "dev": str(corpus["dev"])}})
-    want = load_data(plain, None, tmp_path / "last.pt", lambda _: None).dev_feats
+    want = load_data(plain, None, tmp_path / "last.pt").dev_feats
     assert same(data.dev_feats, want)  # the dev set is never augmented
     result = api.train(config, tmp_path / "run", echo=lambda _: None)
     recognizer = Recognizer.from_checkpoint(result.best_checkpoint, "cpu")

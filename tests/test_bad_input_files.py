@@ -84,7 +84,7 @@ def train_out_empty(tmp: Path, base: Base) -> None:
 
 
 def train_run_folder_in_use(tmp: Path, base: Base) -> None:
-    with RunLock(tmp / "busy", echo=lambda _: None):  # a second open file: its flock conflicts, as another process's
+    with RunLock(tmp / "busy"):  # a second open file: its flock conflicts, as another process's
         api.train(write_yaml(tmp / "c.yaml", base.config), tmp / "busy", echo=lambda _: None)
 
 

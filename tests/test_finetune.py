@@ -82,7 +82,7 @@ def test_union_keeps_the_known_output_rows_bit_identical_and_adds_the_new_ones(b
     torch.manual_seed(0)
     model = build_model(init.state["input_dim"], len(vocab), config.model)
     fresh = {k: v.clone() for k, v in model.state_dict().items()}
-    init_weights(model, init, vocab, lambda _: None)
+    init_weights(model, init, vocab)
     theirs, mine = init.state["model"], model.state_dict()
     known = len(init.vocab)
     assert torch.equal(mine["output.weight"][:known], theirs["output.weight"])  # bit-identical, no tolerance
@@ -99,7 +99,7 @@ def test_new_keeps_the_rows_of_shared_tokens_and_fail_names_the_new_tokens(base:
     vocab = resize_vocab(init, Vocab.build(NEW_TEXTS))
     assert vocab == Vocab.build(NEW_TEXTS) and "c" not in vocab.tokens
     model = build_model(init.state["input_dim"], len(vocab), load_config(path).model)
-    init_weights(model, init, vocab, lambda _: None)
+    init_weights(model, init, vocab)
     for j, token in enumerate(vocab.tokens):
         if token in init.vocab.tokens:
             old = init.vocab.tokens.index(token)

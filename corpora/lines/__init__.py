@@ -28,6 +28,7 @@ preparation with a DataError naming the file; images without a transcript are co
 """
 from __future__ import annotations
 
+import logging
 import unicodedata
 from pathlib import Path
 from typing import Sequence
@@ -36,6 +37,8 @@ from seqlabel.corpora.common import carve_by_speaker, note, parse_speakers, prev
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.textfile import read_text
 from seqlabel.types import Utterance
+
+log = logging.getLogger(__name__)
 
 GT_SUFFIX = ".gt.txt"
 IMAGE_EXTS: tuple[str, ...] = (".bin.png", ".png", ".nrm.png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -96,7 +99,7 @@ def prepare(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "prepare.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    log.info("\n".join(lines))
     write_codec(out_dir, splits, "lines")
     return write_splits(out_dir, splits)
 

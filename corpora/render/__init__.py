@@ -24,6 +24,7 @@ same, byte for byte, whatever the number of ``workers`` (processes; 0: one per C
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import Counter
@@ -47,6 +48,8 @@ from seqlabel.corpora.render.text import (
 )
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
+
+log = logging.getLogger(__name__)
 
 
 def prepare(
@@ -146,7 +149,7 @@ def prepare(
         f"rendered {len(jobs)} lines in {seconds:.1f} s: {rate:.1f} lines/s with {workers or os.cpu_count()} worker(s)",
         "options: " + ", ".join(f"{k}={v!r}" for k, v in options.items() if k not in ("data_dir", "out_dir")),
     ]
-    print("\n".join(report[:5]))
+    log.info("\n".join(report[:5]))
     (out_dir / "prepare.txt").write_text("\n".join(report) + "\n", encoding="utf-8")
     (out_dir / "spelling.txt").write_text("\n\n".join(f"before: {b}\nafter:  {a}" for b, a in planned.samples) + "\n",
                                           encoding="utf-8")

@@ -2,7 +2,28 @@
 (``common``); the commands register on it from ``training`` (prepare, configs, train, average,
 crossval), ``decoding`` (decode, transcribe, align, export, lm, tune) and ``scoring`` (evaluate,
 report, score, compare, plot)."""
+import os
+import sys
+
 from seqlabel.cli import decoding, scoring, training  # noqa: F401  (they add their commands to main)
 from seqlabel.cli.common import main
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
+
+
+def run() -> None:
+    """The ``seqlabel`` program: ``main`` with its exit status. A torchrun rank (WORLD_SIZE > 1) ends with
+    ``os._exit`` once its process group is destroyed and its output flushed: at interpreter teardown,
+    Gloo's worker threads can still hold work objects whose destruction aborts the process (SIGABRT,
+    "terminate called without an active exception"; pytorch/pytorch#179291), long after every
+    checkpoint and log was written."""
+    try:
+        main()
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

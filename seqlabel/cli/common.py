@@ -15,6 +15,7 @@ import yaml
 
 from seqlabel.config.loading import parse_yaml
 from seqlabel.errors import SeqlabelError
+from seqlabel.logs import ROOT, MainRankOnly
 
 
 def friendly(fn: Callable) -> Callable:
@@ -53,6 +54,7 @@ def main() -> None:
       seqlabel train demo --out exp/demo
       seqlabel evaluate exp/demo/best.pt data/espeak/test.jsonl
     """
+    install_logging()
 
 
 
@@ -68,19 +70,24 @@ def decode_overrides(decoder: str | None, overrides: tuple[str, ...]) -> list[st
 
 
 
-class _EchoHandler(logging.Handler):
-    """Log records to the current stderr (click's, so that test runners capture them)."""
+class _ClickHandler(logging.Handler):
+    """The package's messages on the current stdout (INFO) or stderr (warnings and errors), through
+    click so that test runners capture them; under torchrun, rank 0's only."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.addFilter(MainRankOnly())
 
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(self.format(record), err=True)
+        click.echo(record.getMessage(), err=record.levelno >= logging.WARNING)
 
 
-def log_to_stderr() -> None:
-    """Show the package's warnings on stderr, once per process."""
-    logger = logging.getLogger("seqlabel")
-    if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
-        logger.addHandler(_EchoHandler(logging.WARNING))
-
+def install_logging() -> None:
+    """Show the package's messages (``seqlabel.logs``), once per process."""
+    logger = logging.getLogger(ROOT)
+    if not any(isinstance(h, _ClickHandler) for h in logger.handlers):
+        logger.addHandler(_ClickHandler())
+        logger.setLevel(logging.INFO)
 
 
 def floats(text: str, name: str) -> list[float]:

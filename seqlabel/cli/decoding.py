@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from seqlabel.cli.common import DECODE_OVERRIDES, DECODER, decode_overrides, floats, friendly, log_to_stderr, main
+from seqlabel.cli.common import DECODE_OVERRIDES, DECODER, decode_overrides, floats, friendly, main
 
 
 @main.command()
@@ -62,7 +62,6 @@ def transcribe(checkpoint: Path, inputs: tuple[Path, ...], out: Path | None, fmt
     """
     from seqlabel import api
 
-    log_to_stderr()
     stream = out if out is not None else sys.stdout
     results = api.transcribe(checkpoint, inputs, decoder, overrides, device, stream, fmt, ctm, ctm_level,
                              same_speaker, progress=sys.stderr.isatty())
@@ -137,7 +136,7 @@ def lm_train(manifests: tuple[Path, ...], out: Path, unit: str, order: int, smoo
     if not manifests and not text:
         raise click.UsageError("give MANIFESTS, --text PATH, or both")
     model = api.train_lm(manifests, out, unit=unit, order=order, smoothing=smoothing, word_boundary=word_boundary,
-                         text=text, vocab=vocab, normalization=normalization, table=table, echo=click.echo)
+                         text=text, vocab=vocab, normalization=normalization, table=table)
     counts = ", ".join(f"{n}-grams: {c}" for n, c in model.counts.items())
     click.echo(f"wrote {out} ({counts})")
     note = discount_note(model)

@@ -72,7 +72,7 @@ def train(config: str | None, out_dir: str, overrides: tuple[str, ...], resume: 
     from seqlabel.training.distributed import from_environment
 
     extra = [f"train.init_from={json.dumps(str(init_from))}"] if init_from is not None else []
-    result = api.train(config, out_dir, [*overrides, *extra], resume=resume, echo=click.echo)
+    result = api.train(config, out_dir, [*overrides, *extra], resume=resume)
     env = from_environment()
     if env is not None and env.rank != 0:  # under torchrun only rank 0 reports
         return
@@ -135,6 +135,6 @@ def crossval(config: Path, by: str, folds: int, out_dir: Path, pool: tuple[Path,
     and print every fold's error rate, their mean, spread and worst, and the pooled rate with its 95% CI."""
     from seqlabel import api
 
-    report = api.crossval(config, out_dir, folds, pool, by, dev_fraction, overrides, click.echo, dev_speakers)
+    report = api.crossval(config, out_dir, folds, pool, by, dev_fraction, overrides, dev_speakers=dev_speakers)
     click.echo(report.table())
     click.echo(f"wrote {out_dir / 'summary.json'} and {out_dir / 'summary.txt'}")

@@ -9,9 +9,10 @@ lexicon, weight, bonus and any other decode setting given), so pasting it decode
 """
 from __future__ import annotations
 
+import logging
 import shlex
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 from seqlabel.decoders.greedy import GreedyDecoder
 from seqlabel.errors import ConfigError, DataError
@@ -22,6 +23,8 @@ from seqlabel.scoring.metrics import RATE_NAMES
 from seqlabel.scoring.prepare import UnknownTokens, reference_tokens
 from seqlabel.scoring.report import summary_line
 from seqlabel.types import ErrorStats, Utterance
+
+log = logging.getLogger(__name__)
 
 # decode settings the recommendation writes itself (the rest of the user's overrides are repeated)
 _OWN = ("decoder", "beam", "lm", "lm_unit", "lexicon", "lm_weight", "insertion_bonus")
@@ -156,7 +159,7 @@ def next_values(axis: Sequence[float], best: set[float], floor: Optional[float])
 
 def tune(recognizer: Recognizer, utts: Sequence[Utterance], weights: Sequence[float], bonuses: Sequence[float],
          metric: Optional[str] = None, overrides: Sequence[str] = (), source: str = "dev set",
-         progress: bool = True, echo: Optional[Callable[[str], None]] = None) -> TuneReport:
+         progress: bool = True) -> TuneReport:
     """Grid search of LM weight x insertion bonus for ``recognizer``'s beam search on ``utts``.
 
     ``overrides``: the ``decode.KEY=VALUE`` settings the recognizer was built with (repeated in the
@@ -178,8 +181,7 @@ def tune(recognizer: Recognizer, utts: Sequence[Utterance], weights: Sequence[fl
         report = score_tokens(refs, hyps, vocab.unit, vocab.word_boundary, sources=(f"references of {source}",
                               f"hypotheses for {source}"), interval=False, normalize=vocab.normalization,
                               known=vocab.tokens[1:])
-        if echo is not None:
-            echo(f"lm_weight={w} bonus={b}: {summary_line(report.tokens, None, None)}")
+        log.debug(f"lm_weight={w} bonus={b}: {summary_line(report.tokens, None, None)}")
         return report
 
     greedy_found = search_all(GreedyDecoder(), log_probs)

@@ -14,6 +14,7 @@ its ``last.pt`` (a killed run may have written them), so its choice is the unint
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from seqlabel.errors import CheckpointError, ConfigError
 from seqlabel.models.checkpoint import load_checkpoint, save_checkpoint
 from seqlabel.training.folder import AVERAGE as AVERAGE_NAME
 from seqlabel.training.folder import EPOCHS as EPOCHS_DIR
+
+log = logging.getLogger(__name__)
 
 _EPOCH_FILE = re.compile(r"epoch-(\d+)\.pt$")
 
@@ -138,8 +141,7 @@ class EpochWeights:
         errors = {epoch: float(load_checkpoint(path)["dev_error"]) for epoch, path in files.items()}
         return sorted(sorted(errors, key=lambda e: (errors[e], -e))[: self.count])
 
-    def finish(self, best_path: Path, best_error: float, dev_error: Callable[[dict[str, torch.Tensor]], float],
-               echo: Callable[[str], None]) -> tuple[Path, float]:
+    def finish(self, best_path: Path, best_error: float, dev_error: Callable[[dict[str, torch.Tensor]], float]) -> tuple[Path, float]:
         """Average the chosen epochs into ``avg.pt`` next to ``best_path``; returns the checkpoint to test with
         (avg.pt when its dev error, from ``dev_error(weights)``, is lower than ``best_error``) and its error."""
         files = self.files()
@@ -153,7 +155,7 @@ class EpochWeights:
         avg_path = save_checkpoint(best_path.with_name(AVERAGE_NAME), state)
         use = error < best_error
         short = f", only {len(epochs)} of train.average_last={self.count} trained" if len(epochs) < self.count else ""
-        echo(f"averaged the weights of epochs {', '.join(map(str, epochs))} ({self.select}{short}) into {avg_path}: "
+        log.info(f"averaged the weights of epochs {', '.join(map(str, epochs))} ({self.select}{short}) into {avg_path}: "
              f"dev error {100 * error:.2f}% against best.pt's {100 * best_error:.2f}%; the test uses "
              f"{'avg.pt' if use else 'best.pt'}")
         return (avg_path, error) if use else (best_path, best_error)

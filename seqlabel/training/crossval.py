@@ -26,6 +26,7 @@ way the held-out speakers are never seen before their test, not even by early st
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import statistics
 from collections import Counter
@@ -44,6 +45,8 @@ from seqlabel.scoring.evaluation import EvalReport, score_tokens
 from seqlabel.scoring.significance import Interval
 from seqlabel.training.folder import RunFolder
 from seqlabel.types import ErrorStats, Utterance
+
+log = logging.getLogger(__name__)
 
 # (config of a fold, its run folder, resume) -> anything; it must evaluate config.data.test into <run>/test/
 TrainFn = Callable[[Config, Path, bool], Any]
@@ -158,8 +161,7 @@ class CrossvalReport:
 
 
 def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn,
-                 pool: Sequence[str | Path] = (), dev_fraction: float = 0.1, dev_speakers: int = 0,
-                 echo: Callable[[str], None] = print) -> CrossvalReport:
+                 pool: Sequence[str | Path] = (), dev_fraction: float = 0.1, dev_speakers: int = 0) -> CrossvalReport:
     """Train and score ``folds`` speaker-disjoint folds of ``pool`` (default: the config's data.train and
     data.dev manifests, never data.test) one after the other; see the module docstring."""
     out = Path(out_dir)
@@ -184,7 +186,7 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
         if not (fold_dir / "done.json").exists():
             rest, dev = split_dev([u for u in utts if speaker_of(u) not in held_out], dev_fraction, seed + k,
                                   dev_speakers)
-            echo(f"fold {k} of {folds}: holding out {', '.join(held_out)} ({len(test)} utterances); training on "
+            log.info(f"fold {k} of {folds}: holding out {', '.join(held_out)} ({len(test)} utterances); training on "
                  f"{len(rest)} utterances of {len({speaker_of(u) for u in rest})} speakers, dev {len(dev)} "
                  f"({', '.join(sorted({speaker_of(u) for u in dev}))})")
             resume = RunFolder(fold_dir).last.exists()
@@ -195,7 +197,7 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
             train(replace(config, data=replace(config.data, **paths)), fold_dir, resume)
             (fold_dir / "done.json").write_text(json.dumps({"fold": k, "speakers": held_out}) + "\n", encoding="utf-8")
         else:
-            echo(f"fold {k} of {folds}: done before ({fold_dir / 'done.json'})")
+            log.info(f"fold {k} of {folds}: done before ({fold_dir / 'done.json'})")
         results.append(_score_fold(k, held_out, fold_dir, config))
     report = CrossvalReport(tuple(r[0] for r in results), _pool(results, config))
     (out / "summary.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")

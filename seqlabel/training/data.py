@@ -3,9 +3,10 @@ front) -> normalised training set and dev features, with the CMVN statistics che
 (and, when fine-tuning, the checkpoint the run starts from: see ``training.finetune``)."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import torch
 
@@ -19,6 +20,8 @@ from seqlabel.features import build_extractor
 from seqlabel.features.cmvn import CmvnStats, compute_stats, speaker_groups
 from seqlabel.training.finetune import InitSource, check_input_dim, feature_notes, init_record, load_init, resize_vocab
 from seqlabel.types import Utterance
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,10 +39,10 @@ class TrainData:
     init_record: Optional[dict[str, Any]] = None  # where the run started (every checkpoint records it)
 
 
-def load_data(config: Config, resumed: Optional[dict], last_path: Path, echo: Callable[[str], None]) -> TrainData:
+def load_data(config: Config, resumed: Optional[dict], last_path: Path) -> TrainData:
     """Manifests -> features (extracted once, validated up front) -> normalised datasets."""
     tc = config.train
-    train_utts = _drop_long(read_manifest(config.data.train), config, echo)
+    train_utts = _drop_long(read_manifest(config.data.train), config)
     dev_utts = read_manifest(config.data.dev) if config.data.dev else None
     if config.features.cmvn == "speaker":  # utterances without a speaker: refused before any extraction
         for utts in (train_utts, dev_utts or []):
@@ -51,7 +54,7 @@ def load_data(config: Config, resumed: Optional[dict], last_path: Path, echo: Ca
     if init is not None:
         check_input_dim(init, config, train_split.features[0].shape[1])
         for note in feature_notes(init, config):
-            echo(f"note: {note} differs from train.init_from {init.path}")
+            log.info(f"note: {note} differs from train.init_from {init.path}")
     dev_split = None
     if dev_utts is not None:
         dev_split = load_split(dev_utts, extractor, vocab, config.data.lowercase,
@@ -68,7 +71,7 @@ def load_data(config: Config, resumed: Optional[dict], last_path: Path, echo: Ca
     dev_feats = normalize(dev_split, config.features.cmvn, cmvn, from_id) if dev_split else None
     input_dim = train_set.features[0].shape[1]
     copies = f" x {augment.copies} speed copies {augment.speed}" if augment.copies > 1 else ""
-    echo(f"train: {len(train_split.utterances)} utterances{copies}, {sum(train_split.lengths)} frames, {input_dim}-dim "
+    log.info(f"train: {len(train_split.utterances)} utterances{copies}, {sum(train_split.lengths)} frames, {input_dim}-dim "
          f"features, {len(vocab)} classes (blank included); dev: {len(dev_split.utterances) if dev_split else 0} "
          "utterances")
     record = init_record(init, vocab) if init is not None else (resumed or {}).get("init_from")
@@ -92,7 +95,7 @@ def _build_vocab(config: Config, train_utts: list, resumed: Optional[dict], resu
     return built if init is None else resize_vocab(init, built)
 
 
-def _drop_long(utts: list[Utterance], config: Config, echo: Callable[[str], None]) -> list[Utterance]:
+def _drop_long(utts: list[Utterance], config: Config) -> list[Utterance]:
     """The training utterances no longer than ``data.max_duration``; those without a ``duration`` field get
     theirs from ``start``/``end`` or the audio file's header (other inputs have none: refused)."""
     max_duration = config.data.max_duration
@@ -106,10 +109,10 @@ def _drop_long(utts: list[Utterance], config: Config, echo: Callable[[str], None
                         "no duration to read: add `duration` (seconds) to the manifest, or remove data.max_duration")
     kept = [u for u in utts if _duration(u) <= max_duration]
     if unknown:
-        echo(f"data.max_duration: the durations of {len(unknown)} utterance(s) without a `duration` field were read "
+        log.info(f"data.max_duration: the durations of {len(unknown)} utterance(s) without a `duration` field were read "
              "from their audio headers")
     if len(kept) < len(utts):
-        echo(f"dropped {len(utts) - len(kept)} training utterance(s) longer than {max_duration}s (data.max_duration)")
+        log.info(f"dropped {len(utts) - len(kept)} training utterance(s) longer than {max_duration}s (data.max_duration)")
     return kept
 
 

@@ -16,9 +16,10 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import torch
 
@@ -31,6 +32,8 @@ from seqlabel.models.checkpoint import load_checkpoint
 from seqlabel.models.parts import freeze, part_names
 from seqlabel.training import distributed
 from seqlabel.training.state import Learner
+
+log = logging.getLogger(__name__)
 
 OUTPUT = ("output.weight", "output.bias")
 # Feature keys that change the training data, not what the model reads: differences are not reported.
@@ -103,7 +106,7 @@ def feature_notes(init: InitSource, config: Config) -> list[str]:
             if d.split(" ")[0].split(".")[-1] not in TRAIN_ONLY_FEATURES]
 
 
-def init_weights(model: BiLSTMCTC, init: Optional[InitSource], vocab: Vocab, echo: Callable[[str], None]) -> None:
+def init_weights(model: BiLSTMCTC, init: Optional[InitSource], vocab: Vocab) -> None:
     """Copy the checkpoint's weights into ``model`` (built for this run's config and ``vocab``)."""
     if init is None:
         return
@@ -121,7 +124,7 @@ def init_weights(model: BiLSTMCTC, init: Optional[InitSource], vocab: Vocab, ech
             for j, i in kept:
                 mine[j].copy_(theirs[name][i])
     record = init_record(init, vocab)
-    echo(f"initialised from {init.path} (sha256 {init.sha256[:12]}...): {len(kept)} of {len(vocab)} output classes "
+    log.info(f"initialised from {init.path} (sha256 {init.sha256[:12]}...): {len(kept)} of {len(vocab)} output classes "
          f"kept (train.vocab_resize: {init.mode}); added {len(record['tokens_added'])} token(s)"
          + (f" {' '.join(record['tokens_added'][:20])}" if record["tokens_added"] else "")
          + f", dropped {len(record['tokens_dropped'])}")
@@ -170,7 +173,7 @@ class FreezeSchedule:
         self.parts = tuple(config.freeze)
         self.epochs = config.freeze_epochs
 
-    def on_epoch_start(self, epoch: int, learner: Learner, echo: Callable[[str], None]) -> None:
+    def on_epoch_start(self, epoch: int, learner: Learner) -> None:
         """Freeze or release the parts before ``epoch`` trains (every rank; the DDP wrapper is rebuilt
         when the set of trained weights changes, as DDP fixes it at construction)."""
         want = self.parts if epoch <= self.epochs else ()
@@ -189,5 +192,5 @@ class FreezeSchedule:
             device = next(model.parameters()).device
             learner.stepper = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=[device] if device.type == "cuda" else None)
-        echo(f"epoch {epoch}: {', '.join(want)} frozen until the end of epoch {self.epochs} (train.freeze)" if want
+        log.info(f"epoch {epoch}: {', '.join(want)} frozen until the end of epoch {self.epochs} (train.freeze)" if want
              else f"epoch {epoch}: {', '.join(self.parts)} train again (train.freeze_epochs {self.epochs} done)")

@@ -12,6 +12,7 @@ refused run leaves no empty run folder behind. Under torchrun only rank 0 takes 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import signal
 import socket
@@ -19,10 +20,12 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Callable, Optional
+from typing import Optional
 
 from seqlabel.errors import ConfigError
 from seqlabel.training.folder import RunFolder
+
+log = logging.getLogger(__name__)
 
 
 def check_out_dir(out_dir: str | Path) -> Path:
@@ -33,12 +36,11 @@ def check_out_dir(out_dir: str | Path) -> Path:
 
 
 class RunLock:
-    """``with RunLock(out_dir, echo):`` holds ``out_dir/run.lock`` (creating ``out_dir`` if needed)."""
+    """``with RunLock(out_dir):`` holds ``out_dir/run.lock`` (creating ``out_dir`` if needed)."""
 
-    def __init__(self, out_dir: Path, echo: Callable[[str], None]) -> None:
+    def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
         self.path = RunFolder(out_dir).lock
-        self.echo = echo
         self.fd: Optional[int] = None
         self.created: list[Path] = []  # folders this lock made, innermost first
         self.previous_sigterm: object = None
@@ -97,7 +99,7 @@ class RunLock:
             os.close(fd)  # its holder removed the file between our open and our flock: try the new one
         stale = _read(fd)
         if stale:
-            self.echo(f"{self.path}: taking over the lock left by {_describe(stale)}, which is no longer running")
+            log.info(f"{self.path}: taking over the lock left by {_describe(stale)}, which is no longer running")
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()} {socket.gethostname()} {time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode())
         os.fsync(fd)

@@ -5,16 +5,18 @@ per-epoch totals (``EpochStats``) and the stop on persistent non-finite steps.
 from __future__ import annotations
 
 import csv
+import logging
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from seqlabel.config import TrainConfig
 from seqlabel.errors import SeqlabelError
 from seqlabel.training import distributed
 from seqlabel.training.folder import LOG as LOG_NAME
 from seqlabel.training.folder import SKIPPED as SKIPPED_NAME
+
+log = logging.getLogger(__name__)
 
 # phase: 1, or 2 after the restart of train.weight_noise_phase: restart
 LOG_FIELDS = ["epoch", "phase", "step", "lr", "train_loss", "dev_loss", "dev_error", "skipped_infeasible",
@@ -71,8 +73,8 @@ def nonfinite(stats: EpochStats, reason: str, ids: list[str]) -> Skip:
     return Skip(reason, tuple(ids))
 
 
-def report_skips(path: Path, epoch: int, index: int, skips: list[Skip], echo: Callable[[str], None]) -> None:
-    """Append the skips of batch ``index`` to ``skipped.tsv``; echo the non-finite ones (infeasible
+def report_skips(path: Path, epoch: int, index: int, skips: list[Skip]) -> None:
+    """Append the skips of batch ``index`` to ``skipped.tsv``; log the non-finite ones (infeasible
     utterances are summed up at the end of the epoch)."""
     if not skips:
         return
@@ -84,7 +86,7 @@ def report_skips(path: Path, epoch: int, index: int, skips: list[Skip], echo: Ca
             f.write(f"{epoch}\t{index}\t{skip.reason}\t{','.join(skip.ids)}\n")
     for skip in skips:
         if skip.reason != "ctc_infeasible":
-            echo(f"epoch {epoch}, batch {index}: {skip.reason.replace('_', ' ')}, step skipped; "
+            log.info(f"epoch {epoch}, batch {index}: {skip.reason.replace('_', ' ')}, step skipped; "
                  f"utterances: {', '.join(skip.ids)}")
 
 
@@ -126,7 +128,7 @@ def truncate_logs(out_dir: Path, sizes: dict[str, int]) -> None:
                 f.truncate(length)
 
 
-def tensorboard(out_dir: Path, enabled: bool, echo: Callable[[str], None], first_epoch: int = 1):
+def tensorboard(out_dir: Path, enabled: bool, first_epoch: int = 1):
     """A SummaryWriter for ``out_dir/tensorboard`` (None when disabled or not installed); events of
     epochs from ``first_epoch`` on, left by a killed run, are purged so a resumed run does not repeat them."""
     if not enabled:
@@ -134,7 +136,7 @@ def tensorboard(out_dir: Path, enabled: bool, echo: Callable[[str], None], first
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        echo("tensorboard is not installed; logging to log.csv only (pip install tensorboard)")
+        log.info("tensorboard is not installed; logging to log.csv only (pip install tensorboard)")
         return None
     return SummaryWriter(str(out_dir / "tensorboard"), purge_step=first_epoch if first_epoch > 1 else None)
 

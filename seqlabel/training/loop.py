@@ -13,12 +13,13 @@ bookkeeping in ``training.log``, the checkpointed state in ``training.state``, t
 """
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch.utils.data import DataLoader
@@ -57,6 +58,8 @@ from seqlabel.training.schedule import NoiseSchedule
 from seqlabel.training.state import Learner, Progress, all_rng_states, build_optimizer, build_scheduler, pack, restore
 from seqlabel.training.step import train_step
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -79,7 +82,6 @@ class Run:
     sampler: BucketBatchSampler | distributed.DistributedBucketSampler
     common: dict  # checkpoint entries besides the training state: configs, vocabulary, CMVN
     writer: object  # a TensorBoard SummaryWriter, or None
-    echo: Callable[[str], None]
     device: torch.device
     overrides: tuple[str, ...] = ()  # the -o overrides a new run started with, recorded for --resume
     averaging: Optional[EpochWeights] = None  # train.average_last: the epochs' weights kept for avg.pt
@@ -93,7 +95,7 @@ class Run:
         return NoiseSchedule(self.config.train)
 
 
-def train(config: Config, out_dir: str | Path, resume: bool = False, echo: Callable[[str], None] = print,
+def train(config: Config, out_dir: str | Path, resume: bool = False,
           overrides: Sequence[str] = ()) -> TrainResult:
     """Train a BiLSTM-CTC model on ``config.data.train``; write checkpoints and logs to ``out_dir``,
     which ``run.lock`` keeps to this run alone (``training.lock``). ``overrides``: the ``-o`` overrides
@@ -110,13 +112,11 @@ def train(config: Config, out_dir: str | Path, resume: bool = False, echo: Calla
             device = torch.device("cuda", env.local_rank)
             torch.cuda.set_device(device)
         distributed.init(env, device)
-    lock = RunLock(out_dir, echo)
+    lock = RunLock(out_dir)
     try:
         distributed.on_main(f"locking {out_dir}", lock.acquire)  # the other ranks wait for rank 0's lock
-        result = _train(config, out_dir, resume, echo if distributed.is_main() else _silent, device,
+        result = _train(config, out_dir, resume, device,
                         tuple(overrides))
-        if env is not None:  # leave together: a rank that tears its process group down while the other
-            torch.distributed.barrier()  # still talks to it can take that one down with an abort
         return result
     finally:
         lock.release()  # nothing to release on ranks other than 0
@@ -124,11 +124,7 @@ def train(config: Config, out_dir: str | Path, resume: bool = False, echo: Calla
             torch.distributed.destroy_process_group()
 
 
-def _silent(_: str) -> None:
-    """The echo of ranks other than 0."""
-
-
-def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], None],
+def _train(config: Config, out_dir: Path, resume: bool,
            device: torch.device, overrides: tuple[str, ...]) -> TrainResult:
     check_run(config, out_dir, resume)
     averaging = EpochWeights.of(out_dir, config)
@@ -137,10 +133,10 @@ def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], No
     _seed_everything(config.train.seed)
     if config.train.threads > 0:
         torch.set_num_threads(config.train.threads)
-    data = load_data(config, resumed, last_path, echo)
+    data = load_data(config, resumed, last_path)
     learner, sampler = _build_learner(config, data, device)
-    init_weights(learner.model, data.init, data.vocab, echo)  # fine-tuning: the weights of train.init_from
-    echo(f"model: {sum(p.numel() for p in learner.model.parameters()):,} parameters; device {device}; "
+    init_weights(learner.model, data.init, data.vocab)  # fine-tuning: the weights of train.init_from
+    log.info(f"model: {sum(p.numel() for p in learner.model.parameters()):,} parameters; device {device}; "
          f"{len(sampler)} batches per epoch" + (f" on each of {distributed.world_size()} processes"
                                                 if distributed.world_size() > 1 else ""))
     check_space(out_dir, learner.model, config)
@@ -148,8 +144,8 @@ def _train(config: Config, out_dir: Path, resume: bool, echo: Callable[[str], No
               "cmvn": data.cmvn.state() if data.cmvn else None, "init_from": data.init_record}
     first_epoch = Progress.from_state(resumed["progress"]).epoch + 1 if resumed else 1
     writer = distributed.on_main("opening TensorBoard's log",
-                                 lambda: tensorboard(out_dir, config.train.tensorboard, echo, first_epoch))
-    run = Run(config, out_dir, data, sampler, common, writer, echo, device, overrides, averaging)
+                                 lambda: tensorboard(out_dir, config.train.tensorboard, first_epoch))
+    run = Run(config, out_dir, data, sampler, common, writer, device, overrides, averaging)
     progress = _start(run, learner, resumed)
     if averaging is not None:
         distributed.on_main(f"cleaning {averaging.folder}", lambda: averaging.start(progress.epoch))
@@ -193,7 +189,7 @@ def _start(run: Run, learner: Learner, resumed: Optional[dict]) -> Progress:
     distributed.on_main(f"writing {run.out_dir / CONFIG_NAME}",  # with what resume changed (safe keys)
                         lambda: save_config(run.config, run.out_dir / CONFIG_NAME))
     where = f"batch {progress.batch} of epoch {progress.epoch + 1}" if progress.batch else f"epoch {progress.epoch}"
-    run.echo(f"resumed from {run.last_path} after {where}" + (f" (phase {progress.phase})" if run.schedule.restart else ""))
+    log.info(f"resumed from {run.last_path} after {where}" + (f" (phase {progress.phase})" if run.schedule.restart else ""))
     return progress
 
 
@@ -209,10 +205,10 @@ def _run_epochs(run: Run, learner: Learner, progress: Progress) -> None:
     for epoch in range(progress.epoch + 1, tc.max_epochs + 1):
         if tc.early_stop_patience > 0 and progress.bad_epochs >= tc.early_stop_patience:
             if not run.schedule.switches_on_patience(progress):
-                run.echo(f"early stop: no dev improvement for {progress.bad_epochs} epoch(s)")
+                log.info(f"early stop: no dev improvement for {progress.bad_epochs} epoch(s)")
                 break
             _start_phase2(run, learner, progress)
-        freezing.on_epoch_start(epoch, learner, run.echo)
+        freezing.on_epoch_start(epoch, learner)
         stats, seconds = _train_epoch(run, learner, progress, epoch)
         dev_loss, dev_error = _evaluate_dev(run, learner.model)
         improved = _end_epoch(run, learner, progress, epoch, _metric(run, progress, stats, dev_loss, dev_error))
@@ -224,7 +220,7 @@ def _run_epochs(run: Run, learner: Learner, progress: Progress) -> None:
                "skipped_infeasible": stats.skipped_infeasible, "skipped_nonfinite": stats.skipped_nonfinite,
                "epoch_seconds": round(seconds, 2), "frames_per_second": round(stats.frames / max(seconds, 1e-9))}
         dev = f"dev loss {dev_loss:.3f}, dev error {100 * dev_error:.2f}%" if run.data.dev_split else "no dev set"
-        run.echo(f"epoch {epoch}: train loss {stats.loss:.3f}, {dev}, lr {row['lr']:.2e}, {seconds:.0f}s"
+        log.info(f"epoch {epoch}: train loss {stats.loss:.3f}, {dev}, lr {row['lr']:.2e}, {seconds:.0f}s"
                  + (" (best)" if improved else ""))
         rngs = all_rng_states()
         distributed.on_main(f"writing epoch {epoch}'s log row and checkpoints in {run.out_dir}",
@@ -244,7 +240,7 @@ def _start_phase2(run: Run, learner: Learner, progress: Progress) -> None:
     learner.model.load_state_dict(load_checkpoint(phase1)["model"])
     learner.optimizer = build_optimizer(learner.model, run.config)
     learner.scheduler = build_scheduler(learner.optimizer, tc)
-    run.echo(f"phase 1 ended at epoch {progress.epoch}: no lower dev loss for {progress.bad_epochs} epoch(s); "
+    log.info(f"phase 1 ended at epoch {progress.epoch}: no lower dev loss for {progress.bad_epochs} epoch(s); "
              f"phase 2 restarts from {phase1} (epoch {progress.epoch - progress.bad_epochs}) with weight noise "
              f"{tc.weight_noise}")
     run.schedule.start_phase2(progress)
@@ -281,7 +277,7 @@ def _train_epoch(run: Run, learner: Learner, progress: Progress, epoch: int) -> 
         skips = distributed.gather(skips) if distributed.world_size() > 1 else skips
         if skips:  # the same on every rank: gathered
             distributed.on_main(f"writing {run.out_dir / SKIPPED_NAME}",
-                                lambda: report_skips(run.out_dir / SKIPPED_NAME, epoch, index, skips, run.echo))
+                                lambda: report_skips(run.out_dir / SKIPPED_NAME, epoch, index, skips))
         check_nonfinite(stats, tc, epoch, index, len(batches), skips, run.out_dir)
         bar.set_postfix(loss=f"{stats.loss:.3f}")
         if tc.save_every_steps and index % tc.save_every_steps == 0 and index < len(batches):
@@ -300,7 +296,7 @@ def _train_epoch(run: Run, learner: Learner, progress: Progress, epoch: int) -> 
 def _check_epoch(run: Run, stats: EpochStats, epoch: int) -> None:
     """Sum up the epoch's skipped utterances; refuse an epoch that could use none."""
     if stats.skipped_infeasible or stats.skipped_nonfinite:
-        run.echo(f"epoch {epoch}: skipped {stats.skipped_infeasible} utterance(s) whose transcript is too long "
+        log.info(f"epoch {epoch}: skipped {stats.skipped_infeasible} utterance(s) whose transcript is too long "
                  f"for their output frames (CTC-infeasible) and {stats.skipped_nonfinite} non-finite batch(es) "
                  f"(ids in {run.out_dir / SKIPPED_NAME})")
     if stats.utterances == 0:
@@ -361,11 +357,11 @@ def _finish(run: Run, progress: Progress) -> TrainResult:
         best_error = progress.phase1_error
     ending = run.schedule.ending(progress)
     if ending:
-        run.echo(ending)
+        log.info(ending)
     distributed.on_main(f"keeping {best_path}", lambda: _keep_best(run, progress))
     if run.averaging is not None:
         best_path, best_error = distributed.on_main("averaging checkpoints", lambda: run.averaging.finish(
-            best_path, best_error, lambda weights: _dev_error(run, weights), run.echo)) or (best_path, best_error)
+            best_path, best_error, lambda weights: _dev_error(run, weights))) or (best_path, best_error)
     if run.data.dev_split is None:  # the metric was the training loss
         return TrainResult(run.out_dir, best_path, run.last_path, progress.epoch, math.nan, best_train_loss=best_error)
     return TrainResult(run.out_dir, best_path, run.last_path, progress.epoch, best_error)

@@ -8,14 +8,17 @@ keys. Any other difference is refused with the key and why: the checkpoint was m
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from seqlabel.config import Config, config_from_data, load_config, to_dict
 from seqlabel.errors import CheckpointError, ConfigError
 from seqlabel.training.folder import CONFIG as CONFIG_NAME
 from seqlabel.training.folder import OVERRIDES as OVERRIDES_NAME
 from seqlabel.training.folder import RunFolder
+
+log = logging.getLogger(__name__)
 
 # Keys that change how the rest of the run goes, not what it continues from; a "." ending names a section.
 SAFE_ON_RESUME = ("train.max_epochs", "train.early_stop_patience", "train.device", "train.threads", "train.progress",
@@ -37,8 +40,7 @@ def write_overrides(out_dir: Path, overrides: Sequence[str]) -> None:
     (out_dir / OVERRIDES_NAME).write_text("".join(f"{o.strip()}\n" for o in overrides), encoding="utf-8")
 
 
-def resume_config(out_dir: Path, given: Optional[Config], overrides: Sequence[str],
-                  echo: Callable[[str], None], given_name: str = "CONFIG") -> Config:
+def resume_config(out_dir: Path, given: Optional[Config], overrides: Sequence[str], given_name: str = "CONFIG") -> Config:
     """The config to resume the run in ``out_dir`` with: its ``config.yaml``, with the safe keys of
     ``given`` (the config on the command line, loaded without overrides; None when omitted) and of
     ``overrides``. ``given`` with the run's recorded start overrides and ``overrides`` must equal
@@ -75,7 +77,7 @@ def resume_config(out_dir: Path, given: Optional[Config], overrides: Sequence[st
     config = _build(_nested(values), list(overrides), "-o")
     final = _flat(to_dict(config))
     changed = {k: (saved[k], v) for k, v in final.items() if v != saved[k]}
-    echo(f"resuming with {saved_path}" + ("; changed for the rest of the run: " + ", ".join(
+    log.info(f"resuming with {saved_path}" + ("; changed for the rest of the run: " + ", ".join(
         f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items()) if changed else ""))
     return config
 
