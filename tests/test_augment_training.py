@@ -134,12 +134,53 @@ def test_the_feature_cache_serves_the_unaugmented_features(corpus, tmp_path) -> 
     assert same(first, load_split(utts, extractor, None, progress=False).features)
 
 
-def test_per_speaker_cmvn_takes_the_masks_but_not_waveform_changes(corpus) -> None:
+def test_per_speaker_cmvn_takes_the_masks(corpus) -> None:
     masked = dataset(corpus, {"time_masks": 2, "time_width": 3}, cmvn="speaker")
     feats = items(masked, 1)
     assert any((f == 0).all(dim=1).any() for f in feats)  # masked frames at 0, the speaker's mean
-    with pytest.raises(ConfigError, match="features.augment speed, noise and gain need features.cmvn global or none"):
-        config_from_data({"features": features_config({"speed": [0.9, 1.1]}, cmvn="speaker")})
+
+
+def test_per_speaker_cmvn_normalises_a_speed_perturbed_speaker_by_its_own_statistics(corpus) -> None:
+    from seqlabel.augment.audio import speed_perturb_many
+    from seqlabel.data.manifest import speaker_of
+
+    ds = dataset(corpus, {"speed": [0.9, 1.0, 1.1], "speed_copies": True}, cmvn="speaker")
+    utts = ds.split.utterances
+    feats = items(ds, 1)  # copy k of every utterance at speed[k]
+    n = len(utts)
+    assert all(torch.equal(feats[n + i], ds.features[i]) for i in range(n))  # factor 1.0: as they were
+    extractor = ds.augment.extractor
+    for k, factor in ((0, 0.9), (2, 1.1)):
+        for speaker in ("s1", "s2"):
+            rows = [i for i, u in enumerate(utts) if speaker_of(u) == speaker]
+            waves = speed_perturb_many([ds.augment.waveforms[utts[i].id] for i in rows], [factor] * len(rows),
+                                       TONE_RATE)
+            raw = extractor.from_waveforms(waves, [utts[i] for i in rows])
+            own = compute_stats(raw)  # the perturbed speaker's statistics, as a test speaker's would be
+            joined = torch.cat([feats[k * n + i] for i in rows])
+            torch.testing.assert_close(joined.mean(0), torch.zeros(joined.shape[1]), atol=1e-4, rtol=0)
+            for i, r in zip(rows, raw):
+                torch.testing.assert_close(feats[k * n + i], own.apply(r), atol=1e-4, rtol=1e-4)
+    again = items(dataset(corpus, {"speed": [0.9, 1.0, 1.1], "speed_copies": True}, cmvn="speaker"), 1)
+    assert same(feats, again)  # deterministic
+    noisy = items(dataset(corpus, AUGMENT, cmvn="speaker"), 1)  # noise and gain too: allowed, finite
+    assert all(torch.isfinite(f).all() for f in noisy)
+
+
+def test_per_utterance_cmvn_normalises_each_augmented_item_by_itself(corpus) -> None:
+    ds = dataset(corpus, AUGMENT, cmvn="utterance")
+    assert ds.augment is not None
+    plain = ds.features
+    for f in plain:  # unaugmented: each utterance by its own statistics
+        torch.testing.assert_close(f.mean(0), torch.zeros(f.shape[1]), atol=1e-4, rtol=0)
+    feats = items(ds, 1)
+    changed = [i for i, (f, p) in enumerate(zip(feats, plain)) if not (f.shape == p.shape and torch.equal(f, p))]
+    assert len(changed) >= len(plain) // 2
+    again = dataset(corpus, {k: v for k, v in AUGMENT.items()
+                             if k in ("speed", "noise_prob", "gain_db")}, cmvn="utterance")
+    for f in items(again, 1):  # waveform changes only: every item is normalised by its own statistics
+        torch.testing.assert_close(f.mean(0), torch.zeros(f.shape[1]), atol=1e-4, rtol=0)
+        torch.testing.assert_close(f.std(0, unbiased=False), torch.ones(f.shape[1]), atol=1e-3, rtol=0)
 
 
 @pytest.mark.parametrize("features, fragment", [

@@ -80,7 +80,7 @@ def test_wrong_types_name_the_key(data: dict, key: str) -> None:
         ({"train": {"optimizer": "adagrad"}}, "train.optimizer"),
         ({"train": {"amp": "fp8"}}, "train.amp"),
         ({"features": {"type": "spectrogram"}}, "features.type"),
-        ({"features": {"cmvn": "utterance"}}, "features.cmvn"),
+        ({"features": {"cmvn": "channel"}}, "features.cmvn"),
         ({"features": {"deltas": 3}}, "features.deltas"),
         ({"data": {"unit": "word"}}, "data.unit"),
         ({"data": {"word_boundary": "||"}}, "data.word_boundary"),

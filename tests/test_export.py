@@ -117,8 +117,9 @@ def test_side_files_and_card(tmp_path: Path) -> None:
     assert card["frame_seconds"] == pytest.approx(0.02)
 
 
-def test_speaker_cmvn_cannot_be_folded(tmp_path: Path) -> None:
-    checkpoint, _, _ = random_checkpoint(tmp_path / "ckpt.pt", MODELS["plain"], cmvn="speaker")
+@pytest.mark.parametrize("cmvn", ["speaker", "utterance"])
+def test_speaker_and_utterance_cmvn_cannot_be_folded(tmp_path: Path, cmvn: str) -> None:
+    checkpoint, _, _ = random_checkpoint(tmp_path / "ckpt.pt", MODELS["plain"], cmvn=cmvn)
     with pytest.raises(ConfigError, match="features.cmvn: global"):
         export(checkpoint, tmp_path / "m.pt")
 

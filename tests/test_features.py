@@ -17,7 +17,7 @@ from seqlabel.data.dataset import SequenceDataset, Split, collate, load_split, n
 from seqlabel.data.vocab import Vocab
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import build_extractor
-from seqlabel.features.cmvn import compute_stats, normalize_per_speaker
+from seqlabel.features.cmvn import compute_stats, normalize_per_speaker, normalize_per_utterance
 from seqlabel.features.common import add_deltas
 from seqlabel.features.fbank import KaldiFbank
 from seqlabel.types import Utterance
@@ -226,6 +226,19 @@ def test_cmvn_constant_dimension_is_floored() -> None:
     feats = [torch.cat([torch.full((5, 1), 2.0), torch.randn(5, 1)], dim=1)]
     normed = compute_stats(feats).apply(feats[0])
     assert torch.isfinite(normed).all() and torch.equal(normed[:, 0], torch.zeros(5))
+
+
+def test_per_utterance_cmvn_uses_each_utterances_own_stats() -> None:
+    g = torch.Generator().manual_seed(2)
+    utts = [Utterance(f"u{i}", "x", "a", speaker="same") for i in range(3)]
+    feats = [float(5 * i) + (1 + i) * torch.randn(10 + 4 * i, 3, generator=g) for i in range(3)]
+    out = normalize_per_utterance(feats)
+    for f, o in zip(feats, out):
+        torch.testing.assert_close(o.mean(0), torch.zeros(3), atol=1e-5, rtol=0)
+        torch.testing.assert_close(o.std(0, unbiased=False), torch.ones(3), atol=1e-4, rtol=0)
+        torch.testing.assert_close(o, compute_stats([f]).apply(f))
+    for a, b in zip(normalize(Split(utts, feats, [[] for _ in utts]), "utterance", None), out):
+        assert torch.equal(a, b)  # one speaker, yet each utterance by itself
 
 
 def test_per_speaker_cmvn_uses_each_speakers_stats() -> None:

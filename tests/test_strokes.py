@@ -311,7 +311,7 @@ def test_build_augment_is_off_unless_asked_and_refuses_speaker_cmvn() -> None:
     assert build_augment(build_extractor(FeatureConfig(type="strokes")), "global", None) is None
     on = build_extractor(FeatureConfig(type="strokes", strokes=StrokeFeatureConfig(augment=True)))
     assert build_augment(on, "none", None) is not None
-    with pytest.raises(ConfigError, match="cmvn"):
+    with pytest.raises(ConfigError, match="cmvn global, utterance or none"):
         build_augment(on, "speaker", None)
 
 

@@ -7,17 +7,19 @@ normalised with the training statistics; then SpecAugment (``seqlabel.augment.sp
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy as _copy
+from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from seqlabel.augment.audio import WavePerturb
+from seqlabel.augment.audio import WavePerturb, speed_perturb_many
 from seqlabel.augment.spec import SpecAugment
 from seqlabel.features.audio import AudioFeatures, load_audio
-from seqlabel.features.cmvn import CmvnStats
+from seqlabel.data.manifest import speaker_of
+from seqlabel.features.cmvn import CmvnStats, compute_stats, normalize_per_utterance
 from seqlabel.types import Utterance
 
 
@@ -40,6 +42,12 @@ class SpeechAugment:
     extractor: AudioFeatures
     waveforms: dict[str, torch.Tensor]  # utterance id -> (N,)
     stats: Optional[CmvnStats]
+    per_utterance: bool = False  # features.cmvn: utterance: each perturbed item by its own statistics
+    # features.cmvn: speaker: the training utterances of each speaker; a perturbed item is normalised with the
+    # statistics of its speaker's utterances at its speed factor (a speed-perturbed speaker is normalised as a
+    # new speaker would be at test time: by its own statistics), computed once per (speaker, factor)
+    by_speaker: Optional[dict[str, list[Utterance]]] = None
+    _speaker_stats: dict[tuple[str, float], CmvnStats] = field(default_factory=dict, compare=False, repr=False)
 
     def length_scale(self, rng: np.random.Generator, copy: int = 0) -> float:
         """Frames after / before, drawn as ``__call__`` draws it from a generator in the same state."""
@@ -54,16 +62,35 @@ class SpeechAugment:
         c = self.extractor.config
         waves = [self.waveforms[u.id] if u.id in self.waveforms else load_audio(u, c.sample_rate, c.resample)
                  for u in utts]
+        factors = ([self.perturb.speed_factor(_copy.deepcopy(r), k) for r, k in zip(rngs, copies)]
+                   if self.by_speaker is not None else [])  # drawn from copies: the same first draw as perturb's
         perturbed = self.perturb.many(waves, rngs, copies)
         out = list(feats)
         changed = [i for i, (w, p) in enumerate(zip(waves, perturbed)) if p is not w]
         if changed:
             raw = self.extractor.from_waveforms([perturbed[i] for i in changed], [utts[i] for i in changed])
-            if self.stats is not None:
+            if self.by_speaker is not None:
+                raw = [self.speaker_stats(speaker_of(utts[i]), factors[i]).apply(r) for i, r in zip(changed, raw)]
+            elif self.per_utterance:
+                raw = normalize_per_utterance(raw)
+            elif self.stats is not None:
                 raw = list(self.stats.apply(torch.cat(raw)).split([r.shape[0] for r in raw]))
             for i, r in zip(changed, raw):
                 out[i] = r
         return out
+
+    def speaker_stats(self, speaker: str, factor: float) -> CmvnStats:
+        """CMVN statistics of ``speaker``'s training utterances played at ``factor`` (no noise, no gain)."""
+        key = (speaker, factor)
+        if key not in self._speaker_stats:
+            assert self.by_speaker is not None
+            utts = self.by_speaker[speaker]
+            waves = [self.waveforms[u.id] for u in utts]
+            if factor != 1.0:
+                rate = self.perturb.sample_rate
+                waves = speed_perturb_many(waves, [factor] * len(waves), rate)
+            self._speaker_stats[key] = compute_stats(self.extractor.from_waveforms(waves, utts))
+        return self._speaker_stats[key]
 
 
 @dataclass(frozen=True)

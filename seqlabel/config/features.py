@@ -176,7 +176,10 @@ class FeatureConfig:
     frame_shift_ms: float = 10.0
     dither: float = 0.0
     dim: Optional[int] = None  # precomputed only: expected feature dimension (checked when set)
-    cmvn: str = "global"  # global | speaker | none
+    # global (training-set statistics, kept in the checkpoint) | speaker (each speaker's utterances of the set at
+    # hand; with speed perturbation a perturbed item uses its speaker's statistics at its speed factor) |
+    # utterance (each utterance's own frames, after any augmentation; needs no speaker labels) | none
+    cmvn: str = "global"
     cache_dir: Optional[str] = None  # raw features cached here (memory-mapped .npy, keyed by this config); null: off
     image: ImageFeatureConfig = field(default_factory=ImageFeatureConfig)  # type: image only
     strokes: StrokeFeatureConfig = field(default_factory=StrokeFeatureConfig)  # type: strokes only
@@ -184,7 +187,7 @@ class FeatureConfig:
 
     def __post_init__(self) -> None:
         check_choice("features.type", self.type, ("fbank", "mfcc", "logmel", "precomputed", "image", "strokes"))
-        check_choice("features.cmvn", self.cmvn, ("global", "speaker", "none"))
+        check_choice("features.cmvn", self.cmvn, ("global", "speaker", "utterance", "none"))
         check_choice("features.deltas", self.deltas, (0, 1, 2))
         check_positive("features.sample_rate", self.sample_rate)
         check_positive("features.num_bins", self.num_bins)
@@ -197,10 +200,6 @@ class FeatureConfig:
             raise ConfigError(f"features.augment speed, noise and gain change waveforms: they need features.type "
                               f"{' | '.join(AUDIO_TYPES)}, got {self.type!r}; use the masks (freq_masks, time_masks, "
                               f"time_warp) or the {self.type} augmentation of its own section")
-        if self.augment.waveform and self.cmvn == "speaker":
-            raise ConfigError("features.augment speed, noise and gain need features.cmvn global or none (per-speaker "
-                              "statistics are computed from the unaugmented audio); set features.cmvn: global, or "
-                              "keep only the masks (freq_masks, time_masks, time_warp), which work with any cmvn")
 
     def _check_audio(self) -> None:
         """A plausible sample rate, mel filters that each hold an FFT bin, cepstra within the filters."""

@@ -16,11 +16,12 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 
 from seqlabel.config.features import AUDIO_TYPES
+from seqlabel.data.manifest import speaker_of
 from seqlabel.data.vocab import Vocab
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.features import FeatureExtractor
 from seqlabel.features.cache import FeatureCache
-from seqlabel.features.cmvn import CmvnStats, normalize_per_speaker
+from seqlabel.features.cmvn import CmvnStats, normalize_per_speaker, normalize_per_utterance
 from seqlabel.progress import progress as progress_bar
 from seqlabel.types import Batch, Utterance
 
@@ -90,11 +91,14 @@ def load_split(utts: Sequence[Utterance], extractor: FeatureExtractor, vocab: Op
 
 def normalize(split: Split, cmvn: str, stats: Optional[CmvnStats], speaker_from_id: bool = False) -> list[torch.Tensor]:
     """Normalised features for ``split``: ``global`` uses ``stats``, ``speaker`` per-speaker stats
-    (utterances without a speaker refused unless ``speaker_from_id``: see ``speaker_groups``)."""
+    (utterances without a speaker refused unless ``speaker_from_id``: see ``speaker_groups``),
+    ``utterance`` each utterance's own."""
     if cmvn == "none":
         return split.features
     if cmvn == "speaker":
         return normalize_per_speaker(split.utterances, split.features, speaker_from_id)
+    if cmvn == "utterance":
+        return normalize_per_utterance(split.features)
     assert stats is not None, "global CMVN needs statistics"
     return [stats.apply(f) for f in split.features]
 
@@ -181,9 +185,12 @@ class ExtractorAugment:
 
     extractor: FeatureExtractor
     stats: Optional[CmvnStats]
+    per_utterance: bool = False  # features.cmvn: utterance (the altered input's own statistics)
 
     def __call__(self, utt: Utterance, feats: torch.Tensor, rng: np.random.Generator, copy: int = 0) -> torch.Tensor:
         raw = self.extractor.augmented(utt, rng)  # type: ignore[attr-defined]
+        if self.per_utterance:
+            return normalize_per_utterance([raw])[0]
         return self.stats.apply(raw) if self.stats is not None else raw
 
 
@@ -196,12 +203,13 @@ def build_augment(extractor: FeatureExtractor, cmvn: str, stats: Optional[CmvnSt
     config = extractor.config.augment
     first: Optional[Augment] = None
     if getattr(extractor, "augments", False) or config.waveform:
-        if cmvn == "speaker":
-            raise ConfigError("augmentation needs features.cmvn global or none (per-speaker statistics are "
-                              "computed from the unaugmented features)")
+        if cmvn == "speaker" and not config.waveform:
+            raise ConfigError("image and stroke augmentation needs features.cmvn global, utterance or none "
+                              "(per-speaker statistics are computed from the unaugmented features)")
         norm = stats if cmvn == "global" else None
-        first = ExtractorAugment(extractor, norm) if not config.waveform else _speech_augment(extractor, norm, utts,
-                                                                                               progress)
+        per_utt = cmvn == "utterance"
+        first = (ExtractorAugment(extractor, norm, per_utt) if not config.waveform
+                 else _speech_augment(extractor, norm, utts, progress, per_utt, cmvn == "speaker"))
     if not config.masks:
         return first
     from seqlabel.augment.spec import SpecAugment
@@ -212,13 +220,19 @@ def build_augment(extractor: FeatureExtractor, cmvn: str, stats: Optional[CmvnSt
 
 
 def _speech_augment(extractor: FeatureExtractor, stats: Optional[CmvnStats], utts: Sequence[Utterance],
-                    progress: bool) -> Augment:
+                    progress: bool, per_utterance: bool = False, per_speaker: bool = False) -> Augment:
     from seqlabel.augment.audio import WavePerturb
     from seqlabel.augment.speech import SpeechAugment, load_waveforms
 
     audio = extractor  # features.augment's waveform settings are refused for other types by the config
     perturb = WavePerturb.from_config(audio.config.augment, audio.config.sample_rate)
-    return SpeechAugment(perturb, audio, load_waveforms(utts, audio, progress), stats)  # type: ignore[arg-type]
+    by_speaker: Optional[dict[str, list[Utterance]]] = None
+    if per_speaker:
+        by_speaker = {}
+        for u in utts:
+            by_speaker.setdefault(speaker_of(u), []).append(u)
+    return SpeechAugment(perturb, audio, load_waveforms(utts, audio, progress), stats,  # type: ignore[arg-type]
+                         per_utterance, by_speaker)
 
 
 def collate(items: list[tuple[int, torch.Tensor, torch.Tensor]], ids: list[str]) -> Batch:

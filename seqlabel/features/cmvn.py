@@ -1,5 +1,6 @@
 """Cepstral mean and variance normalisation: global (training-set statistics, stored in the
-checkpoint) or per speaker (statistics of each speaker's utterances in the set at hand)."""
+checkpoint), per speaker (statistics of each speaker's utterances in the set at hand) or per
+utterance (each utterance's own statistics)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -80,3 +81,8 @@ def normalize_per_speaker(utts: Sequence[Utterance], feats: list[torch.Tensor],
         for i in indices:
             out[i] = stats.apply(feats[i])
     return out
+
+
+def normalize_per_utterance(feats: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Normalise each (T, F) array with its own mean and standard deviation (floored as ``compute_stats``)."""
+    return [compute_stats([f]).apply(f) for f in feats]

@@ -111,6 +111,9 @@ def load_for_export(checkpoint: str | Path) -> tuple[ExportableCTC, Vocab, dict]
         raise ConfigError(f"{checkpoint}: features.cmvn is 'speaker': per-speaker statistics come from each "
                           "speaker's other utterances and cannot be folded into an exported model; train with "
                           "features.cmvn: global (or none) to export")
+    if config.features.cmvn == "utterance":
+        raise ConfigError(f"{checkpoint}: features.cmvn is 'utterance': exported models take features normalised "
+                          "with global statistics only; train with features.cmvn: global (or none) to export")
     cmvn = CmvnStats.from_state(state["cmvn"]) if state.get("cmvn") else None
     card = {"inputs": {"features": "(B, T, F) float32 raw features", "lengths": "(B,) int64"},
             "outputs": {"log_probs": "(B, T', C) float32", "out_lengths": "(B,) int64"},
