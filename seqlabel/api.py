@@ -264,6 +264,7 @@ def train_lm(manifests: str | Path | Sequence[str | Path], out: Optional[str | P
         with forward(echo):
             log.info(f"text: {report.summary()}")
         if out is not None and vocab is not None:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)  # as the ARPA writer does: written first
             Path(f"{out}.charmap.tsv").write_text(report.table(), encoding="utf-8")
     return run(paths, unit=unit, order=order, smoothing=smoothing, out_arpa=out,
                word_boundary=word_boundary, texts=texts, vocabulary=tokens)

@@ -122,6 +122,14 @@ def test_cli_maps_onto_a_checkpoints_or_tokens_files_characters(tmp_path: Path) 
         assert lm.logprob((), "z") == lm.logprob((), "ẽ") == lm.logprob((), "<unk>") < lm.logprob((), "q")
 
 
+def test_cli_writes_the_lm_and_its_charmap_into_a_folder_it_creates(tmp_path: Path) -> None:
+    corpus = write_text_tree(tmp_path)
+    Vocab(["|", *sorted(set("".join(WORDS)))]).save(tmp_path / "tokens.txt")
+    out = tmp_path / "lm" / "new" / "latin3.arpa"  # the README's `--out lm/latin6.arpa` from a fresh folder
+    ok(invoke("lm", "train", "--text", corpus, "--vocab", tmp_path / "tokens.txt", "--order", "3", "--out", out))
+    assert NgramLM.read_arpa(out).order == 3 and (tmp_path / "lm" / "new" / "latin3.arpa.charmap.tsv").is_file()
+
+
 @pytest.mark.parametrize("args, fragments", [
     ((), ("give MANIFESTS, --text PATH, or both",)),
     (("--vocab", "tokens.txt"), ("--vocab and --map apply to --text input",)),
