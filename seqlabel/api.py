@@ -237,12 +237,13 @@ def export(checkpoint: str | Path, out: str | Path, format: str = "torchscript")
 def train_lm(manifests: str | Path | Sequence[str | Path], out: Optional[str | Path] = None, unit: str = "char", order: int = 4,
              smoothing: str = "kneser_ney", word_boundary: str = "|", text: Sequence[str | Path] = (),
              vocab: Optional[str | Path] = None, normalization: str = "NFC", table: Optional[str | Path] = None,
-             echo: Optional[Callable[[str], None]] = None):
+             spelling: Optional[str | Path] = None, echo: Optional[Callable[[str], None]] = None):
     """Train an n-gram LM on the transcripts of one manifest (or text file) or a list of them; optionally
     write ARPA. ``lm.training`` says where the discounts could not be estimated.
 
     ``text``: plain text files or folders, normalised and, with ``vocab`` (a checkpoint or tokens file),
-    mapped onto the model's characters (see ``seqlabel.lm.text``); what was mapped and dropped is echoed
+    mapped onto the model's characters (see ``seqlabel.lm.text``); ``spelling`` (``caroline`` or a
+    ``.spelling.tsv``) first rewrites them as ``prepare render`` does; what was mapped and dropped is echoed
     and, with ``out``, written to ``<out>.charmap.tsv``."""
     from seqlabel.lm import train_lm as run
 
@@ -260,7 +261,7 @@ def train_lm(manifests: str | Path | Sequence[str | Path], out: Optional[str | P
         if vocab is not None:
             model_vocab = load_vocab(vocab)
             word_boundary, tokens = model_vocab.word_boundary, model_vocab.tokens[1:] if unit == "char" else []
-        texts, report = lm_text(text, vocab, normalization, table)
+        texts, report = lm_text(text, vocab, normalization, table, spelling)
         with forward(echo):
             log.info(f"text: {report.summary()}")
         if out is not None and vocab is not None:

@@ -147,3 +147,26 @@ def test_cli_refuses_bad_text_input(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     (tmp_path / "far.tsv").write_text("c\tx\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     refused(invoke("lm", "train", *args, "--out", "x.arpa"), *fragments)
+
+
+def test_spelling_rewrites_text_as_the_render_recipe_does(tmp_path: Path) -> None:
+    """--spelling caroline: the LM text gets the render step's cleaning and Caroline conventions (ae -> ę,
+    et -> &, -que -> q;), seeded, so the same text gives the same LM lines."""
+    text = tmp_path / "latin.txt"
+    paragraph = "Et dixit deus fiat lux et facta est lux quae 12 [uidit] uitae deusque et terrae et caelum et aquae"
+    text.write_text((paragraph + "\n") * 40, encoding="utf-8")
+    plain, _ = lm_text([text])
+    spelled, _ = lm_text([text], spelling="caroline")
+    again, _ = lm_text([text], spelling="caroline")
+    assert spelled == again and len(spelled) == 40
+    joined = " ".join(spelled)
+    assert "12" not in joined and "[" not in joined and "uidit" not in joined  # render's cleaning
+    assert {"ę", "&"} <= set(joined) and "ę" not in " ".join(plain)
+    assert joined.count(" et ") < " ".join(plain).count(" et ")
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("<blank>\n|\n" + "\n".join(sorted(set("".join(spelled)) - {" "})) + "\n", encoding="utf-8")
+    out = tmp_path / "lm" / "spelled.arpa"
+    ok(invoke("lm", "train", "--text", text, "--spelling", "caroline", "--vocab", tokens, "--order", 3, "--out", out))
+    assert "ę" in out.read_text(encoding="utf-8")
+    refused(invoke("lm", "train", "--text", text, "--spelling", "nosuchtable", "--out", tmp_path / "x.arpa"),
+            "nosuchtable")

@@ -123,20 +123,23 @@ def lm() -> None:
               default="NFC", show_default=True, help="Unicode normalisation of --text (use the model's).")
 @click.option("--map", "table", type=click.Path(path_type=Path),
               help="Mapping table for --text: char<TAB>replacement per line (empty: drop), applied first.")
+@click.option("--spelling", help="Rewrite --text into a target's conventions as `prepare render` does: a bundled "
+              "table name (caroline) or a .spelling.tsv file.")
 @friendly
 def lm_train(manifests: tuple[Path, ...], out: Path, unit: str, order: int, smoothing: str, word_boundary: str,
-             text: tuple[Path, ...], vocab: Path | None, normalization: str, table: Path | None) -> None:
+             text: tuple[Path, ...], vocab: Path | None, normalization: str, table: Path | None,
+             spelling: str | None) -> None:
     """Train an n-gram LM on the transcripts of MANIFESTS (JSONL manifests or text files, one sentence a line)
     and on --text (normalised, and with --vocab mapped onto a model's characters)."""
     from seqlabel import api
     from seqlabel.lm.corpus import discount_note
 
-    if (vocab or table) and not text:
-        raise click.UsageError("--vocab and --map apply to --text input; add --text PATH")
+    if (vocab or table or spelling) and not text:
+        raise click.UsageError("--vocab, --map and --spelling apply to --text input; add --text PATH")
     if not manifests and not text:
         raise click.UsageError("give MANIFESTS, --text PATH, or both")
     model = api.train_lm(manifests, out, unit=unit, order=order, smoothing=smoothing, word_boundary=word_boundary,
-                         text=text, vocab=vocab, normalization=normalization, table=table)
+                         text=text, vocab=vocab, normalization=normalization, table=table, spelling=spelling)
     counts = ", ".join(f"{n}-grams: {c}" for n, c in model.counts.items())
     click.echo(f"wrote {out} ({counts})")
     note = discount_note(model)

@@ -2,6 +2,8 @@
 characters a model can output.
 
     files, or folders (every ``*.txt`` below, in sorted order); one sentence or paragraph a line
+      -> with ``--spelling TABLE``: cleaned and rewritten into a target corpus's conventions by the render
+         recipe's seeded rules (``ae`` -> ``ę``, ``et`` -> ``&``, ...), as its rendered lines are
       -> Unicode normalisation (``NFC`` by default, as ``seqlabel prepare lines``; NFD, NFKC, NFKD, none)
       -> whitespace runs collapsed to one space
       -> with a vocabulary (a tokens file, or a checkpoint's): each character the model cannot output
@@ -24,7 +26,9 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
+
+import numpy as np
 
 from seqlabel.data.vocab import Vocab
 from seqlabel.errors import ConfigError, DataError, VocabError
@@ -183,14 +187,38 @@ class CharMapper:
         return "", "dropped"
 
 
-def read_text(paths: Iterable[str | os.PathLike], mapper: CharMapper) -> Iterator[str]:
-    """The non-empty, mapped lines of the text files and folders ``paths``."""
+class Spelling:
+    """The render recipe's rewriting of editorial text (``seqlabel prepare render``): each line cleaned as
+    its paragraphs are (numbers, brackets and symbols out) and rewritten by a spelling table (``caroline`` or
+    a TSV, see ``seqlabel.corpora.render.spelling``), seeded, so an LM sees the target's conventions."""
+
+    def __init__(self, table: str | os.PathLike, seed: int = 0) -> None:
+        from seqlabel.corpora.render.spelling import load_rules, resolve_table, select
+
+        path = resolve_table(str(table), ".spelling.tsv", "--spelling")
+        if path is None:
+            raise ConfigError("--spelling needs a table: a bundled name (caroline) or a .spelling.tsv file")
+        self.path = path
+        self.rules = select(load_rules(path))
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, line: str) -> str:
+        from seqlabel.corpora.render.spelling import apply_rules
+        from seqlabel.corpora.render.text import clean
+
+        text = clean(line)
+        return apply_rules(text, self.rules, self.rng) if text else ""
+
+
+def read_text(paths: Iterable[str | os.PathLike], mapper: CharMapper,
+              rewrite: Optional[Callable[[str], str]] = None) -> Iterator[str]:
+    """The non-empty, mapped lines of the text files and folders ``paths`` (each first through ``rewrite``)."""
     for path in text_files(paths):
         mapper.report.files += 1
         try:
             with path.open(encoding="utf-8") as f:
                 for line in f:
-                    text = mapper(line)
+                    text = mapper(rewrite(line) if rewrite is not None else line)
                     if text:
                         yield text
         except UnicodeDecodeError as e:
@@ -199,12 +227,14 @@ def read_text(paths: Iterable[str | os.PathLike], mapper: CharMapper) -> Iterato
 
 
 def lm_text(paths: Iterable[str | os.PathLike], vocab: Optional[str | os.PathLike] = None,
-            normalization: str = "NFC", table: Optional[str | os.PathLike] = None) -> tuple[list[str], TextReport]:
-    """The lines of text files and folders, normalised and (with ``vocab``: a checkpoint or tokens file)
-    mapped onto the model's characters, with the report of what was mapped and dropped."""
+            normalization: str = "NFC", table: Optional[str | os.PathLike] = None,
+            spelling: Optional[str | os.PathLike] = None, seed: int = 0) -> tuple[list[str], TextReport]:
+    """The lines of text files and folders, (with ``spelling``) rewritten into a target corpus's conventions
+    as the render recipe does, normalised and (with ``vocab``: a checkpoint or tokens file) mapped onto the
+    model's characters, with the report of what was mapped and dropped."""
     mapper = CharMapper(load_vocab(vocab) if vocab is not None else None,
                         load_table(table) if table is not None else None, normalization)
-    texts = list(read_text(paths, mapper))
+    texts = list(read_text(paths, mapper, Spelling(spelling, seed) if spelling is not None else None))
     if not texts:
         raise DataError(f"no text left in {', '.join(map(str, paths))} after mapping ({mapper.report.summary()})")
     return texts, mapper.report
