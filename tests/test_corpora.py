@@ -64,6 +64,19 @@ def test_fsdd_text_speaker_duration(fsdd_dir: Path, tmp_path: Path) -> None:
     assert all(Path(u.source).is_absolute() and Path(u.source).is_file() for u in utts)
 
 
+def test_fsdd_writes_the_ten_words_as_a_lexicon(fsdd_dir: Path, tmp_path: Path) -> None:
+    """words.txt: every transcript's word, once, loadable as a lexicon for closed-vocabulary decoding."""
+    from seqlabel.data.vocab import Vocab
+    from seqlabel.decoders.factory import load_lexicon
+
+    splits = splits_of(run_recipe("fsdd", fsdd_dir, tmp_path / "out", {}))
+    words = (tmp_path / "out" / "words.txt").read_text(encoding="utf-8").split()
+    assert len(words) == len(set(words)) == 10
+    assert {u.text for us in splits.values() for u in us} <= set(words)
+    vocab = Vocab.build(words, "char", "|")
+    assert len(load_lexicon(tmp_path / "out" / "words.txt", vocab).words) == 10
+
+
 def test_fsdd_default_split_holds_out_speakers(fsdd_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     splits = splits_of(run_recipe("fsdd", fsdd_dir, tmp_path / "out", {}))
     assert speakers(splits["test"]) == {"theo"} and speakers(splits["dev"]) == {"jackson"}

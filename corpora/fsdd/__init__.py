@@ -1,6 +1,8 @@
 """Free Spoken Digit Dataset: ``<data_dir>/recordings/{digit}_{speaker}_{index}.wav`` (8 kHz mono).
 
 The transcript of a recording is the English word of its digit in lower case ("zero" ... "nine").
+``words.txt`` beside the manifests lists the ten words: the lexicon for closed-vocabulary decoding
+(``decode.lexicon: data/fsdd/words.txt`` with ``decode.decoder: beam``).
 
 Splits:
 
@@ -20,6 +22,7 @@ from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
 
 DIGIT_WORDS: tuple[str, ...] = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+LEXICON_FILE = "words.txt"  # the ten words, one a line
 DEFAULT_TEST_SPEAKERS: tuple[str, ...] = ("theo",)
 DEFAULT_DEV_SPEAKERS: tuple[str, ...] = ("jackson",)
 UPSTREAM_SPLIT_OF_INDEX: dict[int, str] = {**{i: "test" for i in range(0, 5)}, **{i: "dev" for i in range(5, 10)}}
@@ -58,7 +61,9 @@ def prepare(
         rest, test_utts = split_by_speaker(utterances, test)
         train_utts, dev_utts = split_by_speaker(rest, dev)
         splits = {"train": train_utts, "dev": dev_utts, "test": test_utts}
-    return write_splits(Path(out_dir), splits)
+    paths = write_splits(Path(out_dir), splits)
+    (Path(out_dir) / LEXICON_FILE).write_text("\n".join(DIGIT_WORDS) + "\n", encoding="utf-8")
+    return paths
 
 
 def _discover(folder: Path) -> tuple[list[Utterance], dict[str, int]]:
