@@ -44,6 +44,15 @@ def one_torch_thread():
     torch.set_num_threads(previous)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def messages_as_on_the_command_line() -> None:
+    """The package's log messages on stdout (INFO) and stderr (warnings), as the CLI shows them, in every
+    test from the first: without it a test reading a recipe's notes passes only after some CLI test ran."""
+    from seqlabel.cli.common import install_logging
+
+    install_logging()
+
+
 # ----------------------------------------------------------------------------- n-gram LMs over TOKENS
 # Used by test_beam and test_beam_single: a character LM over "a", "b" and the boundary "|", a word LM.
 @pytest.fixture(scope="session")

@@ -5,6 +5,8 @@ the real formats). Tests on the real corpora under ``shared_data`` skip when the
 """
 from __future__ import annotations
 
+import logging
+
 from pathlib import Path
 
 import pytest
@@ -77,12 +79,13 @@ def test_fsdd_writes_the_ten_words_as_a_lexicon(fsdd_dir: Path, tmp_path: Path) 
     assert len(load_lexicon(tmp_path / "out" / "words.txt", vocab).words) == 10
 
 
-def test_fsdd_default_split_holds_out_speakers(fsdd_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    splits = splits_of(run_recipe("fsdd", fsdd_dir, tmp_path / "out", {}))
+def test_fsdd_default_split_holds_out_speakers(fsdd_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="seqlabel"):
+        splits = splits_of(run_recipe("fsdd", fsdd_dir, tmp_path / "out", {}))
     assert speakers(splits["test"]) == {"theo"} and speakers(splits["dev"]) == {"jackson"}
     assert speakers(splits["train"]) == {"george", "nicolas"}
-    printed = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in printed] == ["out/train", "out/dev", "out/test"]
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert [line.split(":")[0] for line in said] == ["out/train", "out/dev", "out/test"]
 
 
 @pytest.mark.parametrize("test_speakers", ["george,nicolas", ["george", "nicolas"]])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from helpers import invoke, ok
 
-from corpora import run_recipe
+from seqlabel.corpora import run_recipe
 from seqlabel.data.manifest import read_manifest
 from seqlabel.models.checkpoint import load_checkpoint
 

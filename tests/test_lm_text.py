@@ -132,7 +132,7 @@ def test_cli_writes_the_lm_and_its_charmap_into_a_folder_it_creates(tmp_path: Pa
 
 @pytest.mark.parametrize("args, fragments", [
     ((), ("give MANIFESTS, --text PATH, or both",)),
-    (("--vocab", "tokens.txt"), ("--vocab and --map apply to --text input",)),
+    (("--vocab", "tokens.txt"), ("--vocab, --map and --spelling apply to --text input",)),
     (("--text", "missing"), ("text file or folder not found",)),
     (("--text", "corpus", "--map", "bad.tsv"), ("bad.tsv:2: expected one character, a tab",)),
     (("--text", "corpus", "--vocab", "tokens.txt", "--map", "far.tsv"), ("'x' (U+0078)", "the vocabulary lacks")),

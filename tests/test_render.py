@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from corpora import run_recipe
+from seqlabel.corpora import run_recipe
 from seqlabel.cli import main
 from seqlabel.config import FeatureConfig, ImageFeatureConfig
 from seqlabel.corpora.render.degrade import Look
