@@ -32,8 +32,9 @@ class Learner:
 
 @dataclass
 class Progress:
-    """Where the run is. ``best`` and ``bad_epochs`` follow the current phase's metric (dev error;
-    dev loss in phase 1 of ``train.weight_noise_phase: restart``). ``batch`` > 0 only in a mid-epoch
+    """Where the run is. ``best`` and ``bad_epochs`` follow the current phase's metric (dev error, ranked
+    by dev loss while no epoch is below 100%: ``NoiseSchedule.metric``; dev loss in phase 1 of
+    ``train.weight_noise_phase: restart``). ``batch`` > 0 only in a mid-epoch
     checkpoint: the batches of epoch ``epoch + 1`` already trained, with their totals in ``stats``."""
 
     epoch: int = 0  # last finished epoch
@@ -46,6 +47,7 @@ class Progress:
     phase: int = 1
     phase1_end: int = 0  # the last epoch of phase 1, once phase 2 has started
     phase1_error: float = math.nan  # dev error of phase1.pt
+    best_error: float = math.nan  # dev error of the current phase's best epoch (``best`` may rank it otherwise)
     world_size: int = 1  # processes that trained it; a mid-epoch position (batch) is per process
 
     def state(self) -> dict[str, Any]:
