@@ -61,8 +61,9 @@ def prepare(
         rest, test_utts = split_by_speaker(utterances, test)
         train_utts, dev_utts = split_by_speaker(rest, dev)
         splits = {"train": train_utts, "dev": dev_utts, "test": test_utts}
-    paths = write_splits(Path(out_dir), splits)
-    (Path(out_dir) / LEXICON_FILE).write_text("\n".join(DIGIT_WORDS) + "\n", encoding="utf-8")
+    out = Path(out_dir)
+    paths = write_splits(out, splits)
+    (out / LEXICON_FILE).write_text("\n".join(DIGIT_WORDS) + "\n", encoding="utf-8")
     return paths
 
 

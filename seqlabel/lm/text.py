@@ -198,7 +198,6 @@ class Spelling:
         path = resolve_table(str(table), ".spelling.tsv", "--spelling")
         if path is None:
             raise ConfigError("--spelling needs a table: a bundled name (caroline) or a .spelling.tsv file")
-        self.path = path
         self.rules = select(load_rules(path))
         self.rng = np.random.default_rng(seed)
 

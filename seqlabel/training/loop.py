@@ -214,8 +214,6 @@ def _run_epochs(run: Run, learner: Learner, progress: Progress) -> None:
         improved = _end_epoch(run, learner, progress, epoch, _metric(run, progress, stats, dev_loss, dev_error))
         if improved:
             progress.best_error = dev_error
-            if run.schedule.in_phase1(progress):
-                progress.phase1_error = dev_error
         row = {"epoch": epoch, "phase": progress.phase, "step": progress.step,
                "lr": learner.optimizer.param_groups[0]["lr"], "train_loss": round(stats.loss, 4),
                "dev_loss": round(dev_loss, 4), "dev_error": round(dev_error, 5),
@@ -356,9 +354,7 @@ def _finish(run: Run, progress: Progress) -> TrainResult:
     """Say where each phase ended; a restart run that ran out of epochs in phase 1 keeps phase1.pt as best.pt."""
     best_path, best_error = RunFolder(run.out_dir).best, progress.best
     if run.data.dev_split is not None and not math.isnan(progress.best_error):
-        best_error = progress.best_error  # the metric ranks plateau epochs by dev loss: report the error
-    if run.schedule.keeps_phase1_as_best(progress):
-        best_error = progress.phase1_error
+        best_error = progress.best_error  # the metric ranks plateau epochs by dev loss (or is phase 1's dev loss)
     ending = run.schedule.ending(progress)
     if ending:
         log.info(ending)

@@ -46,8 +46,7 @@ class Progress:
     files: dict[str, int] = field(default_factory=dict)  # log sizes when the checkpoint was written
     phase: int = 1
     phase1_end: int = 0  # the last epoch of phase 1, once phase 2 has started
-    phase1_error: float = math.nan  # dev error of phase1.pt
-    best_error: float = math.nan  # dev error of the current phase's best epoch (``best`` may rank it otherwise)
+    best_error: float = math.nan  # dev error of the current phase's best epoch (phase1.pt's in phase 1)
     world_size: int = 1  # processes that trained it; a mid-epoch position (batch) is per process
 
     def state(self) -> dict[str, Any]:
@@ -57,6 +56,8 @@ class Progress:
     def from_state(cls, state: dict[str, Any]) -> "Progress":
         """From a checkpoint's ``progress``; keys missing in older checkpoints keep their defaults."""
         known = {k: v for k, v in state.items() if k in cls.__dataclass_fields__}
+        if "best_error" not in state and state.get("phase", 1) == 1 and "phase1_error" in state:
+            known["best_error"] = state["phase1_error"]  # checkpoints before best_error: phase1.pt's error
         return cls(**{**known, "stats": EpochStats(**state["stats"]) if state.get("stats") else None})
 
 
