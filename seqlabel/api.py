@@ -126,11 +126,11 @@ def average(checkpoints: Sequence[str | Path], out: str | Path) -> Path:
 
 def crossval(config: Config | str | Path, out_dir: str | Path, folds: int, pool: Sequence[str | Path] = (),
              by: str = "speaker", dev_fraction: float = 0.1, overrides: Sequence[str] = (),
-             echo: Optional[Callable[[str], None]] = None, dev_speakers: int = 0):
+             echo: Optional[Callable[[str], None]] = None, dev_speakers: int = 0, only: Sequence[int] = ()):
     """Cross-validation by speaker: ``folds`` models, each trained (as ``train``, into ``out_dir/fold-k``)
     with a disjoint group of speakers of ``pool`` held out and evaluated on them; returns the per-fold
     and pooled scores (``CrossvalReport``). ``pool`` defaults to data.train + data.dev, never data.test.
-    See ``seqlabel.training.crossval``."""
+    ``only``: train just these folds (1-based); the report covers the folds done. See ``seqlabel.training.crossval``."""
     from seqlabel.training.crossval import run_crossval
 
     if by != "speaker":
@@ -138,7 +138,7 @@ def crossval(config: Config | str | Path, out_dir: str | Path, folds: int, pool:
     cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
     with forward(echo):
         return run_crossval(cfg, out_dir, folds, lambda c, out, resume: _train(c, out, (), resume),
-                            pool, dev_fraction, dev_speakers)
+                            pool, dev_fraction, dev_speakers, only)
 
 
 def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path] = None,

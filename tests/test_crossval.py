@@ -128,3 +128,19 @@ def test_the_pool_can_be_named_and_is_checked(config: Path, tmp_path: Path) -> N
             "--folds 2 is more than the 1 speakers")
     refused(invoke("crossval", config, "--folds", 2, "--out", tmp_path / "d", "--dev-speakers", 2),
             "--dev-speakers 2 leaves no training speaker")
+
+
+def test_chosen_folds_only_and_a_summary_of_the_folds_done(config: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cv"
+    refused(invoke("crossval", config, "--folds", 2, "--out", out, "--fold", 3), "--fold 3 is not a fold of 2")
+    second = ok(invoke("crossval", config, "--folds", 2, "--out", out, "--fold", 2))
+    assert "fold 2 of 2: holding out" in second.output and "fold 1 of 2" not in second.output
+    assert not (out / "fold-1").exists() and "the summary covers 1 of 2 folds: 2" in second.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert [f["fold"] for f in summary["folds"]] == [2]
+    both = ok(invoke("crossval", config, "--folds", 2, "--out", out, "--fold", 1))  # e.g. on another machine
+    assert "fold 1 of 2: holding out" in both.output and "fold 2 of 2" not in both.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert [f["fold"] for f in summary["folds"]] == [1, 2] and "the summary covers" not in both.output
+    held = [set(f["speakers"]) for f in summary["folds"]]
+    assert held[0].isdisjoint(held[1]) and held[0] | held[1] == {"s1", "s2", "s3", "s4"}

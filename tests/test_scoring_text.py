@@ -37,7 +37,7 @@ def write(path: Path, text: str) -> Path:
 # ----------------------------------------------------------------------------- Unicode normal forms
 def test_nfc_reference_against_nfd_hypothesis_scores_no_error(tmp_path: Path) -> None:
     ref = write(tmp_path / "ref", f"u1 c a f {NFC_E}\n")
-    hyp = write(tmp_path / "hyp", f"u1 c a f e \u0301\n")  # the model's NFD tokens
+    hyp = write(tmp_path / "hyp", "u1 c a f e \u0301\n")  # the model's NFD tokens
     raw = api.score_files(ref, hyp, normalize="none").tokens.total
     assert (raw.substitutions, raw.insertions) == (1, 1)  # the bug this guards against
     for form in ("nfc", "NFC", "nfd"):

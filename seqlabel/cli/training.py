@@ -126,15 +126,19 @@ def average(checkpoints: tuple[Path, ...], out: Path) -> None:
 @click.option("--dev-speakers", type=click.IntRange(min=0), default=0, show_default=True,
               help="Instead, hold out this many whole training speakers as each fold's dev set, so that early "
                    "stopping follows unseen speakers too.")
+@click.option("--fold", "only", multiple=True, type=click.IntRange(min=1), metavar="K",
+              help="Train only fold K (repeatable): a subset of the folds, or folds spread over machines that "
+                   "share --out. The summary covers every fold done so far.")
 @click.option("-o", "--override", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Dotted config override, e.g. -o train.max_epochs=20 (repeatable).")
 @friendly
 def crossval(config: Path, by: str, folds: int, out_dir: Path, pool: tuple[Path, ...], dev_fraction: float,
-             dev_speakers: int, overrides: tuple[str, ...]) -> None:
+             dev_speakers: int, only: tuple[int, ...], overrides: tuple[str, ...]) -> None:
     """Cross-validate CONFIG by speaker: train one model per fold with its speakers held out, score it on them,
     and print every fold's error rate, their mean, spread and worst, and the pooled rate with its 95% CI."""
     from seqlabel import api
 
-    report = api.crossval(config, out_dir, folds, pool, by, dev_fraction, overrides, dev_speakers=dev_speakers)
+    report = api.crossval(config, out_dir, folds, pool, by, dev_fraction, overrides, dev_speakers=dev_speakers,
+                          only=only)
     click.echo(report.table())
     click.echo(f"wrote {out_dir / 'summary.json'} and {out_dir / 'summary.txt'}")

@@ -161,9 +161,12 @@ class CrossvalReport:
 
 
 def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn,
-                 pool: Sequence[str | Path] = (), dev_fraction: float = 0.1, dev_speakers: int = 0) -> CrossvalReport:
+                 pool: Sequence[str | Path] = (), dev_fraction: float = 0.1, dev_speakers: int = 0,
+                 only: Sequence[int] = ()) -> CrossvalReport:
     """Train and score ``folds`` speaker-disjoint folds of ``pool`` (default: the config's data.train and
-    data.dev manifests, never data.test) one after the other; see the module docstring."""
+    data.dev manifests, never data.test) one after the other; see the module docstring. ``only``: train
+    just these folds (1-based; e.g. a subset, or folds spread over machines sharing ``out_dir``); the
+    report then covers every fold done so far, in this run or before."""
     out = Path(out_dir)
     manifests = [Path(p) for p in pool] or [Path(p) for p in (config.data.train, config.data.dev) if p]
     if not manifests:
@@ -175,6 +178,9 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
                         f"{duplicates[:3]}; pass each manifest once")
     seed = config.train.seed
     groups = speaker_folds(utts, folds, seed)
+    wrong = sorted(k for k in only if not 1 <= k <= folds)
+    if wrong:
+        raise ConfigError(f"--fold {wrong[0]} is not a fold of {folds} (folds are numbered 1 to {folds})")
     _claim(out, {"by": "speaker", "folds": folds, "seed": seed, "dev_fraction": dev_fraction,
                  "dev_speakers": dev_speakers, "pool": [str(m.resolve()) for m in manifests],
                  "config": to_dict(config)})
@@ -183,6 +189,10 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
     for k, held_out in enumerate(groups, 1):
         fold_dir = out / f"fold-{k}"
         test = [u for u in utts if speaker_of(u) in held_out]
+        if only and k not in only:
+            if (fold_dir / "done.json").exists():
+                results.append(_score_fold(k, held_out, fold_dir, config))
+            continue
         if not (fold_dir / "done.json").exists():
             rest, dev = split_dev([u for u in utts if speaker_of(u) not in held_out], dev_fraction, seed + k,
                                   dev_speakers)
@@ -199,6 +209,9 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
         else:
             log.info(f"fold {k} of {folds}: done before ({fold_dir / 'done.json'})")
         results.append(_score_fold(k, held_out, fold_dir, config))
+    if len(results) < folds:
+        log.info(f"the summary covers {len(results)} of {folds} folds: "
+                 f"{', '.join(str(r[0].fold) for r in results)}")
     report = CrossvalReport(tuple(r[0] for r in results), _pool(results, config))
     (out / "summary.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     (out / "summary.txt").write_text(report.table() + "\n", encoding="utf-8")
