@@ -137,7 +137,7 @@ def test_chosen_folds_only_and_a_summary_of_the_folds_done(config: Path, tmp_pat
     assert "fold 2 of 2: holding out" in second.output and "fold 1 of 2" not in second.output
     assert not (out / "fold-1").exists() and "the summary covers 1 of 2 folds: 2" in second.output
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    assert [f["fold"] for f in summary["folds"]] == [2]
+    assert [f["fold"] for f in summary["folds"]] == [2] and summary["tokens"]["worst_fold"] == 2
     both = ok(invoke("crossval", config, "--folds", 2, "--out", out, "--fold", 1))  # e.g. on another machine
     assert "fold 1 of 2: holding out" in both.output and "fold 2 of 2" not in both.output
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))

@@ -124,7 +124,7 @@ class CrossvalReport:
         rates = self.rates(words)
         pooled = self.pooled.words if words else self.pooled.tokens
         return {"mean": statistics.fmean(rates), "std": statistics.stdev(rates) if len(rates) > 1 else 0.0,
-                "worst": max(rates), "worst_fold": 1 + rates.index(max(rates)),
+                "worst": max(rates), "worst_fold": self.folds[rates.index(max(rates))].fold,
                 "pooled": pooled.total.rate}  # type: ignore[union-attr]
 
     def table(self) -> str:
