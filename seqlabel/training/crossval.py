@@ -188,12 +188,9 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
     results = []
     for k, held_out in enumerate(groups, 1):
         fold_dir = out / f"fold-{k}"
-        test = [u for u in utts if speaker_of(u) in held_out]
-        if only and k not in only:
-            if (fold_dir / "done.json").exists():
-                results.append(_score_fold(k, held_out, fold_dir, config))
-            continue
-        if not (fold_dir / "done.json").exists():
+        chosen = not only or k in only
+        if chosen and not (fold_dir / "done.json").exists():
+            test = [u for u in utts if speaker_of(u) in held_out]
             rest, dev = split_dev([u for u in utts if speaker_of(u) not in held_out], dev_fraction, seed + k,
                                   dev_speakers)
             log.info(f"fold {k} of {folds}: holding out {', '.join(held_out)} ({len(test)} utterances); training on "
@@ -206,9 +203,10 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
                      for name, part in (("train", rest), ("dev", dev), ("test", test))}
             train(replace(config, data=replace(config.data, **paths)), fold_dir, resume)
             (fold_dir / "done.json").write_text(json.dumps({"fold": k, "speakers": held_out}) + "\n", encoding="utf-8")
-        else:
+        elif chosen:
             log.info(f"fold {k} of {folds}: done before ({fold_dir / 'done.json'})")
-        results.append(_score_fold(k, held_out, fold_dir, config))
+        if (fold_dir / "done.json").exists():  # an unchosen fold counts once some run has scored it
+            results.append(_score_fold(k, held_out, fold_dir, config))
     if len(results) < folds:
         log.info(f"the summary covers {len(results)} of {folds} folds: "
                  f"{', '.join(str(r[0].fold) for r in results)}")
