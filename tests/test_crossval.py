@@ -144,3 +144,26 @@ def test_chosen_folds_only_and_a_summary_of_the_folds_done(config: Path, tmp_pat
     assert [f["fold"] for f in summary["folds"]] == [1, 2] and "the summary covers" not in both.output
     held = [set(f["speakers"]) for f in summary["folds"]]
     assert held[0].isdisjoint(held[1]) and held[0] | held[1] == {"s1", "s2", "s3", "s4"}
+
+
+def test_extra_training_data_joins_every_fold_and_is_never_held_out(config: Path, tmp_path: Path) -> None:
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    train, extra = settings["data"]["train"], settings["data"]["dev"]  # speakers s1-s3; s4 (6 utterances)
+    out = tmp_path / "cv"
+    result = ok(invoke("crossval", config, "--folds", 3, "--out", out, "--pool", train, "--fold", 1,
+                       "-o", f"data.extra_train=[{json.dumps(extra)}]"))
+    fold = {name: read_manifest(out / "fold-1" / f"{name}.jsonl") for name in ("train", "dev", "test")}
+    assert "s4" not in {speaker_of(u) for part in fold.values() for u in part}  # never held out nor dev
+    assert "(+ 6 of data.extra_train)" in result.output
+    assert f"train: {len(fold['train']) + 6} utterances" in result.output  # the fold trained on them
+    refused(invoke("crossval", config, "--folds", 2, "--out", tmp_path / "b", "-o", f"data.extra_train=[{json.dumps(extra)}]"),
+            "data.extra_train", "the pool share utterance id(s) ['s4-dv0'")  # the default pool: train + dev
+    renamed = tmp_path / "renamed.jsonl"  # s4's utterances under new ids: still s4
+    renamed.write_text("".join(line.replace('"id": "', '"id": "x') for line in Path(extra).open(encoding="utf-8")),
+                       encoding="utf-8")
+    refused(invoke("crossval", config, "--folds", 2, "--out", tmp_path / "b", "-o", f"data.extra_train=[{json.dumps(str(renamed))}]"),
+            "the pool share speaker(s) ['s4']", "held-out speakers would be trained on")
+    refused(invoke("train", config, "--out", tmp_path / "c", "-o", f"data.extra_train=[{json.dumps(train)}]"),
+            "is in both", "each training utterance must come from one manifest")
+    refused(invoke("train", config, "--out", tmp_path / "d", "-o", "data.extra_train=data/x.jsonl"),
+            "data.extra_train must be a list of manifest paths")

@@ -7,6 +7,9 @@ utterance count) and each given to the group with the fewest utterances so far (
 group): groups balanced by utterance count, deterministic for a seed. K = the number of speakers is
 leave-one-speaker-out. Every speaker is held out exactly once.
 
+Manifests in ``data.extra_train`` (e.g. another corpus's speakers) join every fold's training set
+and are never held out nor used as dev; they may share no speaker with the pool.
+
 Dev set of a fold (``split_dev``), for early stopping and the learning-rate schedule: a fraction
 (``dev_fraction``, default 0.1) of each training speaker's utterances, drawn with the seed, at least
 one per speaker; the rest trains. Its speakers are trained on, so its error is optimistic and may
@@ -176,6 +179,7 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
     if duplicates:
         raise DataError(f"the pool ({', '.join(map(str, manifests))}) holds utterance ids twice, e.g. "
                         f"{duplicates[:3]}; pass each manifest once")
+    extra = _extra_training(config, utts)
     seed = config.train.seed
     groups = speaker_folds(utts, folds, seed)
     wrong = sorted(k for k in only if not 1 <= k <= folds)
@@ -184,7 +188,7 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
     _claim(out, {"by": "speaker", "folds": folds, "seed": seed, "dev_fraction": dev_fraction,
                  "dev_speakers": dev_speakers, "pool": [str(m.resolve()) for m in manifests],
                  "config": to_dict(config)})
-    config = _with_vocab(config, utts, out)
+    config = _with_vocab(config, [*utts, *extra], out)
     results = []
     for k, held_out in enumerate(groups, 1):
         fold_dir = out / f"fold-{k}"
@@ -194,7 +198,8 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
             rest, dev = split_dev([u for u in utts if speaker_of(u) not in held_out], dev_fraction, seed + k,
                                   dev_speakers)
             log.info(f"fold {k} of {folds}: holding out {', '.join(held_out)} ({len(test)} utterances); training on "
-                 f"{len(rest)} utterances of {len({speaker_of(u) for u in rest})} speakers, dev {len(dev)} "
+                 f"{len(rest)} utterances of {len({speaker_of(u) for u in rest})} speakers"
+                 f"{f' (+ {len(extra)} of data.extra_train)' if extra else ''}, dev {len(dev)} "
                  f"({', '.join(sorted({speaker_of(u) for u in dev}))})")
             resume = RunFolder(fold_dir).last.exists()
             if fold_dir.exists() and not resume:
@@ -214,6 +219,20 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
     (out / "summary.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     (out / "summary.txt").write_text(report.table() + "\n", encoding="utf-8")
     return report
+
+
+def _extra_training(config: Config, utts: Sequence[Utterance]) -> list[Utterance]:
+    """The utterances of ``data.extra_train``, which every fold trains on: refused if one of them, or one
+    of their speakers, is also in the pool (a held-out speaker would then be trained on)."""
+    extra = [u for path in config.data.extra_train for u in read_manifest(path)]
+    shared_ids = {u.id for u in utts} & {u.id for u in extra}
+    shared = shared_ids or {speaker_of(u) for u in utts} & {speaker_of(u) for u in extra}
+    if shared:
+        what = "utterance id(s)" if shared_ids else "speaker(s)"
+        raise DataError(f"data.extra_train ({', '.join(config.data.extra_train)}) and the pool share {what} "
+                        f"{sorted(shared)[:3]}: every fold trains on data.extra_train, so its held-out speakers "
+                        "would be trained on; keep them in one place")
+    return extra
 
 
 def _claim(out: Path, settings: dict[str, Any]) -> None:

@@ -42,7 +42,7 @@ class TrainData:
 def load_data(config: Config, resumed: Optional[dict], last_path: Path) -> TrainData:
     """Manifests -> features (extracted once, validated up front) -> normalised datasets."""
     tc = config.train
-    train_utts = _drop_long(read_manifest(config.data.train), config)
+    train_utts = _drop_long(training_utterances(config), config)
     dev_utts = read_manifest(config.data.dev) if config.data.dev else None
     if config.features.cmvn == "speaker":  # utterances without a speaker: refused before any extraction
         for utts in (train_utts, dev_utts or []):
@@ -76,6 +76,21 @@ def load_data(config: Config, resumed: Optional[dict], last_path: Path) -> Train
          "utterances")
     record = init_record(init, vocab) if init is not None else (resumed or {}).get("init_from")
     return TrainData(vocab, train_split, train_set, dev_split, dev_feats, cmvn, input_dim, init, record)
+
+
+def training_utterances(config: Config) -> list[Utterance]:
+    """The utterances of ``data.train`` followed by those of each ``data.extra_train`` manifest; an id
+    in two of them is refused (naming both manifests), as a manifest refuses one twice."""
+    utts: list[Utterance] = []
+    first: dict[str, str] = {}
+    for path in (config.data.train, *config.data.extra_train):
+        for utt in read_manifest(path):
+            if utt.id in first:
+                raise DataError(f"utterance {utt.id!r} is in both {first[utt.id]} and {path} (data.train, "
+                                "data.extra_train): each training utterance must come from one manifest")
+            first[utt.id] = path
+            utts.append(utt)
+    return utts
 
 
 def _build_vocab(config: Config, train_utts: list, resumed: Optional[dict], resumed_path: Path,
