@@ -167,3 +167,26 @@ def test_extra_training_data_joins_every_fold_and_is_never_held_out(config: Path
             "is in both", "each training utterance must come from one manifest")
     refused(invoke("train", config, "--out", tmp_path / "d", "-o", "data.extra_train=data/x.jsonl"),
             "data.extra_train must be a list of manifest paths")
+
+
+def test_a_fold_another_run_finishes_meanwhile_is_in_the_summary(config: Path, tmp_path: Path) -> None:
+    """Two runs sharing --out (--fold 2 here, --fold 1 elsewhere): the summary of the run that ends last
+    covers both folds, though the other fold finished only while this run was training."""
+    from seqlabel.config import load_config
+    from seqlabel.data.transcripts import write_kaldi_text
+    from seqlabel.training.crossval import run_crossval
+
+    out = tmp_path / "cv"
+
+    def fake_train(cfg, fold_dir: Path, resume: bool) -> None:  # "transcribes" every held-out utterance right
+        utts = read_manifest(cfg.data.test)
+        (fold_dir / "test").mkdir(parents=True)
+        for name in ("ref.txt", "hyp.txt"):
+            write_kaldi_text(fold_dir / "test" / name, [(u.id, list(u.text.replace(" ", "|"))) for u in utts])
+        if fold_dir.name == "fold-2":  # meanwhile, the other run finishes fold 1
+            shutil.copytree(fold_dir / "test", out / "fold-1" / "test")
+            (out / "fold-1" / "done.json").write_text("{}\n", encoding="utf-8")
+
+    report = run_crossval(load_config(config), out, 2, fake_train, only=[2])
+    assert [f.fold for f in report.folds] == [1, 2]
+    assert [f["fold"] for f in json.loads((out / "summary.json").read_text(encoding="utf-8"))["folds"]] == [1, 2]

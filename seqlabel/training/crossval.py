@@ -189,7 +189,6 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
                  "dev_speakers": dev_speakers, "pool": [str(m.resolve()) for m in manifests],
                  "config": to_dict(config)})
     config = _with_vocab(config, [*utts, *extra], out)
-    results = []
     for k, held_out in enumerate(groups, 1):
         fold_dir = out / f"fold-{k}"
         chosen = not only or k in only
@@ -210,8 +209,9 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
             (fold_dir / "done.json").write_text(json.dumps({"fold": k, "speakers": held_out}) + "\n", encoding="utf-8")
         elif chosen:
             log.info(f"fold {k} of {folds}: done before ({fold_dir / 'done.json'})")
-        if (fold_dir / "done.json").exists():  # an unchosen fold counts once some run has scored it
-            results.append(_score_fold(k, held_out, fold_dir, config))
+    # after training: every fold done by now counts, also one that another run sharing out_dir finished meanwhile
+    results = [_score_fold(k, held_out, out / f"fold-{k}", config) for k, held_out in enumerate(groups, 1)
+               if (out / f"fold-{k}" / "done.json").exists()]
     if len(results) < folds:
         log.info(f"the summary covers {len(results)} of {folds} folds: "
                  f"{', '.join(str(r[0].fold) for r in results)}")
