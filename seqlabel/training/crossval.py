@@ -39,7 +39,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from seqlabel.config import Config, to_dict
+from seqlabel.config import Config, config_from_data, to_dict
 from seqlabel.data.manifest import read_manifest, speaker_of, write_manifest
 from seqlabel.data.transcripts import read_kaldi_text
 from seqlabel.data.vocab import Vocab
@@ -240,6 +240,10 @@ def _claim(out: Path, settings: dict[str, Any]) -> None:
     path = out / "crossval.json"
     if path.exists():
         before = json.loads(path.read_text(encoding="utf-8"))
+        try:  # a config written by an older seqlabel lacks keys added since: they hold their defaults
+            before["config"] = to_dict(config_from_data(before.get("config")))
+        except ConfigError:
+            pass  # a key since removed or renamed: compared as written (and differs)
         changed = sorted(k for k in set(before) | set(settings) if before.get(k) != settings.get(k))
         if changed:
             raise ConfigError(f"{out} holds a cross-validation with other settings ({', '.join(changed)} differ); "
