@@ -30,6 +30,7 @@ from seqlabel.scoring.evaluation import (
     write_reports,
 )
 from seqlabel.scoring.prepare import reference_tokens
+from seqlabel.scoring.rover import combine_files
 from seqlabel.types import Hypothesis, Transcription
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,9 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from seqlabel.inference.tuning import TuneReport, TuneRow
 
-__all__ = ["CompareReport", "EvalReport", "align", "average", "compare_files", "configs", "crossval", "decode",
-           "evaluate", "export", "plot_curves", "plot_posteriorgram", "prepare", "report_html", "score_files", "train",
-           "train_lm", "transcribe", "Transcription", "tune", "TuneReport", "TuneRow", "write_reports"]
+__all__ = ["CompareReport", "EvalReport", "align", "average", "combine", "compare_files", "configs", "crossval",
+           "decode", "evaluate", "export", "plot_curves", "plot_posteriorgram", "prepare", "report_html", "score_files",
+           "train", "train_lm", "transcribe", "Transcription", "tune", "TuneReport", "TuneRow", "write_reports"]
 
 
 def __getattr__(name: str) -> Any:
@@ -114,6 +115,13 @@ def _train(config: Config | str | Path | None, out_dir: str | Path, overrides: S
             log.warning(f"test report not written: {e}")
         result = type(result)(**{**result.__dict__, "test": report.tokens})
     return result
+
+
+def combine(hypotheses: Sequence[str | Path], out: str | Path, by: str = "word", word_boundary: str = "|",
+            weights: Optional[Sequence[float]] = None) -> dict[str, list[str]]:
+    """System combination (ROVER) of Kaldi text files into ``out``; see ``seqlabel.scoring.rover.combine_files``."""
+    files = paths_argument(hypotheses, "api.combine", "hypotheses", "Kaldi text files of hypotheses")
+    return combine_files(files, check_output_file(out, "--out", inputs=files), by, word_boundary, weights)
 
 
 def average(checkpoints: Sequence[str | Path], out: str | Path) -> Path:
@@ -194,7 +202,9 @@ def transcribe(checkpoint: str | Path, inputs: Sequence[str | Path], decoder: Op
     output_files((None if hasattr(out, "write") else out, "--out"), (ctm, "--ctm"), inputs=inputs)
     extra = [] if decoder is None else [f"decode.decoder={decoder}"]
     recognizer = Recognizer.from_checkpoint(checkpoint, device, [*overrides, *extra])
-    files = find_inputs(inputs, recognizer.extractor.suffixes, _input_kind(recognizer.config.features.type))
+    kind = {"image": "line image", "strokes": "pen stroke", "precomputed": "feature"}.get(
+        recognizer.config.features.type, "audio")
+    files = find_inputs(inputs, recognizer.extractor.suffixes, kind)
     level = _ctm_level(ctm_level, recognizer.vocab.unit)
     _ = recognizer.decoder  # LM and lexicon problems show before any file is read
     with TranscriptWriter(out, format, recognizer.vocab, ctm, level, tuple(files)) as writer:
@@ -203,10 +213,6 @@ def transcribe(checkpoint: str | Path, inputs: Sequence[str | Path], decoder: Op
             writer.write(t)
             results.append(t)
     return results
-
-
-def _input_kind(feature_type: str) -> str:
-    return {"image": "line image", "strokes": "pen stroke", "precomputed": "feature"}.get(feature_type, "audio")
 
 
 def align(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path] = None, device: str = "auto",

@@ -1,11 +1,11 @@
-"""Commands that score and show results: evaluate, report, score, compare, plot."""
+"""Commands that score and show results: evaluate, report, score, compare, combine (ROVER), plot."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 
-from seqlabel.cli.common import DECODE_OVERRIDES, DECODER, decode_overrides, friendly, main
+from seqlabel.cli.common import DECODE_OVERRIDES, DECODER, decode_overrides, floats, friendly, main
 
 _FOLD = click.option("--fold", type=click.Choice(["timit39", "timit48"]),
                      help="Fold TIMIT phones in references and hypotheses before scoring (phone units only).")
@@ -123,6 +123,25 @@ def compare(ref: Path, hyp_a: Path, hyp_b: Path, unit: str, word_boundary: str, 
     result = api.compare_files(ref, hyp_a, hyp_b, unit, word_boundary, fold, method, allow_missing, resamples, seed,
                                normalize=normalize)
     click.echo(result.summary())
+
+
+@main.command()
+@click.argument("hypotheses", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Combined hypotheses (Kaldi text).")
+@click.option("--by", type=click.Choice(["word", "token"]), default="word", show_default=True,
+              help="Vote on words (character models; split at --word-boundary) or on tokens (phones).")
+@click.option("--word-boundary", default="|", show_default=True)
+@click.option("--weights", help="One weight per file, comma-separated (default: 1 each).")
+@friendly
+def combine(hypotheses: tuple[Path, ...], out: Path, by: str, word_boundary: str, weights: str | None) -> None:
+    """Combine several systems' HYPOTHESES (Kaldi text files of the same utterances, e.g. the hyp.txt of
+    `decode` or `evaluate` with different models) by voting: ROVER (Fiscus 1997). Each utterance's
+    hypotheses are aligned word by word; each position takes the word most systems have there (ties:
+    the earliest file, so list the best system first). Score the result with `seqlabel score`."""
+    from seqlabel import api
+
+    combined = api.combine(hypotheses, out, by, word_boundary, floats(weights, "--weights") if weights else None)
+    click.echo(f"combined {len(hypotheses)} systems' hypotheses of {len(combined)} utterances into {out}")
 
 
 @main.group()
