@@ -193,3 +193,17 @@ def test_a_fold_another_run_finishes_meanwhile_is_in_the_summary(config: Path, t
     report = run_crossval(load_config(config), out, 2, fake_train, only=[2])
     assert [f.fold for f in report.folds] == [1, 2]
     assert [f["fold"] for f in json.loads((out / "summary.json").read_text(encoding="utf-8"))["folds"]] == [1, 2]
+
+
+def test_a_fold_another_run_is_training_is_refused_and_kept(config: Path, tmp_path: Path) -> None:
+    """Two runs sharing --out that chose the same fold: the second stops, and deletes nothing of the first's
+    (before its first checkpoint, a fold folder is otherwise started afresh)."""
+    from seqlabel.training.lock import RunLock
+
+    out = tmp_path / "cv"
+    fold = out / "fold-1"
+    fold.mkdir(parents=True)
+    (fold / "train.jsonl").write_text("the other run's\n", encoding="utf-8")
+    with RunLock(fold):  # the other run, in its first epoch
+        refused(invoke("crossval", config, "--folds", 2, "--out", out, "--fold", 1), "is in use by another training")
+    assert (fold / "train.jsonl").read_text(encoding="utf-8") == "the other run's\n"

@@ -47,6 +47,7 @@ from seqlabel.errors import ConfigError, DataError
 from seqlabel.scoring.evaluation import EvalReport, score_tokens
 from seqlabel.scoring.significance import Interval
 from seqlabel.training.folder import RunFolder
+from seqlabel.training.lock import RunLock
 from seqlabel.types import ErrorStats, Utterance
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,9 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
                  f"{len(rest)} utterances of {len({speaker_of(u) for u in rest})} speakers"
                  f"{f' (+ {len(extra)} of data.extra_train)' if extra else ''}, dev {len(dev)} "
                  f"({', '.join(sorted({speaker_of(u) for u in dev}))})")
+            if fold_dir.exists():
+                with RunLock(fold_dir):  # a run sharing --out trains this fold now: refused, nothing deleted
+                    pass
             resume = RunFolder(fold_dir).last.exists()
             if fold_dir.exists() and not resume:
                 shutil.rmtree(fold_dir)  # a fold stopped before its first checkpoint starts afresh
