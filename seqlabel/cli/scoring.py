@@ -129,7 +129,8 @@ def compare(ref: Path, hyp_a: Path, hyp_b: Path, unit: str, word_boundary: str, 
 @click.argument("hypotheses", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Combined hypotheses (Kaldi text).")
 @click.option("--by", type=click.Choice(["word", "token"]), default="word", show_default=True,
-              help="Vote on words (character models; split at --word-boundary) or on tokens (phones).")
+              help="Vote on words (character models; split at --word-boundary) or on each token (phones, or files "
+                   "whose tokens are words).")
 @click.option("--word-boundary", default="|", show_default=True)
 @click.option("--weights", help="One weight per file, comma-separated (default: 1 each).")
 @friendly
