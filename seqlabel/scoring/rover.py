@@ -30,7 +30,9 @@ Slot = list[Optional[Word]]  # one entry per system aligned so far; None: no wor
 
 
 def split_words(tokens: Sequence[str], boundary: str) -> list[Word]:
-    """Tokens -> words at ``boundary`` (repeated or edge boundaries make no empty words)."""
+    """Tokens -> words at ``boundary`` (repeated or edge boundaries make no empty words). Unlike
+    ``metrics.to_words``, which joins each word into one string, a word keeps its tokens, so that the
+    winners are written back as the very tokens the systems produced."""
     words: list[Word] = []
     current: list[str] = []
     for token in tokens:
@@ -59,6 +61,10 @@ def align_into(network: list[Slot], words: Sequence[Word], systems_before: int) 
     """The network with one more system's ``words`` aligned in (see the module docstring); each returned
     slot holds ``systems_before + 1`` entries."""
     n, m = len(network), len(words)
+
+    def match(i: int, j: int) -> int:  # word j-1 into slot i-1
+        return 0 if words[j - 1] in network[i - 1] else 1
+
     # cost[i][j]: aligning the first i slots with the first j words
     cost = [[0] * (m + 1) for _ in range(n + 1)]
     for i in range(1, n + 1):
@@ -67,13 +73,12 @@ def align_into(network: list[Slot], words: Sequence[Word], systems_before: int) 
         cost[0][j] = j
     for i in range(1, n + 1):
         for j in range(1, m + 1):
-            cost[i][j] = min(cost[i - 1][j - 1] + (0 if words[j - 1] in network[i - 1] else 1),
-                             cost[i - 1][j] + _skip_cost(network[i - 1]),
+            cost[i][j] = min(cost[i - 1][j - 1] + match(i, j), cost[i - 1][j] + _skip_cost(network[i - 1]),
                              cost[i][j - 1] + 1)
     merged: list[Slot] = []  # built backwards
     i, j = n, m
     while i > 0 or j > 0:
-        if i > 0 and j > 0 and cost[i][j] == cost[i - 1][j - 1] + (0 if words[j - 1] in network[i - 1] else 1):
+        if i > 0 and j > 0 and cost[i][j] == cost[i - 1][j - 1] + match(i, j):
             merged.append(network[i - 1] + [words[j - 1]])
             i, j = i - 1, j - 1
         elif i > 0 and cost[i][j] == cost[i - 1][j] + _skip_cost(network[i - 1]):
