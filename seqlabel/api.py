@@ -118,10 +118,10 @@ def _train(config: Config | str | Path | None, out_dir: str | Path, overrides: S
 
 
 def combine(hypotheses: Sequence[str | Path], out: str | Path, by: str = "word", word_boundary: str = "|",
-            weights: Optional[Sequence[float]] = None) -> dict[str, list[str]]:
-    """System combination (ROVER) of Kaldi text files into ``out``; see ``seqlabel.scoring.rover.combine_files``."""
-    files = paths_argument(hypotheses, "api.combine", "hypotheses", "Kaldi text files of hypotheses")
-    return combine_files(files, check_output_file(out, "--out", inputs=files), by, word_boundary, weights)
+            weights: Optional[Sequence[float]] = None, **vote: Any) -> dict[str, list[str]]:
+    """ROVER of Kaldi text or CTM files into ``out``; ``vote``: method, alpha, null_conf of ``rover.combine_files``."""
+    files = paths_argument(hypotheses, "api.combine", "hypotheses", "Kaldi text or CTM files of hypotheses")
+    return combine_files(files, check_output_file(out, "--out", inputs=files), by, word_boundary, weights, **vote)
 
 
 def average(checkpoints: Sequence[str | Path], out: str | Path) -> Path:

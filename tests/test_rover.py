@@ -78,3 +78,61 @@ def test_combine_files_from_the_command_line(tmp_path: Path) -> None:
 def test_one_system_or_identical_systems_change_nothing(by: str) -> None:
     hyp = chars("seven eight nine")
     assert combine([hyp], by=by) == hyp and combine([hyp, hyp, hyp], by=by) == hyp
+
+
+def confs(text: str, *word_confs: float) -> list[float]:
+    """One confidence per token of chars(text): each word's tokens get its confidence, boundaries 1."""
+    out: list[float] = []
+    for k, word in enumerate(text.split()):
+        out += ([1.0] if k else []) + [word_confs[k]] * len(word)
+    return out
+
+
+def test_confidence_voting_mixes_counts_and_confidences() -> None:
+    hyps = [chars("a cat"), chars("a cap"), chars("a cap")]
+    sure_cat = [confs("a cat", 1, 0.9), confs("a cap", 1, 0.2), confs("a cap", 1, 0.3)]
+    # cap: 0.5 * 2/3 + 0.5 * 0.25 = 0.458; cat: 0.5 * 1/3 + 0.5 * 0.9 = 0.617
+    assert combine(hyps, confidences=sure_cat, method="avgconf", alpha=0.5) == chars("a cat")
+    assert combine(hyps, confidences=sure_cat, method="avgconf", alpha=1.0) == chars("a cap")  # counts alone
+    assert combine(hyps) == chars("a cap")
+    # maxconf takes cap's best (0.85): 0.5 * 2/3 + 0.5 * 0.85 = 0.758 > 0.617; avgconf's mean is 0.475
+    one_sure_cap = [confs("a cat", 1, 0.9), confs("a cap", 1, 0.1), confs("a cap", 1, 0.85)]
+    assert combine(hyps, confidences=one_sure_cap, method="maxconf", alpha=0.5) == chars("a cap")
+    assert combine(hyps, confidences=one_sure_cap, method="avgconf", alpha=0.5) == chars("a cat")
+    # a word's confidence is its least sure token's
+    low_token = [confs("a cat", 1, 0.9), confs("a cap", 1, 0.2), confs("a cap", 1, 0.3)]
+    low_token[0][-1] = 0.05  # the t of cat
+    assert combine(hyps, confidences=low_token, method="avgconf", alpha=0.5) == chars("a cap")
+
+
+def test_null_conf_decides_whether_a_lone_word_stays() -> None:
+    hyps = [chars("a b"), chars("a"), chars("a")]
+    c = [confs("a b", 1, 0.9), confs("a", 1), confs("a", 1)]
+    # b: 0.5 * 1/3 + 0.5 * 0.9 = 0.617; nothing: 0.5 * 2/3 + 0.5 * null_conf
+    assert combine(hyps, confidences=c, method="avgconf", alpha=0.5, null_conf=0.5) == chars("a b")  # 0.583
+    assert combine(hyps, confidences=c, method="avgconf", alpha=0.5, null_conf=0.7) == chars("a")  # 0.683
+    with pytest.raises(ValueError, match="one confidence per token"):
+        combine(hyps, confidences=c[:2], method="avgconf")
+
+
+def write_ctm_lines(path: Path, hyps: dict[str, tuple[str, list[float]]]) -> Path:
+    lines = [f"{u} 1 {0.1 * k:.3f} 0.100 {tok} {conf:.3f}"
+             for u, (text, cs) in hyps.items() for k, (tok, conf) in enumerate(zip(chars(text), cs))]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def test_combine_ctm_files_with_confidences(tmp_path: Path) -> None:
+    a = write_ctm_lines(tmp_path / "a.ctm", {"u1": ("two", confs("two", 0.95)), "u2": ("nine", confs("nine", 0.9))})
+    b = write_ctm_lines(tmp_path / "b.ctm", {"u1": ("to", confs("to", 0.3))})  # u2: left empty by b
+    c = write_ctm_lines(tmp_path / "c.ctm", {"u1": ("to", confs("to", 0.4)), "u2": ("nine", confs("nine", 0.8))})
+    out = tmp_path / "rover.txt"
+    ok(invoke("combine", a, b, c, "--out", out))  # counts: to wins u1; nine has 2 of 3 in u2
+    assert read_kaldi_text(out) == {"u1": chars("to"), "u2": chars("nine")}
+    ok(invoke("combine", a, b, c, "--out", out, "--method", "avgconf", "--alpha", "0.5"))
+    assert read_kaldi_text(out) == {"u1": chars("two"), "u2": chars("nine")}  # two: 0.642 > to: 0.508
+
+    text = write_kaldi_text(tmp_path / "hyp.txt", [("u1", chars("two")), ("u2", chars("nine"))])
+    refused(invoke("combine", a, text, "--out", out), "all Kaldi text or all CTM")
+    refused(invoke("combine", text, text, "--out", out, "--method", "maxconf"), "give CTM files")
+    refused(invoke("combine", a, c, "--out", out, "--alpha", "1.5"), "--alpha")

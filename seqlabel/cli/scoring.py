@@ -133,15 +133,25 @@ def compare(ref: Path, hyp_a: Path, hyp_b: Path, unit: str, word_boundary: str, 
                    "whose tokens are words).")
 @click.option("--word-boundary", default="|", show_default=True)
 @click.option("--weights", help="One weight per file, comma-separated (default: 1 each).")
+@click.option("--method", type=click.Choice(["freq", "avgconf", "maxconf"]), default="freq", show_default=True,
+              help="Vote by counts alone, or by alpha x share of the systems + (1 - alpha) x their mean (or highest) "
+                   "confidence in the word (CTM files).")
+@click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Weight of the count against the confidence (avgconf, maxconf); set it on a dev set.")
+@click.option("--null-conf", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Confidence of 'no word here' (avgconf, maxconf); set it on a dev set.")
 @friendly
-def combine(hypotheses: tuple[Path, ...], out: Path, by: str, word_boundary: str, weights: str | None) -> None:
+def combine(hypotheses: tuple[Path, ...], out: Path, by: str, word_boundary: str, weights: str | None, method: str,
+            alpha: float, null_conf: float) -> None:
     """Combine several systems' HYPOTHESES (Kaldi text files of the same utterances, e.g. the hyp.txt of
-    `decode` or `evaluate` with different models) by voting: ROVER (Fiscus 1997). Each utterance's
-    hypotheses are aligned word by word; each position takes the word most systems have there (ties:
-    the earliest file, so list the best system first). Score the result with `seqlabel score`."""
+    `decode` or `evaluate` with different models, or the CTMs of `decode --ctm`) by voting: ROVER (Fiscus
+    1997). Each utterance's hypotheses are aligned word by word; each position takes the word most systems
+    have there (ties: the earliest file, so list the best system first), or with --method avgconf|maxconf
+    the word with the best mix of votes and confidence. Score the result with `seqlabel score`."""
     from seqlabel import api
 
-    combined = api.combine(hypotheses, out, by, word_boundary, floats(weights, "--weights") if weights else None)
+    combined = api.combine(hypotheses, out, by, word_boundary, floats(weights, "--weights") if weights else None,
+                           method=method, alpha=alpha if method != "freq" else 1.0, null_conf=null_conf)
     click.echo(f"combined {len(hypotheses)} systems' hypotheses of {len(combined)} utterances into {out}")
 
 

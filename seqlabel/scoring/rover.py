@@ -9,7 +9,17 @@ the system skips costs 1 unless it already holds a None; a word of no slot costs
 slot, empty for the systems before). Each slot then elects the entry with the largest summed system
 weight, None included ("nothing here" wins when most systems have nothing); a tie goes to the entry
 of the earliest system among the tied (so the first system is the tie-breaker: list the best one
-first). This is ROVER's frequency-of-occurrence voting (alpha = 1, no confidences).
+first). This is ROVER's frequency-of-occurrence voting (``method="freq"``).
+
+With confidences (each token's, e.g. the CTM of ``seqlabel decode --ctm``; a word's is the lowest of
+its tokens', as in a word-level CTM), ROVER's confidence voting scores each entry w of a slot as
+
+    alpha * N(w) / N + (1 - alpha) * C(w)
+
+N(w) the summed weight of the systems with w, N of all systems, C(w) their weighted mean confidence
+in w (``method="avgconf"``) or the highest (``"maxconf"``); "nothing here" has confidence
+``null_conf``. alpha = 1 is frequency voting; alpha and null_conf are set on a dev set (NIST's
+``rover -m avgconf -a ALPHA -c CONF``).
 
 Units: ``by="word"`` votes on words, the runs of tokens between word boundaries (character models:
 ``t w o | f o u r`` -> ``two``, ``four``), and writes the winners back as tokens with the boundary
@@ -23,10 +33,12 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from seqlabel.data.transcripts import read_kaldi_text, write_kaldi_text
+from seqlabel.decoders.ctm import read_ctm
 from seqlabel.errors import ConfigError
 
 Word = tuple[str, ...]  # the tokens of one word (by="word") or one token (by="token")
 Slot = list[Optional[Word]]  # one entry per system aligned so far; None: no word there
+METHODS = ("freq", "avgconf", "maxconf")
 
 
 def split_words(tokens: Sequence[str], boundary: str) -> list[Word]:
@@ -94,56 +106,150 @@ def _skip_cost(slot: Slot) -> int:
     return 0 if None in slot else 1
 
 
-def vote(network: Sequence[Slot], weights: Sequence[float]) -> list[Word]:
-    """Each slot's elected word (None elected: no word), in order; see the module docstring."""
+def vote(network: Sequence[Slot], weights: Sequence[float], confidences: Optional[Sequence[Sequence[float]]] = None,
+         method: str = "freq", alpha: float = 1.0, null_conf: float = 0.5) -> list[Word]:
+    """Each slot's elected word (None elected: no word), in order; see the module docstring.
+    ``confidences[s]``: system s's word confidences in the order of its words (needed unless "freq")."""
+    slot_confs = _slot_confidences(network, confidences, null_conf) if method != "freq" else None
+    total = sum(weights)
     out: list[Word] = []
-    for slot in network:
-        score: dict[Optional[Word], float] = defaultdict(float)
+    for k, slot in enumerate(network):
+        count: dict[Optional[Word], float] = defaultdict(float)
+        conf: dict[Optional[Word], list[tuple[float, float]]] = defaultdict(list)  # (weight, confidence)
         first: dict[Optional[Word], int] = {}
         for system, entry in enumerate(slot):
-            score[entry] += weights[system]
+            count[entry] += weights[system]
             first.setdefault(entry, system)
-        best = max(score, key=lambda entry: (score[entry], -first[entry]))
+            if slot_confs is not None:
+                conf[entry].append((weights[system], slot_confs[k][system]))
+
+        def score(entry: Optional[Word]) -> float:
+            if slot_confs is None:
+                return count[entry]
+            c = (max(v for _, v in conf[entry]) if method == "maxconf"
+                 else sum(w * v for w, v in conf[entry]) / count[entry])
+            return alpha * count[entry] / total + (1.0 - alpha) * c
+
+        best = max(count, key=lambda entry: (score(entry), -first[entry]))
         if best is not None:
             out.append(best)
     return out
 
 
+def _slot_confidences(network: Sequence[Slot], confidences: Optional[Sequence[Sequence[float]]],
+                      null_conf: float) -> list[list[float]]:
+    """[slot][system] -> the confidence of the system's entry there (``null_conf`` where it has none): each
+    system's words fill its non-None entries in order, as ``align_into`` placed them."""
+    if confidences is None:
+        raise ValueError("confidence voting needs each system's word confidences")
+    systems = len(network[0]) if network else len(confidences)
+    if len(confidences) != systems:
+        raise ValueError(f"confidences of {len(confidences)} systems for a network of {systems}")
+    remaining = [iter(c) for c in confidences]
+    table = [[null_conf if entry is None else next(remaining[s]) for s, entry in enumerate(slot)] for slot in network]
+    if any(next(r, None) is not None for r in remaining):
+        raise ValueError("a system has more word confidences than words")
+    return table
+
+
 def combine(hypotheses: Sequence[Sequence[str]], by: str = "word", boundary: str = "|",
-            weights: Optional[Sequence[float]] = None) -> list[str]:
-    """ROVER of one utterance: ``hypotheses[s]`` is system s's tokens; returns the combined tokens."""
+            weights: Optional[Sequence[float]] = None, confidences: Optional[Sequence[Sequence[float]]] = None,
+            method: str = "freq", alpha: float = 1.0, null_conf: float = 0.5) -> list[str]:
+    """ROVER of one utterance: ``hypotheses[s]`` is system s's tokens, ``confidences[s]`` (for
+    ``method`` avgconf / maxconf) one confidence per token of it; returns the combined tokens."""
     if by not in ("word", "token"):
         raise ValueError(f"by must be 'word' or 'token', got {by!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not hypotheses:
         raise ValueError("ROVER needs at least one hypothesis")
     weights = [1.0] * len(hypotheses) if weights is None else list(weights)
     if len(weights) != len(hypotheses):
         raise ValueError(f"{len(weights)} weights for {len(hypotheses)} systems")
     units = [split_words(h, boundary) if by == "word" else [(t,) for t in h] for h in hypotheses]
+    word_confs = None
+    if method != "freq":
+        if confidences is None or len(confidences) != len(hypotheses) or any(
+                len(c) != len(h) for c, h in zip(confidences, hypotheses)):
+            raise ValueError(f"method {method!r} needs one confidence per token of each hypothesis")
+        word_confs = [_word_confidences(h, c, boundary) if by == "word" else list(c)
+                      for h, c in zip(hypotheses, confidences)]
     network: list[Slot] = [[word] for word in units[0]]
     for s, words in enumerate(units[1:], 1):
         network = align_into(network, words, s)
-    elected = vote(network, weights)
+    if not network:
+        return []
+    elected = vote(network, weights, word_confs, method, alpha, null_conf)
     return join_words(elected, boundary) if by == "word" else [w[0] for w in elected]
 
 
+def _word_confidences(tokens: Sequence[str], confidences: Sequence[float], boundary: str) -> list[float]:
+    """One confidence per word of ``split_words(tokens, boundary)``: the lowest of its tokens'."""
+    out: list[float] = []
+    current: list[float] = []
+    for token, c in (*zip(tokens, confidences), (boundary, 1.0)):
+        if token != boundary:
+            current.append(c)
+        elif current:
+            out.append(min(current))
+            current = []
+    return out
+
+
 def combine_files(files: Sequence[Path], out: Path, by: str = "word", boundary: str = "|",
-                  weights: Optional[Sequence[float]] = None) -> dict[str, list[str]]:
-    """ROVER of Kaldi text files, one per system, of the same utterances (ties: the earliest file),
-    written to ``out`` in the first file's order; returns utt-id -> combined tokens."""
+                  weights: Optional[Sequence[float]] = None, method: str = "freq", alpha: float = 1.0,
+                  null_conf: float = 0.5) -> dict[str, list[str]]:
+    """ROVER of hypothesis files, one per system (ties: the earliest file), written to ``out`` as Kaldi text in
+    the first file's order; returns utt-id -> combined tokens.
+
+    The files are all Kaldi text (``utt tok tok ...``, the same utterances in each) or all CTM (``*.ctm``, as
+    ``seqlabel decode --ctm`` writes, one line per token with its confidence; an utterance a CTM lacks is one that
+    system left empty, and one that every CTM lacks is not written). Confidence voting needs CTMs."""
     if len(files) < 2:
         raise ConfigError(f"combining needs the hypotheses of at least 2 systems, got {len(files)} file(s)")
     if by not in ("word", "token"):
         raise ConfigError(f"combine: by must be 'word' or 'token', got {by!r}")
+    if method not in METHODS:
+        raise ConfigError(f"combine: method must be one of {', '.join(METHODS)}, got {method!r}")
+    if not 0.0 <= alpha <= 1.0 or not 0.0 <= null_conf <= 1.0:
+        raise ConfigError(f"combine: --alpha and --null-conf must lie in [0, 1], got {alpha} and {null_conf}")
     if weights is not None and (len(weights) != len(files) or not all(w > 0 for w in weights)):
         raise ConfigError(f"--weights: one positive weight per hypothesis file ({len(files)}), got {list(weights)}")
-    systems = [read_kaldi_text(f) for f in files]
-    for path, hyps in zip(files[1:], systems[1:]):
-        missing, extra = sorted(set(systems[0]) - set(hyps)), sorted(set(hyps) - set(systems[0]))
-        if missing or extra:
-            which = (f"lacks {len(missing)} of {files[0]}'s utterances (e.g. {missing[:3]})" if missing
-                     else f"has {len(extra)} utterances {files[0]} lacks (e.g. {extra[:3]})")
-            raise ConfigError(f"{path} {which}: every system must transcribe the same utterances")
-    combined = {u: combine([s[u] for s in systems], by, boundary, weights) for u in systems[0]}
+    ctm = [f.suffix == ".ctm" for f in files]
+    if any(ctm) and not all(ctm):
+        raise ConfigError(f"combine: the hypothesis files must be all Kaldi text or all CTM (*.ctm), got "
+                          f"{', '.join(str(f) for f in files)}")
+    if method != "freq" and not all(ctm):
+        raise ConfigError(f"combine --method {method} votes with confidences: give CTM files (seqlabel decode --ctm)")
+    if all(ctm):
+        systems, confidences = _read_ctms(files)
+    else:
+        systems, confidences = [read_kaldi_text(f) for f in files], None
+        for path, hyps in zip(files[1:], systems[1:]):
+            missing, extra = sorted(set(systems[0]) - set(hyps)), sorted(set(hyps) - set(systems[0]))
+            if missing or extra:
+                which = (f"lacks {len(missing)} of {files[0]}'s utterances (e.g. {missing[:3]})" if missing
+                         else f"has {len(extra)} utterances {files[0]} lacks (e.g. {extra[:3]})")
+                raise ConfigError(f"{path} {which}: every system must transcribe the same utterances")
+    combined = {u: combine([s[u] for s in systems], by, boundary, weights,
+                           None if confidences is None else [c[u] for c in confidences], method, alpha, null_conf)
+                for u in systems[0]}
     write_kaldi_text(out, combined.items())
     return combined
+
+
+def _read_ctms(files: Sequence[Path]) -> tuple[list[dict[str, list[str]]], list[dict[str, list[float]]]]:
+    """Each CTM's utt -> tokens and utt -> confidences, over the union of their utterances (first
+    appearance order, in every returned dict; empty where a CTM lacks the utterance)."""
+    order: dict[str, None] = {}
+    per_file = []
+    for f in files:
+        tokens: dict[str, list[str]] = defaultdict(list)
+        confs: dict[str, list[float]] = defaultdict(list)
+        for entry in read_ctm(f):
+            order.setdefault(entry.utt)
+            tokens[entry.utt].append(entry.token)
+            confs[entry.utt].append(entry.confidence)
+        per_file.append((tokens, confs))
+    return ([{u: t.get(u, []) for u in order} for t, _ in per_file],
+            [{u: c.get(u, []) for u in order} for _, c in per_file])
