@@ -1,8 +1,15 @@
-"""Kaldi ``text`` files: one utterance a line, ``utt-id tok tok ...``, fields split at ASCII white
-space only (as Kaldi splits them: U+0085 or U+2028 inside a token stays in it)."""
+"""Transcript files.
+
+Kaldi ``text``: one utterance a line, ``utt-id tok tok ...``, fields split at ASCII white space only
+(as Kaldi splits them: U+0085 or U+2028 inside a token stays in it).
+
+CTM (NIST time-marked conversation): one line per token or word, ``utt channel start duration token
+confidence``, times in seconds (three decimals), confidence in [0, 1].
+"""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -38,3 +45,39 @@ def write_kaldi_text(path: str | os.PathLike, items: Iterable[tuple[str, Sequenc
             f.write(" ".join([utt_id, *tokens]) + "\n")
     os.replace(tmp, path)
     return path
+
+
+@dataclass(frozen=True)
+class CtmEntry:
+    utt: str
+    channel: str
+    start: float
+    duration: float
+    token: str
+    confidence: float
+
+
+def format_ctm(entries: Iterable[CtmEntry]) -> str:
+    return "".join(f"{e.utt} {e.channel} {e.start:.3f} {e.duration:.3f} {e.token} {e.confidence:.3f}\n"
+                   for e in entries)
+
+
+def read_ctm(path: str | os.PathLike) -> list[CtmEntry]:
+    """Read a CTM file (``;;`` comment lines skipped; a missing confidence reads as 1). Errors name the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"CTM file not found: {path}")
+    out = []
+    for lineno, line in iter_lines(path, "a UTF-8 CTM file"):
+        if not line.strip() or line.startswith(";;"):
+            continue
+        fields = line.split()
+        if len(fields) not in (5, 6):
+            raise DataError(f"{path}:{lineno}: expected 'utt channel start dur token [conf]', got {line!r}")
+        try:
+            start, dur = float(fields[2]), float(fields[3])
+            conf = float(fields[5]) if len(fields) == 6 else 1.0
+        except ValueError:
+            raise DataError(f"{path}:{lineno}: start, duration and confidence must be numbers: {line!r}") from None
+        out.append(CtmEntry(fields[0], fields[1], start, dur, fields[4], conf))
+    return out

@@ -1,32 +1,19 @@
-"""CTM files (NIST time-marked conversation): one line per token or word,
-
-    utt channel start duration token confidence
-
-times in seconds (three decimals), confidence in [0, 1]. Written from Hypothesis records that
-carry frame timing (``timesteps``, ``durations``, ``frame_seconds``).
+"""CTM files from hypotheses: one line per token or word (the format, ``CtmEntry``, ``format_ctm`` and
+``read_ctm``, lives with the other transcript files in ``seqlabel.data.transcripts``). Written from
+Hypothesis records that carry frame timing (``timesteps``, ``durations``, ``frame_seconds``).
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from seqlabel.errors import DataError
-from seqlabel.textfile import iter_lines
+from seqlabel.data.transcripts import CtmEntry, format_ctm, read_ctm
 from seqlabel.types import Hypothesis
 
+__all__ = ["LEVELS", "CtmEntry", "ctm_entries", "format_ctm", "read_ctm", "write_ctm"]
+
 LEVELS = ("token", "word")
-
-
-@dataclass(frozen=True)
-class CtmEntry:
-    utt: str
-    channel: str
-    start: float
-    duration: float
-    token: str
-    confidence: float
 
 
 def ctm_entries(hyp: Hypothesis, channel: str = "1", level: str = "token", word_boundary: str = "|") -> list[CtmEntry]:
@@ -52,11 +39,6 @@ def ctm_entries(hyp: Hypothesis, channel: str = "1", level: str = "token", word_
     return out
 
 
-def format_ctm(entries: Iterable[CtmEntry]) -> str:
-    return "".join(f"{e.utt} {e.channel} {e.start:.3f} {e.duration:.3f} {e.token} {e.confidence:.3f}\n"
-                   for e in entries)
-
-
 def write_ctm(path: str | os.PathLike, hyps: Iterable[Hypothesis], channel: str = "1", level: str = "token",
               word_boundary: str = "|") -> Path:
     """Write the hypotheses' tokens (or words) with times and confidences as CTM."""
@@ -65,24 +47,3 @@ def write_ctm(path: str | os.PathLike, hyps: Iterable[Hypothesis], channel: str 
     text = format_ctm(e for h in hyps for e in ctm_entries(h, channel, level, word_boundary))
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def read_ctm(path: str | os.PathLike) -> list[CtmEntry]:
-    """Read a CTM file (``;;`` comment lines skipped; a missing confidence reads as 1). Errors name the line."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"CTM file not found: {path}")
-    out = []
-    for lineno, line in iter_lines(path, "a UTF-8 CTM file"):
-        if not line.strip() or line.startswith(";;"):
-            continue
-        fields = line.split()
-        if len(fields) not in (5, 6):
-            raise DataError(f"{path}:{lineno}: expected 'utt channel start dur token [conf]', got {line!r}")
-        try:
-            start, dur = float(fields[2]), float(fields[3])
-            conf = float(fields[5]) if len(fields) == 6 else 1.0
-        except ValueError:
-            raise DataError(f"{path}:{lineno}: start, duration and confidence must be numbers: {line!r}") from None
-        out.append(CtmEntry(fields[0], fields[1], start, dur, fields[4], conf))
-    return out

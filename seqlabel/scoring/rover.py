@@ -32,8 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Optional, Sequence
 
-from seqlabel.data.transcripts import read_kaldi_text, write_kaldi_text
-from seqlabel.decoders.ctm import read_ctm
+from seqlabel.data.transcripts import read_ctm, read_kaldi_text, write_kaldi_text
 from seqlabel.errors import ConfigError
 
 Word = tuple[str, ...]  # the tokens of one word (by="word") or one token (by="token")
