@@ -44,18 +44,18 @@ def split_words(tokens: Sequence[str], boundary: str) -> list[Word]:
     """Tokens -> words at ``boundary`` (repeated or edge boundaries make no empty words). Unlike
     ``metrics.to_words``, which joins each word into one string, a word keeps its tokens, so that the
     winners are written back as the very tokens the systems produced."""
-    words: list[Word] = []
-    current: list[str] = []
-    for token in tokens:
-        if token == boundary:
-            if current:
-                words.append(tuple(current))
-            current = []
-        else:
-            current.append(token)
-    if current:
-        words.append(tuple(current))
-    return words
+    return [tuple(tokens[k] for k in run) for run in _word_runs(tokens, boundary)]
+
+
+def _word_runs(tokens: Sequence[str], boundary: str) -> list[list[int]]:
+    """The positions of each word's tokens: the runs between boundaries, empty runs dropped."""
+    runs: list[list[int]] = [[]]
+    for k, token in enumerate(tokens):
+        if token != boundary:
+            runs[-1].append(k)
+        elif runs[-1]:
+            runs.append([])
+    return [run for run in runs if run]
 
 
 def join_words(words: Sequence[Word], boundary: str) -> list[str]:
@@ -176,23 +176,13 @@ def combine(hypotheses: Sequence[Sequence[str]], by: str = "word", boundary: str
     network: list[Slot] = [[word] for word in units[0]]
     for s, words in enumerate(units[1:], 1):
         network = align_into(network, words, s)
-    if not network:
-        return []
     elected = vote(network, weights, word_confs, method, alpha, null_conf)
     return join_words(elected, boundary) if by == "word" else [w[0] for w in elected]
 
 
 def _word_confidences(tokens: Sequence[str], confidences: Sequence[float], boundary: str) -> list[float]:
     """One confidence per word of ``split_words(tokens, boundary)``: the lowest of its tokens'."""
-    out: list[float] = []
-    current: list[float] = []
-    for token, c in (*zip(tokens, confidences), (boundary, 1.0)):
-        if token != boundary:
-            current.append(c)
-        elif current:
-            out.append(min(current))
-            current = []
-    return out
+    return [min(confidences[k] for k in run) for run in _word_runs(tokens, boundary)]
 
 
 def combine_files(files: Sequence[Path], out: Path, by: str = "word", boundary: str = "|",
