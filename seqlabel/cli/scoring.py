@@ -151,7 +151,7 @@ def combine(hypotheses: tuple[Path, ...], out: Path, by: str, word_boundary: str
     from seqlabel import api
 
     combined = api.combine(hypotheses, out, by, word_boundary, floats(weights, "--weights") if weights else None,
-                           method=method, alpha=alpha if method != "freq" else 1.0, null_conf=null_conf)
+                           method=method, alpha=alpha, null_conf=null_conf)
     click.echo(f"combined {len(hypotheses)} systems' hypotheses of {len(combined)} utterances into {out}")
 
 

@@ -18,8 +18,8 @@ its tokens', as in a word-level CTM), ROVER's confidence voting scores each entr
 
 N(w) the summed weight of the systems with w, N of all systems, C(w) their weighted mean confidence
 in w (``method="avgconf"``) or the highest (``"maxconf"``); "nothing here" has confidence
-``null_conf``. alpha = 1 is frequency voting; alpha and null_conf are set on a dev set (NIST's
-``rover -m avgconf -a ALPHA -c CONF``).
+``null_conf``. alpha = 1 is frequency voting ("freq" ignores alpha); set alpha and null_conf (both
+default 0.5) on a dev set (NIST's ``rover -m avgconf -a ALPHA -c CONF``).
 
 Units: ``by="word"`` votes on words, the runs of tokens between word boundaries (character models:
 ``t w o | f o u r`` -> ``two``, ``four``), and writes the winners back as tokens with the boundary
@@ -106,7 +106,7 @@ def _skip_cost(slot: Slot) -> int:
 
 
 def vote(network: Sequence[Slot], weights: Sequence[float], confidences: Optional[Sequence[Sequence[float]]] = None,
-         method: str = "freq", alpha: float = 1.0, null_conf: float = 0.5) -> list[Word]:
+         method: str = "freq", alpha: float = 0.5, null_conf: float = 0.5) -> list[Word]:
     """Each slot's elected word (None elected: no word), in order; see the module docstring.
     ``confidences[s]``: system s's word confidences in the order of its words (needed unless "freq")."""
     slot_confs = _slot_confidences(network, confidences, null_conf) if method != "freq" else None
@@ -153,7 +153,7 @@ def _slot_confidences(network: Sequence[Slot], confidences: Optional[Sequence[Se
 
 def combine(hypotheses: Sequence[Sequence[str]], by: str = "word", boundary: str = "|",
             weights: Optional[Sequence[float]] = None, confidences: Optional[Sequence[Sequence[float]]] = None,
-            method: str = "freq", alpha: float = 1.0, null_conf: float = 0.5) -> list[str]:
+            method: str = "freq", alpha: float = 0.5, null_conf: float = 0.5) -> list[str]:
     """ROVER of one utterance: ``hypotheses[s]`` is system s's tokens, ``confidences[s]`` (for
     ``method`` avgconf / maxconf) one confidence per token of it; returns the combined tokens."""
     if by not in ("word", "token"):
@@ -186,7 +186,7 @@ def _word_confidences(tokens: Sequence[str], confidences: Sequence[float], bound
 
 
 def combine_files(files: Sequence[Path], out: Path, by: str = "word", boundary: str = "|",
-                  weights: Optional[Sequence[float]] = None, method: str = "freq", alpha: float = 1.0,
+                  weights: Optional[Sequence[float]] = None, method: str = "freq", alpha: float = 0.5,
                   null_conf: float = 0.5) -> dict[str, list[str]]:
     """ROVER of hypothesis files, one per system (ties: the earliest file), written to ``out`` as Kaldi text in
     the first file's order; returns utt-id -> combined tokens.
