@@ -7,7 +7,7 @@ import pytest
 from helpers import invoke, ok, refused
 
 from seqlabel.data.transcripts import read_kaldi_text, write_kaldi_text
-from seqlabel.scoring.rover import align_into, combine, split_words
+from seqlabel.scoring.rover import align_into, combine, split_words, vote
 
 
 def chars(text: str) -> list[str]:
@@ -136,3 +136,11 @@ def test_combine_ctm_files_with_confidences(tmp_path: Path) -> None:
     refused(invoke("combine", a, text, "--out", out), "all Kaldi text or all CTM")
     refused(invoke("combine", text, text, "--out", out, "--method", "maxconf"), "give CTM files")
     refused(invoke("combine", a, c, "--out", out, "--alpha", "1.5"), "--alpha")
+
+
+def test_vote_refuses_confidences_that_do_not_match_the_words() -> None:
+    network = [[("a",), ("a",)], [("b",), None]]  # system 0 has 2 words, system 1 has 1
+    assert vote(network, [1, 1], [[0.9, 0.8], [0.7]], method="avgconf") == [("a",), ("b",)]
+    for wrong in ([[0.9], [0.7]], [[0.9, 0.8], [0.7, 0.1]]):
+        with pytest.raises(ValueError, match="one confidence per word"):
+            vote(network, [1, 1], wrong, method="avgconf")

@@ -145,10 +145,11 @@ def _slot_confidences(network: Sequence[Slot], confidences: Optional[Sequence[Se
     if len(confidences) != systems:
         raise ValueError(f"confidences of {len(confidences)} systems for a network of {systems}")
     remaining = [iter(c) for c in confidences]
-    table = [[null_conf if entry is None else next(remaining[s]) for s, entry in enumerate(slot)] for slot in network]
-    if any(next(r, None) is not None for r in remaining):
-        raise ValueError("a system has more word confidences than words")
-    return table
+    table = [[null_conf if entry is None else next(remaining[s], None) for s, entry in enumerate(slot)]
+             for slot in network]
+    if any(c is None for row in table for c in row) or any(next(r, None) is not None for r in remaining):
+        raise ValueError("each system needs exactly one confidence per word")
+    return table  # type: ignore[return-value]
 
 
 def combine(hypotheses: Sequence[Sequence[str]], by: str = "word", boundary: str = "|",
