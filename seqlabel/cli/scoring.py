@@ -130,7 +130,7 @@ def compare(ref: Path, hyp_a: Path, hyp_b: Path, unit: str, word_boundary: str, 
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Combined hypotheses (Kaldi text).")
 @click.option("--by", type=click.Choice(["word", "token"]), default="word", show_default=True,
               help="Vote on words (character models; split at --word-boundary) or on each token (phones, or files "
-                   "whose tokens are words).")
+                   "whose tokens are words, such as word-level CTMs).")
 @click.option("--word-boundary", default="|", show_default=True)
 @click.option("--weights", help="One weight per file, comma-separated (default: 1 each).")
 @click.option("--method", type=click.Choice(["freq", "avgconf", "maxconf"]), default="freq", show_default=True,
