@@ -20,6 +20,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from seqlabel import api
+from seqlabel.cli import exit_now
 from seqlabel.config import config_from_data
 from seqlabel.data.dataset import collate
 from seqlabel.data.sampling import BucketBatchSampler
@@ -84,15 +85,6 @@ def run_steps(rank_items: list[list], steps: int) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-def exit_quietly() -> None:
-    """End a spawned rank once its results are written: at interpreter teardown, Gloo's threads can abort
-    the process (SIGABRT, "terminate called without an active exception"; pytorch/pytorch#179291, as
-    ``seqlabel.cli.run`` says), which ``mp.spawn`` reports as the rank's failure."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
-
-
 def worker(rank: int, port: int, steps: int, out: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
@@ -102,7 +94,8 @@ def worker(rank: int, port: int, steps: int, out: str) -> None:
             torch.save(weights, out)
     finally:
         dist.destroy_process_group()
-    exit_quietly()  # only after success: an exception above fails the rank as it should
+    exit_now(0)  # no teardown (Gloo can abort it: see seqlabel.cli.run); only after success, so an exception
+    # above still fails the rank as it should
 
 
 def test_two_processes_equal_one_process_on_the_combined_batch(tmp_path: Path) -> None:
@@ -187,7 +180,7 @@ def failing_worker(rank: int, port: int, config: str, out: str) -> None:
     finally:
         dist.destroy_process_group()
     (Path(out) / f"rank{rank}.json").write_text(json.dumps(raised))
-    exit_quietly()
+    exit_now(0)
 
 
 def test_a_failure_on_rank_zero_stops_every_rank_promptly_with_its_error(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import sys
 from seqlabel.cli import decoding, scoring, training  # noqa: F401  (they add their commands to main)
 from seqlabel.cli.common import main
 
-__all__ = ["main", "run"]
+__all__ = ["exit_now", "main", "run"]
 
 
 def run() -> None:
@@ -23,7 +23,13 @@ def run() -> None:
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        exit_now(code)
     sys.exit(code)
+
+
+def exit_now(code: int) -> None:
+    """Flush stdout and stderr and end the process at once (``os._exit``): no interpreter teardown, so no
+    Gloo abort after the work is done (see ``run``)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
