@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from seqlabel.cli.common import DECODE_OVERRIDES, DECODER, decode_overrides, floats, friendly, main
+from seqlabel.scoring.rover import METHODS
 
 _FOLD = click.option("--fold", type=click.Choice(["timit39", "timit48"]),
                      help="Fold TIMIT phones in references and hypotheses before scoring (phone units only).")
@@ -133,7 +134,7 @@ def compare(ref: Path, hyp_a: Path, hyp_b: Path, unit: str, word_boundary: str, 
                    "whose tokens are words, such as word-level CTMs).")
 @click.option("--word-boundary", default="|", show_default=True)
 @click.option("--weights", help="One weight per file, comma-separated (default: 1 each).")
-@click.option("--method", type=click.Choice(["freq", "avgconf", "maxconf"]), default="freq", show_default=True,
+@click.option("--method", type=click.Choice(METHODS), default="freq", show_default=True,
               help="Vote by counts alone, or by alpha x share of the systems + (1 - alpha) x their mean (or highest) "
                    "confidence in the word (CTM files).")
 @click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True,
