@@ -5,6 +5,9 @@
     result = api.train("fsdd", out_dir="exp/fsdd")  # a shipped config by name, or a YAML path
     report = api.evaluate(result.best_checkpoint, "data/fsdd/test.jsonl")
     print(report.summary())
+
+The facade is kept whole: every entry point of the library is in this one file, each a check of its
+arguments and a hand-over to its stage (``seqlabel.data``, ``training``, ``inference``, ``scoring``, ...).
 """
 from __future__ import annotations
 
@@ -39,8 +42,9 @@ if TYPE_CHECKING:
     from seqlabel.inference.tuning import TuneReport, TuneRow
 
 __all__ = ["CompareReport", "EvalReport", "align", "average", "combine", "compare_files", "configs", "crossval",
-           "decode", "evaluate", "export", "plot_curves", "plot_posteriorgram", "prepare", "report_html", "score_files",
-           "train", "train_lm", "transcribe", "Transcription", "tune", "TuneReport", "TuneRow", "write_reports"]
+           "decode", "evaluate", "export", "plot_curves", "plot_posteriorgram", "prepare", "pseudolabel",
+           "report_html", "score_files", "train", "train_lm", "transcribe", "Transcription", "tune", "TuneReport",
+           "TuneRow", "write_reports"]
 
 
 def __getattr__(name: str) -> Any:
@@ -124,6 +128,18 @@ def combine(hypotheses: Sequence[str | Path], out: str | Path, by: str = "word",
     return combine_files(files, check_output_file(out, "--out", inputs=files), by, word_boundary, weights, **vote)
 
 
+def pseudolabel(manifest: str | Path, hypotheses: Sequence[str | Path], out: str | Path,
+                min_agree: Optional[int] = None, min_conf: float = 0.0, unit: str = "char", word_boundary: str = "|"):
+    """Self-training data (``seqlabel.data.pseudo``): the utterances of ``manifest`` that ``min_agree`` (default
+    all) of the systems' hypothesis files (Kaldi text or CTM) agree on, with that hypothesis as text, into ``out``."""
+    from seqlabel.data.pseudo import pseudolabel_files
+
+    manifest = path_argument(manifest, "api.pseudolabel", "manifest", MANIFEST)
+    files = paths_argument(hypotheses, "api.pseudolabel", "hypotheses", "Kaldi text or CTM files of hypotheses")
+    out = check_output_file(out, "--out", inputs=[manifest, *files])
+    return pseudolabel_files(manifest, files, out, min_agree, min_conf, unit, word_boundary)
+
+
 def average(checkpoints: Sequence[str | Path], out: str | Path) -> Path:
     """Average the weights of checkpoints of one model (same model and feature config, vocabulary and
     CMVN statistics) into ``out``, a checkpoint like the first; see ``seqlabel.training.averaging``."""
@@ -158,7 +174,7 @@ def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Pat
     Writes the best tokens in Kaldi ``text`` format to ``out``, a CTM (token or word level, times in
     seconds, confidences) to ``ctm``, and the n-best lists (TSV) to ``nbest_out``.
     """
-    from seqlabel.decoders.ctm import write_ctm
+    from seqlabel.decoders.ctm import check_level, write_ctm
     from seqlabel.inference.recognizer import Recognizer
     from seqlabel.inference.writers import write_nbest
 
@@ -171,7 +187,7 @@ def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Pat
     if out is not None:
         write_kaldi_text(out, [(h.id, h.tokens) for h in hyps])
     if ctm is not None:
-        write_ctm(ctm, hyps, level=_ctm_level(ctm_level, recognizer.vocab.unit),
+        write_ctm(ctm, hyps, level=check_level(ctm_level, recognizer.vocab.unit),
                   word_boundary=recognizer.vocab.word_boundary)
     if nbest_out is not None:
         write_nbest(nbest_out, nbest)
@@ -193,6 +209,7 @@ def transcribe(checkpoint: str | Path, inputs: Sequence[str | Path], decoder: Op
     type and outputs that cannot be written raise before the model runs. ``same_speaker``: for
     ``features.cmvn: speaker`` models, normalise all files together (one speaker) instead of each alone.
     """
+    from seqlabel.decoders.ctm import check_level
     from seqlabel.inference.recognizer import Recognizer
     from seqlabel.inference.transcribe import find_inputs, transcribe_files
     from seqlabel.inference.writers import TranscriptWriter
@@ -205,7 +222,7 @@ def transcribe(checkpoint: str | Path, inputs: Sequence[str | Path], decoder: Op
     kind = {"image": "line image", "strokes": "pen stroke", "precomputed": "feature"}.get(
         recognizer.config.features.type, "audio")
     files = find_inputs(inputs, recognizer.extractor.suffixes, kind)
-    level = _ctm_level(ctm_level, recognizer.vocab.unit)
+    level = check_level(ctm_level, recognizer.vocab.unit)
     _ = recognizer.decoder  # LM and lexicon problems show before any file is read
     with TranscriptWriter(out, format, recognizer.vocab, ctm, level, tuple(files)) as writer:
         results = []
@@ -218,7 +235,7 @@ def transcribe(checkpoint: str | Path, inputs: Sequence[str | Path], decoder: Op
 def align(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path] = None, device: str = "auto",
           level: str = "token", progress: bool = True) -> list[Hypothesis]:
     """Force-align each transcript of a manifest to the model's log-probs; optionally write a CTM."""
-    from seqlabel.decoders.ctm import write_ctm
+    from seqlabel.decoders.ctm import check_level, write_ctm
     from seqlabel.inference.recognizer import Recognizer
 
     checkpoint = path_argument(checkpoint, "api.align", "checkpoint", CHECKPOINT)
@@ -227,7 +244,7 @@ def align(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path
     recognizer = Recognizer.from_checkpoint(checkpoint, device)
     hyps = recognizer.align(read_manifest(manifest), progress=progress)
     if out is not None:
-        write_ctm(out, hyps, level=_ctm_level(level, recognizer.vocab.unit), word_boundary=recognizer.vocab.word_boundary)
+        write_ctm(out, hyps, level=check_level(level, recognizer.vocab.unit), word_boundary=recognizer.vocab.word_boundary)
     return hyps
 
 
@@ -292,14 +309,6 @@ def tune(checkpoint: str | Path, manifest: str | Path, weights: Sequence[float],
     recognizer = Recognizer.from_checkpoint(checkpoint, device, [*overrides, "decode.decoder=beam"])
     with forward(echo):
         return run(recognizer, read_manifest(manifest), weights, bonuses, metric, overrides, str(manifest), progress)
-
-
-def _ctm_level(level: str, unit: str) -> str:
-    if level not in ("token", "word"):
-        raise ConfigError(f"CTM level must be 'token' or 'word', got {level!r}")
-    if level == "word" and unit != "char":
-        raise ConfigError(f"a word-level CTM needs character tokens with word boundaries, the model's are {unit}s")
-    return level
 
 
 def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: Optional[str | Path] = None,

@@ -1,4 +1,4 @@
-"""Commands that make data and models: prepare, configs, train, average, crossval."""
+"""Commands that make data and models: prepare, configs, train, average, crossval, pseudolabel."""
 from __future__ import annotations
 
 import json
@@ -142,3 +142,28 @@ def crossval(config: Path, by: str, folds: int, out_dir: Path, pool: tuple[Path,
                           only=only)
     click.echo(report.table())
     click.echo(f"wrote {out_dir / 'summary.json'} and {out_dir / 'summary.txt'}")
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.argument("hypotheses", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="Manifest of the pseudo-labelled utterances.")
+@click.option("--min-agree", type=click.IntRange(min=1), help="Systems that must give the same hypothesis "
+              "[default: all of them].")
+@click.option("--min-conf", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Least mean confidence of the agreeing systems in their least sure token (CTM files).")
+@click.option("--unit", type=click.Choice(["char", "phone"]), default="char", show_default=True,
+              help="The models' data.unit: how hypothesis tokens become manifest text.")
+@click.option("--word-boundary", default="|", show_default=True)
+@friendly
+def pseudolabel(manifest: Path, hypotheses: tuple[Path, ...], out: Path, min_agree: int | None, min_conf: float,
+                unit: str, word_boundary: str) -> None:
+    """Pseudo-labels for self-training: the utterances of MANIFEST (untranscribed, or a new speaker's) on
+    which the systems' HYPOTHESES (Kaldi text or CTM files of `decode`, one per model) agree, with that
+    hypothesis as their text. Train on them beside the labelled data, starting from a model:
+    `seqlabel train CONFIG --init-from BEST.pt -o data.extra_train=[OUT]`."""
+    from seqlabel import api
+
+    labels = api.pseudolabel(manifest, hypotheses, out, min_agree, min_conf, unit, word_boundary)
+    click.echo(f"{labels.summary()}; wrote {out}")

@@ -9,11 +9,21 @@ from pathlib import Path
 from typing import Iterable
 
 from seqlabel.data.transcripts import CtmEntry, format_ctm, read_ctm
+from seqlabel.errors import ConfigError
 from seqlabel.types import Hypothesis
 
-__all__ = ["LEVELS", "CtmEntry", "ctm_entries", "format_ctm", "read_ctm", "write_ctm"]
+__all__ = ["LEVELS", "CtmEntry", "check_level", "ctm_entries", "format_ctm", "read_ctm", "write_ctm"]
 
 LEVELS = ("token", "word")
+
+
+def check_level(level: str, unit: str) -> str:
+    """A CTM level a model of ``unit`` can write: words need character tokens with word boundaries."""
+    if level not in LEVELS:
+        raise ConfigError(f"CTM level must be 'token' or 'word', got {level!r}")
+    if level == "word" and unit != "char":
+        raise ConfigError(f"a word-level CTM needs character tokens with word boundaries, the model's are {unit}s")
+    return level
 
 
 def ctm_entries(hyp: Hypothesis, channel: str = "1", level: str = "token", word_boundary: str = "|") -> list[CtmEntry]:
