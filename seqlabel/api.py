@@ -39,6 +39,7 @@ from seqlabel.types import Hypothesis, Transcription
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from seqlabel.data.pseudo import PseudoLabels
     from seqlabel.inference.tuning import TuneReport, TuneRow
 
 __all__ = ["CompareReport", "EvalReport", "align", "average", "combine", "compare_files", "configs", "crossval",
@@ -129,7 +130,8 @@ def combine(hypotheses: Sequence[str | Path], out: str | Path, by: str = "word",
 
 
 def pseudolabel(manifest: str | Path, hypotheses: Sequence[str | Path], out: str | Path,
-                min_agree: Optional[int] = None, min_conf: float = 0.0, unit: str = "char", word_boundary: str = "|"):
+                min_agree: Optional[int] = None, min_conf: float = 0.0, unit: str = "char",
+                word_boundary: str = "|") -> PseudoLabels:
     """Self-training data (``seqlabel.data.pseudo``): the utterances of ``manifest`` that ``min_agree`` (default
     all) of the systems' hypothesis files (Kaldi text or CTM) agree on, with that hypothesis as text, into ``out``."""
     from seqlabel.data.pseudo import pseudolabel_files
@@ -244,7 +246,8 @@ def align(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path
     recognizer = Recognizer.from_checkpoint(checkpoint, device)
     hyps = recognizer.align(read_manifest(manifest), progress=progress)
     if out is not None:
-        write_ctm(out, hyps, level=check_level(level, recognizer.vocab.unit), word_boundary=recognizer.vocab.word_boundary)
+        write_ctm(out, hyps, level=check_level(level, recognizer.vocab.unit),
+                  word_boundary=recognizer.vocab.word_boundary)
     return hyps
 
 

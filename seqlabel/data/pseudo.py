@@ -43,7 +43,7 @@ class PseudoLabels:
         why = ", ".join(f"{n} {reason}" for reason in DROP_REASONS if (n := self.dropped[reason]))
         worst = sorted(self.speakers.items(), key=lambda kv: kv[1][0] / kv[1][1])[:3]
         per = ", ".join(f"{spk} {k}/{n}" for spk, (k, n) in worst)
-        return (f"kept {len(self.kept)} of {self.total} utterances ({100 * len(self.kept) / self.total:.1f}%)"
+        return (f"kept {len(self.kept)} of {self.total} utterances ({100 * len(self.kept) / max(self.total, 1):.1f}%)"
                 + (f"; dropped: {why}" if why else "") + (f"; fewest kept: {per}" if len(self.speakers) > 1 else ""))
 
 
