@@ -4,6 +4,7 @@ its folds' own scores, and an interrupted run that continues with the folds not 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import statistics
 from collections import Counter
@@ -170,6 +171,18 @@ def test_extra_training_data_joins_every_fold_and_is_never_held_out(config: Path
             "is in both", "each training utterance must come from one manifest")
     refused(invoke("train", config, "--out", tmp_path / "d", "-o", "data.extra_train=data/x.jsonl"),
             "data.extra_train must be a list of manifest paths")
+
+
+def test_training_on_utterances_of_the_test_set_is_warned(config: Path, tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Self-training puts pseudo-labelled test utterances into data.extra_train on purpose; the run says that
+    its test scores are then not on held-out data (and would say it of references trained on by mistake)."""
+    test = yaml.safe_load(config.read_text(encoding="utf-8"))["data"]["test"]  # 4 utterances of speaker s9
+    caplog.set_level(logging.WARNING, logger="seqlabel")
+    ok(invoke("train", config, "--out", tmp_path / "run", "-o", f"data.extra_train=[{json.dumps(test)}]",
+              "-o", "train.max_epochs=1"))
+    assert "4 training utterance(s) are also in data.test (e.g. 's9-te0')" in caplog.text
+    assert "also in data.dev" not in caplog.text
 
 
 def test_a_fold_another_run_finishes_meanwhile_is_in_the_summary(config: Path, tmp_path: Path) -> None:

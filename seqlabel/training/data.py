@@ -44,6 +44,7 @@ def load_data(config: Config, resumed: Optional[dict], last_path: Path) -> Train
     tc = config.train
     train_utts = _drop_long(training_utterances(config), config)
     dev_utts = read_manifest(config.data.dev) if config.data.dev else None
+    _warn_not_held_out(config, train_utts, dev_utts)
     if config.features.cmvn == "speaker":  # utterances without a speaker: refused before any extraction
         for utts in (train_utts, dev_utts or []):
             speaker_groups(utts, config.data.speaker_from_id)
@@ -91,6 +92,20 @@ def training_utterances(config: Config) -> list[Utterance]:
             first[utt.id] = path
             utts.append(utt)
     return utts
+
+
+def _warn_not_held_out(config: Config, train_utts: list[Utterance], dev_utts: Optional[list[Utterance]]) -> None:
+    """Warn when training utterances (same ids) are in data.dev or data.test: the scores there are then not on
+    held-out data. Training on pseudo-labels of the test set (self-training, ``seqlabel pseudolabel``) does so
+    on purpose; training on its references would be a mistake that no score shows."""
+    ids = {u.id for u in train_utts}
+    test = config.data.test
+    test_utts = read_manifest(test) if test and Path(test).is_file() else None
+    for name, utts in (("data.dev", dev_utts), ("data.test", test_utts)):
+        shared = sorted(ids & {u.id for u in utts or ()})
+        if shared:
+            log.warning(f"warning: {len(shared)} training utterance(s) are also in {name} (e.g. {shared[0]!r}): its "
+                        "error rates are not on held-out data (intended only for pseudo-labels: self-training)")
 
 
 def _build_vocab(config: Config, train_utts: list, resumed: Optional[dict], resumed_path: Path,
