@@ -1,6 +1,6 @@
 """``seqlabel`` command line: a thin click layer over ``seqlabel.api``. ``main`` is the click group
 (``common``); the commands register on it from ``training`` (prepare, configs, train, average,
-crossval), ``decoding`` (decode, transcribe, align, export, lm, tune) and ``scoring`` (evaluate,
+crossval, pseudolabel), ``decoding`` (decode, transcribe, align, export, lm, tune) and ``scoring`` (evaluate,
 report, score, compare, combine, plot)."""
 import os
 import sys
