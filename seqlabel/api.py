@@ -5,9 +5,6 @@
     result = api.train("fsdd", out_dir="exp/fsdd")  # a shipped config by name, or a YAML path
     report = api.evaluate(result.best_checkpoint, "data/fsdd/test.jsonl")
     print(report.summary())
-
-The facade is kept whole: every entry point of the library is in this one file, each a check of its
-arguments and a hand-over to its stage (``seqlabel.data``, ``training``, ``inference``, ``scoring``, ...).
 """
 from __future__ import annotations
 
@@ -280,14 +277,10 @@ def train_lm(manifests: str | Path | Sequence[str | Path], out: Optional[str | P
     texts: list[str] = []
     tokens: list[str] = []  # a character LM knows every character of the model, seen in the text or not
     if text:
-        from seqlabel.lm.text import lm_text, load_vocab
+        from seqlabel.lm.text import model_text
 
-        if vocab is not None and unit == "phone":
-            raise ConfigError("--vocab maps characters onto a character model's; use it with --unit char or word")
-        if vocab is not None:
-            model_vocab = load_vocab(vocab)
-            word_boundary, tokens = model_vocab.word_boundary, model_vocab.tokens[1:] if unit == "char" else []
-        texts, report = lm_text(text, vocab, normalization, table, spelling)
+        prepared = model_text(text, vocab, unit, word_boundary, normalization, table, spelling)
+        texts, tokens, word_boundary, report = prepared.texts, prepared.tokens, prepared.word_boundary, prepared.report
         with forward(echo):
             log.info(f"text: {report.summary()}")
         if out is not None and vocab is not None:
@@ -326,9 +319,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: Optional[str
     """
     from seqlabel.inference.batch import decode_all
     from seqlabel.inference.recognizer import Recognizer
-    from seqlabel.scoring.html.folder import EvalInfo, write_info
-    from seqlabel.scoring.posteriors import FILE as POSTERIORS_FILE
-    from seqlabel.scoring.posteriors import write_posteriors
+    from seqlabel.scoring.html.folder import EvalInfo, write_folder
 
     if (keep_posteriors or html) and out_dir is None:
         raise ConfigError("keeping posteriors and the HTML report need an output folder (--out DIR)")
@@ -354,16 +345,10 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: Optional[str
                           sources=(f"references of {manifest}", f"hypotheses for {manifest}"),
                           normalize=vocab.normalization, known=vocab.tokens[1:])
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        write_kaldi_text(out / "ref.txt", refs.items())
-        write_kaldi_text(out / "hyp.txt", hyps.items())
-        write_reports(out, report, system=str(checkpoint))
-        write_info(out, EvalInfo(vocab.unit, vocab.word_boundary, fold, str(Path(manifest).resolve()), str(checkpoint),
-                                 recognizer.config.features.type, recognizer.config.decode.decoder))
-        (out / POSTERIORS_FILE).unlink(missing_ok=True)  # never leave another run's posteriors beside these scores
-        if log_probs is not None:
-            write_posteriors(out / POSTERIORS_FILE, found, log_probs, vocab.tokens, recognizer.frame_seconds)
+        info = EvalInfo(vocab.unit, vocab.word_boundary, fold, str(Path(manifest).resolve()), str(checkpoint),
+                        recognizer.config.features.type, recognizer.config.decode.decoder)
+        kept = None if log_probs is None else (found, log_probs, vocab.tokens, recognizer.frame_seconds)
+        out = write_folder(out_dir, refs, hyps, report, info, kept)
         if html:
             report_html(out, out / "report")
     return report

@@ -225,13 +225,38 @@ def read_text(paths: Iterable[str | os.PathLike], mapper: CharMapper,
                             f"iconv -f latin1 -t utf-8") from None
 
 
-def lm_text(paths: Iterable[str | os.PathLike], vocab: Optional[str | os.PathLike] = None,
+@dataclass(frozen=True)
+class ModelText:
+    """LM text for a model: its lines, what was mapped and dropped, and the model's tokens (a character LM
+    knows every character of the model, seen in the text or not) and word boundary."""
+
+    texts: list[str]
+    report: TextReport
+    tokens: list[str]
+    word_boundary: str
+
+
+def model_text(paths: Iterable[str | os.PathLike], vocab: Optional[str | os.PathLike] = None, unit: str = "char",
+               word_boundary: str = "|", normalization: str = "NFC", table: Optional[str | os.PathLike] = None,
+               spelling: Optional[str | os.PathLike] = None) -> ModelText:
+    """``lm_text`` for an LM of ``unit`` (char or word): with ``vocab`` (a checkpoint or tokens file, loaded
+    once) its tokens and word boundary come from the model."""
+    if vocab is not None and unit == "phone":
+        raise ConfigError("--vocab maps characters onto a character model's; use it with --unit char or word")
+    model_vocab = load_vocab(vocab) if vocab is not None else None
+    texts, report = lm_text(paths, model_vocab, normalization, table, spelling)
+    if model_vocab is None:
+        return ModelText(texts, report, [], word_boundary)
+    return ModelText(texts, report, model_vocab.tokens[1:] if unit == "char" else [], model_vocab.word_boundary)
+
+
+def lm_text(paths: Iterable[str | os.PathLike], vocab: Vocab | str | os.PathLike | None = None,
             normalization: str = "NFC", table: Optional[str | os.PathLike] = None,
             spelling: Optional[str | os.PathLike] = None, seed: int = 0) -> tuple[list[str], TextReport]:
     """The lines of text files and folders, (with ``spelling``) rewritten into a target corpus's conventions
-    as the render recipe does, normalised and (with ``vocab``: a checkpoint or tokens file) mapped onto the
+    as the render recipe does, normalised and (with ``vocab``: a Vocab, checkpoint or tokens file) mapped onto the
     model's characters, with the report of what was mapped and dropped."""
-    mapper = CharMapper(load_vocab(vocab) if vocab is not None else None,
+    mapper = CharMapper(load_vocab(vocab) if vocab is not None and not isinstance(vocab, Vocab) else vocab,
                         load_table(table) if table is not None else None, normalization)
     texts = list(read_text(paths, mapper, Spelling(spelling, seed) if spelling is not None else None))
     if not texts:

@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
-from seqlabel.data.transcripts import read_kaldi_text
+from seqlabel.data.transcripts import read_kaldi_text, write_kaldi_text
 from seqlabel.errors import DataError
-from seqlabel.scoring.evaluation import EvalReport, score_tokens
+from seqlabel.scoring.evaluation import EvalReport, score_tokens, write_reports
 from seqlabel.scoring.posteriors import FILE as POSTERIORS_FILE
-from seqlabel.scoring.posteriors import Posteriors, read_posteriors
+from seqlabel.scoring.posteriors import Posteriors, read_posteriors, write_posteriors
 from seqlabel.scoring.significance import Interval
 
 INFO_FILE = "evaluation.json"
@@ -43,6 +43,23 @@ def write_info(out_dir: str | Path, info: EvalInfo) -> Path:
     path = Path(out_dir) / INFO_FILE
     path.write_text(json.dumps(asdict(info), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def write_folder(out_dir: str | Path, refs: dict[str, list[str]], hyps: dict[str, list[str]], report: EvalReport,
+                 info: EvalInfo, posteriors: Optional[tuple] = None) -> Path:
+    """What ``evaluate --out DIR`` writes: ref.txt and hyp.txt (unfolded tokens), the reports of
+    ``write_reports``, evaluation.json, and with ``posteriors`` (the arguments of ``write_posteriors`` after
+    its path) posteriors.npz; another run's posteriors.npz never stays beside these scores."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_kaldi_text(out / "ref.txt", refs.items())
+    write_kaldi_text(out / "hyp.txt", hyps.items())
+    write_reports(out, report, system=str(info.checkpoint))
+    write_info(out, info)
+    (out / POSTERIORS_FILE).unlink(missing_ok=True)
+    if posteriors is not None:
+        write_posteriors(out / POSTERIORS_FILE, *posteriors)
+    return out
 
 
 def read_info(folder: Path) -> Optional[EvalInfo]:
