@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from seqlabel.data.manifest import read_manifest, speaker_of, write_manifest
-from seqlabel.data.transcripts import read_ctm, read_kaldi_text
+from seqlabel.data.transcripts import read_ctm_utterances, read_kaldi_text
 from seqlabel.data.vocab import Vocab
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.types import Utterance
@@ -52,12 +52,9 @@ def read_system(path: str | os.PathLike) -> SystemOutput:
     path = Path(path)
     if path.suffix.lower() != ".ctm":
         return SystemOutput(read_kaldi_text(path))
-    tokens: dict[str, list[str]] = {}
-    confidence: dict[str, float] = {}
-    for entry in sorted(read_ctm(path), key=lambda e: (e.utt, e.start)):
-        tokens.setdefault(entry.utt, []).append(entry.token)
-        confidence[entry.utt] = min(confidence.get(entry.utt, 1.0), entry.confidence)
-    return SystemOutput(tokens, confidence)
+    utts = {utt: sorted(entries, key=lambda e: e.start) for utt, entries in read_ctm_utterances(path).items()}
+    return SystemOutput({utt: [e.token for e in entries] for utt, entries in utts.items()},
+                        {utt: min(e.confidence for e in entries) for utt, entries in utts.items()})
 
 
 def select(utts: Sequence[Utterance], systems: Sequence[SystemOutput], vocab: Vocab,

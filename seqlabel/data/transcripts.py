@@ -81,3 +81,11 @@ def read_ctm(path: str | os.PathLike) -> list[CtmEntry]:
             raise DataError(f"{path}:{lineno}: start, duration and confidence must be numbers: {line!r}") from None
         out.append(CtmEntry(fields[0], fields[1], start, dur, fields[4], conf))
     return out
+
+
+def read_ctm_utterances(path: str | os.PathLike) -> dict[str, list[CtmEntry]]:
+    """``read_ctm`` grouped by utterance: utt -> its entries, utterances and entries in file order."""
+    out: dict[str, list[CtmEntry]] = {}
+    for entry in read_ctm(path):
+        out.setdefault(entry.utt, []).append(entry)
+    return out

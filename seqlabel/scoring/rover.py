@@ -32,7 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Optional, Sequence
 
-from seqlabel.data.transcripts import read_ctm, read_kaldi_text, write_kaldi_text
+from seqlabel.data.transcripts import read_ctm_utterances, read_kaldi_text, write_kaldi_text
 from seqlabel.errors import ConfigError
 
 Word = tuple[str, ...]  # the tokens of one word (by="word") or one token (by="token")
@@ -231,15 +231,7 @@ def combine_files(files: Sequence[Path], out: Path, by: str = "word", boundary: 
 def _read_ctms(files: Sequence[Path]) -> tuple[list[dict[str, list[str]]], list[dict[str, list[float]]]]:
     """Each CTM's utt -> tokens and utt -> confidences, over the union of their utterances (first
     appearance order, in every returned dict; empty where a CTM lacks the utterance)."""
-    order: dict[str, None] = {}
-    per_file = []
-    for f in files:
-        tokens: dict[str, list[str]] = defaultdict(list)
-        confs: dict[str, list[float]] = defaultdict(list)
-        for entry in read_ctm(f):
-            order.setdefault(entry.utt)
-            tokens[entry.utt].append(entry.token)
-            confs[entry.utt].append(entry.confidence)
-        per_file.append((tokens, confs))
-    return ([{u: t.get(u, []) for u in order} for t, _ in per_file],
-            [{u: c.get(u, []) for u in order} for _, c in per_file])
+    per_file = [read_ctm_utterances(f) for f in files]
+    order = dict.fromkeys(u for utts in per_file for u in utts)
+    return ([{u: [e.token for e in utts.get(u, [])] for u in order} for utts in per_file],
+            [{u: [e.confidence for e in utts.get(u, [])] for u in order} for utts in per_file])
