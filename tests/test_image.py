@@ -21,6 +21,7 @@ from seqlabel.augment.image import (
     apply_affine,
     contrast,
     elastic,
+    ink_loss,
     morphology,
     random_affine,
 )
@@ -240,6 +241,25 @@ def test_each_augmentation_has_an_effect() -> None:
     assert faded.max() - faded.min() < 1.0 and faded.max() >= 0.5
 
 
+def test_ink_loss_erases_at_most_its_share_and_specks_the_paper() -> None:
+    line = bar_line()  # 240 ink pixels of 2560
+    rng = np.random.default_rng
+    assert np.array_equal(ink_loss(line, rng(0), amount=0.0), line)
+    for seed in range(6):
+        out = ink_loss(line, rng(seed), amount=0.5)
+        assert out.shape == line.shape and set(np.unique(out)) <= {0.0, 1.0}
+        erased = int(((line == 1) & (out == 0)).sum())
+        specks = int(((line == 0) & (out == 1)).sum())
+        assert erased <= 0.5 * 240 + 1 and specks <= erased / 20 + 1
+        assert np.array_equal(out, ink_loss(line, rng(seed), amount=0.5))  # the generator decides
+    heavy = [int(((line == 1) & (ink_loss(line, rng(s), amount=0.9) == 0)).sum()) for s in range(6)]
+    assert max(heavy) > 0.3 * 240  # blotches grow with the amount
+    unchanged = ImageAugment(shear=0, scale=0, rotate=0, elastic=0, morph=0, contrast=0)
+    assert np.array_equal(unchanged(line, rng(1)), line)
+    degraded = ImageAugment(shear=0, scale=0, rotate=0, elastic=0, morph=0, contrast=0, degrade=0.9)
+    assert degraded(line, rng(1)).sum() < line.sum()
+
+
 def test_dataset_augments_per_epoch_deterministically(tmp_path: Path) -> None:
     utts = [Utterance(f"u{i}", str(save(tmp_path / f"{i}.png", line_array(30, 60 + 10 * i))), "ab")
             for i in range(3)]
@@ -271,6 +291,8 @@ def test_image_config_validation() -> None:
         ImageFeatureConfig(ink="black")
     with pytest.raises(ConfigError, match="features.image.contrast"):
         ImageFeatureConfig(contrast=1.5)
+    with pytest.raises(ConfigError, match="features.image.degrade"):
+        ImageFeatureConfig(degrade=-0.1)
     with pytest.raises(ConfigError, match="did you mean 'features.image.height'"):
         config_from_data({"features": {"type": "image", "image": {"hieght": 32}}})
     config = config_from_data({"features": {"type": "image", "image": {"height": 40, "augment": True}}},

@@ -7,6 +7,7 @@ same height (the width may change); ``ImageAugment`` chains them with the ranges
     random_affine  slant (horizontal shear), ink size, width stretch, small rotation
     elastic        smooth random displacement field (Simard et al. 2003)
     morphology     one 2x2 grey erosion or dilation: thinner or thicker pen
+    ink_loss       blotchy holes in the strokes and specks on the paper, as a poor binarisation leaves
     contrast       ink and paper levels drawn closer together
 """
 from __future__ import annotations
@@ -81,6 +82,29 @@ def morphology(image: np.ndarray, rng: np.random.Generator, probability: float =
     return op(image, size=(2, 2)).astype(np.float32)
 
 
+def ink_loss(image: np.ndarray, rng: np.random.Generator, amount: float = 0.3) -> np.ndarray:
+    """Erase a fraction drawn from [0, ``amount``] of the ink pixels, in blotches about one to four
+    pixels across at a 48-pixel height, and put specks of ink on a twentieth as many paper pixels:
+    broken, speckled strokes as a poor binarisation leaves them (ocrodeg's random blotches, Breuel).
+
+    The blotches are where a smooth random field (white noise blurred over 0.5-2 pixels, scaled with
+    the height) is lowest among the ink pixels; the specks where it is highest among the paper ones.
+    """
+    h, w = image.shape
+    fraction = rng.uniform(0.0, amount)
+    sigma = rng.uniform(0.5, 2.0) * h / 48
+    field = ndimage.gaussian_filter(rng.standard_normal((h, w)), sigma, mode="reflect")
+    ink = image > 0.5
+    if fraction <= 0.0 or not ink.any() or ink.all():
+        return image
+    out = image.copy()
+    out[ink & (field < np.quantile(field[ink], fraction))] = 0.0
+    paper = ~ink
+    speck_share = min(fraction * ink.sum() / paper.sum() / 20, 1.0)
+    out[paper & (field > np.quantile(field[paper], 1.0 - speck_share))] = 1.0
+    return out.astype(np.float32)
+
+
 def contrast(image: np.ndarray, rng: np.random.Generator, amount: float = 0.3) -> np.ndarray:
     """Ink level drawn from [1 - amount, 1] and paper level from [0, amount / 2]: ink' = paper + (ink - paper) * x."""
     if amount <= 0:
@@ -92,7 +116,7 @@ def contrast(image: np.ndarray, rng: np.random.Generator, amount: float = 0.3) -
 
 @dataclass(frozen=True)
 class ImageAugment:
-    """affine -> elastic -> morphology -> contrast, with the given maximum strengths (0 switches one off)."""
+    """affine -> elastic -> morphology -> ink loss -> contrast, with the given maximum strengths (0 switches one off)."""
 
     shear: float = 0.3
     scale: float = 0.1
@@ -100,10 +124,12 @@ class ImageAugment:
     elastic: float = 1.0
     morph: float = 0.5
     contrast: float = 0.3
+    degrade: float = 0.0
 
     @classmethod
     def from_config(cls, config: ImageFeatureConfig) -> "ImageAugment":
-        return cls(config.shear, config.scale, config.rotate, config.elastic, config.morph, config.contrast)
+        return cls(config.shear, config.scale, config.rotate, config.elastic, config.morph, config.contrast,
+                   config.degrade)
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """(H, W) ink image -> (H, W2) augmented ink image."""
@@ -113,4 +139,6 @@ class ImageAugment:
             image = elastic(image, rng, self.elastic)
         if self.morph:
             image = morphology(image, rng, self.morph)
+        if self.degrade:
+            image = ink_loss(image, rng, self.degrade)
         return contrast(image, rng, self.contrast)

@@ -35,6 +35,7 @@ class ImageFeatureConfig:
     elastic: float = 1.0  # std of the smooth elastic displacement, pixels at the scaled height (0: off)
     morph: float = 0.5  # probability of one 2x2 erosion or dilation (even odds)
     contrast: float = 0.3  # ink level drawn from [1 - contrast, 1], paper level from [0, contrast / 2]
+    degrade: float = 0.0  # max share of ink erased in blotches, with specks on the paper (0: off)
 
     def __post_init__(self) -> None:
         check_choice("features.image.ink", self.ink, ("dark", "light", "auto"))
@@ -48,7 +49,7 @@ class ImageFeatureConfig:
         for name in ("pad", "shear", "rotate", "elastic"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"features.image.{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("morph", "contrast", "scale"):
+        for name in ("morph", "contrast", "scale", "degrade"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"features.image.{name} must be in [0, 1), got {getattr(self, name)}")
 
