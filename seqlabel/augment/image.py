@@ -116,7 +116,7 @@ def contrast(image: np.ndarray, rng: np.random.Generator, amount: float = 0.3) -
 
 @dataclass(frozen=True)
 class ImageAugment:
-    """affine -> elastic -> morphology -> ink loss -> contrast, with the given maximum strengths (0 switches one off)."""
+    """affine -> elastic -> morphology -> ink loss -> contrast, with the given maximum strengths (0: off)."""
 
     shear: float = 0.3
     scale: float = 0.1
