@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
+
+import numpy as np
 
 from seqlabel.data.transcripts import read_kaldi_text, write_kaldi_text
 from seqlabel.errors import DataError
@@ -21,6 +23,7 @@ from seqlabel.scoring.evaluation import EvalReport, score_tokens, write_reports
 from seqlabel.scoring.posteriors import FILE as POSTERIORS_FILE
 from seqlabel.scoring.posteriors import Posteriors, read_posteriors, write_posteriors
 from seqlabel.scoring.significance import Interval
+from seqlabel.types import Hypothesis
 
 INFO_FILE = "evaluation.json"
 _COUNTS = ("substitutions", "deletions", "insertions", "ref_tokens")
@@ -45,8 +48,12 @@ def write_info(out_dir: str | Path, info: EvalInfo) -> Path:
     return path
 
 
+# write_posteriors' arguments after its path: hypotheses, their log-probs (T', C), tokens, frame seconds
+PosteriorArgs = tuple[Sequence[Hypothesis], Sequence[np.ndarray], Sequence[str], Optional[float]]
+
+
 def write_folder(out_dir: str | Path, refs: dict[str, list[str]], hyps: dict[str, list[str]], report: EvalReport,
-                 info: EvalInfo, posteriors: Optional[tuple] = None) -> Path:
+                 info: EvalInfo, posteriors: Optional[PosteriorArgs] = None) -> Path:
     """What ``evaluate --out DIR`` writes: ref.txt and hyp.txt (unfolded tokens), the reports of
     ``write_reports``, evaluation.json, and with ``posteriors`` (the arguments of ``write_posteriors`` after
     its path) posteriors.npz; another run's posteriors.npz never stays beside these scores."""
