@@ -23,6 +23,9 @@ class ImageFeatureConfig:
     """Line images (features.type: image): ink in [0, 1], one frame per column (or window of columns)."""
 
     height: int = 48  # lines are scaled to this many pixel rows, the width in proportion
+    normalize: str = "crop"  # crop: the whole crop scaled to height | centre: the band around the text's
+    # centre line, straightened, scaled by the ink's spread (OCRopus/Calamari; seqlabel.features.line_norm)
+    band: float = 4.0  # normalize: centre: the band's half height, in mean ink distances from the centre line
     binarize: bool = False  # Otsu threshold after scaling: ink 1, paper 0
     ink: str = "auto"  # dark (ink on light paper) | light | auto (paper = the majority of pixels)
     window: int = 1  # columns per frame: F = height * window
@@ -39,7 +42,8 @@ class ImageFeatureConfig:
 
     def __post_init__(self) -> None:
         check_choice("features.image.ink", self.ink, ("dark", "light", "auto"))
-        for name in ("height", "window", "stride"):
+        check_choice("features.image.normalize", self.normalize, ("crop", "centre"))
+        for name in ("height", "window", "stride", "band"):
             check_positive(f"features.image.{name}", getattr(self, name))
         if self.height < 8:
             raise ConfigError(f"features.image.height must be >= 8, got {self.height}")

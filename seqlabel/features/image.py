@@ -2,7 +2,8 @@
 
     image file (PNG/JPEG/TIFF/BMP, any mode) -> grey (H0, W0) in [0, 1], 1 = white
       -> ink (H0, W0) in [0, 1], ink = 1, paper = 0 (``ink``: dark, light or auto)
-      -> scaled to ``height`` rows, the width in proportion: (height, W)
+      -> scaled to ``height`` rows, the width in proportion: (height, W) (``normalize: centre``: the
+         band around the text's centre line, straightened, is scaled instead; see line_norm)
       -> [train only: augmentation, see seqlabel.augment.image] -> [Otsu binarisation]
       -> ``pad`` blank columns at both ends -> frames (T, height * window), left to right
 
@@ -221,6 +222,10 @@ class ImageFeatures:
     def ink_image(self, grey: np.ndarray) -> np.ndarray:
         """(H, W) grey levels in [0, 1] (1 = white) -> ink (1) on paper (0), scaled: (height, W')."""
         c = self.image_config
+        if c.normalize == "centre":
+            from seqlabel.features.line_norm import centre_normalize
+
+            return centre_normalize(to_ink(grey, c.ink), c.height, c.band)
         return scale_to_height(to_ink(grey, c.ink), c.height)
 
     def frames(self, image: np.ndarray, utt: Optional[Utterance] = None) -> torch.Tensor:
