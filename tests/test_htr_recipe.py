@@ -71,9 +71,11 @@ def test_pretrain_on_rendered_lines_finetune_on_manuscripts_and_decode_with_a_la
     out = ok(invoke("train", "caroline_finetune", "--out", "exp/caroline_finetune", "-o", "train.max_epochs=2",
                     *QUICK)).output
     assert "initialised from exp/latin_render/best.pt" in out and "(train.vocab_resize: union)" in out, out
+    assert "features.image.normalize (checkpoint 'crop', config 'centre') differs" in out, out  # said, not refused
 
     best = Path("exp/caroline_finetune/best.pt")
     state = load_checkpoint(best)
+    assert state["config"]["features"]["image"]["normalize"] == "centre"  # decoding normalises as training did
     pretrained = load_checkpoint(Path("exp/latin_render/best.pt"))
     rendered = pretrained["vocab"]["tokens"]
     # a handful of rendered lines hold only some of the manuscripts' characters: the rest, NEW among them, is added
