@@ -6,7 +6,8 @@ the x-height of another's, so scaling the crop to a fixed height gives the same 
 different sizes. Centre normalisation scales by the text itself instead:
 
     ink (H, W) -> smoothed heavily -> per column the row of most ink -> smoothed along the line:
-      the centre line c (W,) -> d = the mean distance of the ink from it (about half the x-height)
+      the centre line c (W,) -> d = the ink's mean distance from it (a quarter of the x-height for
+      letters without ascenders or descenders, more with them)
       -> the band c - r .. c + r around it, column by column (r = 1 + band * d): the line
       straightened, neighbours' strokes beyond the band cut off -> (2r, W) -> scaled to height
 
@@ -41,10 +42,10 @@ def peak_rows(smooth: np.ndarray) -> np.ndarray:
     peak and its two neighbours (the copy the centre is found on has few rows: a row is coarse)."""
     h, w = smooth.shape
     peak = np.argmax(smooth, axis=0)
-    inner = np.clip(peak, 1, max(1, h - 2))
-    cols = np.arange(w)
     if h < 3:
         return peak.astype(np.float64)
+    inner = np.clip(peak, 1, h - 2)
+    cols = np.arange(w)
     above, mid, below = (smooth[inner - 1, cols], smooth[inner, cols], smooth[inner + 1, cols])
     curve = above - 2.0 * mid + below
     shift = np.where(curve < 0, 0.5 * (above - below) / np.where(curve < 0, curve, -1.0), 0.0)
