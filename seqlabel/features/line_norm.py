@@ -64,7 +64,7 @@ def centre_normalize(ink: np.ndarray, height: int, band: float = 4.0) -> np.ndar
     """(H, W) ink in [0, 1] -> (height, W') float32: the band of ``band`` mean ink distances either
     side of the centre line, straightened and scaled to ``height`` rows (aspect ratio kept)."""
     h, w = ink.shape
-    ink = ink.astype(np.float32)
+    ink = np.asarray(ink, dtype=np.float32)  # to_ink gives float32: no copy
     factor = min(1.0, MEASURE_ROWS / h)
     small = scale_to_height(ink, MEASURE_ROWS) if factor < 1.0 else ink
     columns_small = np.linspace(0, small.shape[1] - 1, w)  # each full-resolution column's place in the copy
