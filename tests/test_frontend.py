@@ -228,3 +228,26 @@ def test_model_presets_are_validated_and_can_be_overridden() -> None:
                      ({"output_dropout": -0.1}, "model.output_dropout")):
         with pytest.raises(ConfigError, match=re.escape(key)):
             config_from_data({"model": bad})
+
+
+def test_cnn_output_norm_centres_each_real_frame_and_keeps_items_independent() -> None:
+    """``cnn_output_norm: layer``: every real output frame of the front end has mean 0 and variance 1 (the
+    ReLU/max-pool outputs it replaces are all >= 0), frames past a length are zero, a batch equals its items,
+    and a checkpoint of the default (no norm) has no such parameters."""
+    blocks = [{"channels": 4, "kernel": 3, "height_pool": 2, "time_pool": 2, "batch_norm": True}]
+    model, config = blocks_model(blocks, features=16, cnn_output_norm="layer")
+    lengths = [13, 4, 9, 1]
+    x, lens = padded(lengths, features=16, seed=5)
+    with torch.no_grad():
+        raw, _ = blocks_model(blocks, features=16)[0].eval().cnn(x, lens)
+        y, out_lengths = model.eval().cnn(x, lens)  # (B, T1, 4 * 8)
+    real = raw[0, : int(out_lengths[0])]
+    assert float(real.min()) >= 0.0 and float(real.mean()) > 0.05  # what the norm is for: a common offset
+    for b, n in enumerate(out_lengths.tolist()):
+        torch.testing.assert_close(y[b, :n].mean(dim=1), torch.zeros(n), atol=1e-5, rtol=0)
+        torch.testing.assert_close(y[b, :n].var(dim=1, unbiased=False), torch.ones(n), atol=1e-2, rtol=0)  # eps
+        assert float(y[b, n:].abs().sum()) == 0.0
+    assert_batch_equals_items(model.eval(), x, lens)
+    assert not any("output_norm" in k for k in blocks_model(blocks, features=16)[0].state_dict())
+    with pytest.raises(ConfigError, match="model.cnn_output_norm"):
+        blocks_model(blocks, cnn_output_norm="batch")

@@ -57,6 +57,8 @@ def _block(block: ConvBlockConfig | dict[str, Any], index: int) -> ConvBlockConf
         raise ConfigError(f"model.cnn_blocks[{index}]: {e}") from None
 
 
+CNN_OUTPUT_NORMS = ("none", "layer")
+
 MODEL_PRESETS: dict[str, dict[str, Any]] = {
     # PyLaia's LaiaCRNN as `pylaia-htr-create-model --fixed_input_height 128` builds it with the defaults of
     # CreateCRNNArgs (laia/common/arguments.py, PyLaia 1.x, commit 0345bf5; docs/usage/initialization): 4 conv
@@ -95,6 +97,10 @@ class ModelConfig:
     cnn_kernel: int = 3  # odd
     cnn_height_pool: int = 2  # pooling along the feature axis (image height) per layer
     cnn_time_pool: int = 1  # pooling along time per layer; see time_reduction
+    # "layer": LayerNorm over each output frame of the CNN (zero mean, unit variance per frame). ReLU and
+    # max-pool outputs are all >= 0, and their common offset into the LSTM kept models on the blank plateau
+    # from scratch (AN4: 13+ epochs at 100% dev error without it, out by epoch 6 with it). "none": as before.
+    cnn_output_norm: str = "none"
 
     def __post_init__(self) -> None:
         check_positive("model.num_layers", self.num_layers)
@@ -114,6 +120,7 @@ class ModelConfig:
         if self.cnn_blocks and self.cnn_channels:
             raise ConfigError("model.cnn_blocks and model.cnn_channels both describe the CNN front end; keep one "
                               "(cnn_channels [a, b] is cnn_blocks with channels a, b, ReLU and the cnn_* settings)")
+        check_choice("model.cnn_output_norm", self.cnn_output_norm, CNN_OUTPUT_NORMS)
         if not 0 <= self.projection_size < self.hidden_size:
             raise ConfigError(f"model.projection_size must be in [0, hidden_size), got {self.projection_size}")
         for name in ("dropout", "input_dropout", "output_dropout"):

@@ -93,7 +93,7 @@ class BiLSTMCTC(nn.Module):
         self.cnn = None
         lstm_input = input_dim
         if config.conv_blocks:
-            self.cnn = ConvFrontEnd(input_dim, config.conv_blocks)
+            self.cnn = ConvFrontEnd(input_dim, config.conv_blocks, config.cnn_output_norm)
             lstm_input = self.cnn.output_dim
         self.lstm = nn.LSTM(
             input_size=lstm_input * config.frame_stacking,

@@ -101,13 +101,14 @@ class ConvBlock(nn.Module):
 
 
 class ConvFrontEnd(nn.Module):
-    """Conv blocks over the (feature, time) plane of (B, T, F) inputs: (B, T, F) -> (B, T1, K * F1).
+    """Conv blocks over the (feature, time) plane of (B, T, F) inputs: (B, T, F) -> (B, T1, K * F1), zero past
+    each item's length; optionally each output frame layer-normalised (``model.cnn_output_norm: layer``).
 
     Checkpoints of the older layer list (``convs.N.weight`` / ``convs.N.bias``, from ``model.cnn_channels``)
     load into the same blocks (``blocks.N.conv.*``): the computation is the same.
     """
 
-    def __init__(self, input_dim: int, blocks: list[ConvBlockConfig]) -> None:
+    def __init__(self, input_dim: int, blocks: list[ConvBlockConfig], output_norm: str = "none") -> None:
         super().__init__()
         modules, previous, height = [], 1, input_dim
         for config in blocks:
@@ -115,6 +116,8 @@ class ConvFrontEnd(nn.Module):
             previous, height = config.channels, pooled_size(height, config.height_pool, 1)
         self.blocks = nn.ModuleList(modules)
         self.output_dim = previous * height
+        # "layer": each output frame normalised to zero mean, unit variance (then scaled and shifted)
+        self.output_norm = nn.LayerNorm(self.output_dim) if output_norm == "layer" else None
         self._register_load_state_dict_pre_hook(_rename_old_layers)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,7 +127,10 @@ class ConvFrontEnd(nn.Module):
         for block in self.blocks:
             y, lengths = block(y, lengths)  # (B, K, F1, T1)
         b, k, f, t = y.shape
-        return y.permute(0, 3, 1, 2).reshape(b, t, k * f), lengths  # (B, K, F1, T1) -> (B, T1, K * F1)
+        y = y.permute(0, 3, 1, 2).reshape(b, t, k * f)  # (B, K, F1, T1) -> (B, T1, K * F1)
+        if self.output_norm is not None:  # per frame: padding stays out of real frames; zeroed again after
+            y = mask_frames(self.output_norm(y), lengths, dim=1)
+        return y, lengths
 
 
 def _rename_old_layers(state: dict[str, Any], prefix: str, *_: Any) -> None:
