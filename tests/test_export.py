@@ -35,6 +35,8 @@ MODELS = {
     "cnn": ModelConfig(num_layers=1, hidden_size=8, cnn_channels=[3, 4], cnn_time_pool=2),
     "blocks": ModelConfig(num_layers=1, hidden_size=8, output_dropout=0.5, cnn_blocks=[
         ConvBlockConfig(3, [3, 5], 2, 2, True, "leakyrelu", 0.1), ConvBlockConfig(4, 3, 1, 3, True, "elu")]),
+    "output_norm": ModelConfig(num_layers=1, hidden_size=8, cnn_output_norm="layer",
+                               cnn_blocks=[ConvBlockConfig(3, 3, 2, 2, True, "relu")]),
 }
 SHAPES = [[1], [7, 3, 12], [5, 5, 1, 9, 2]]  # lengths of the items of each test batch
 has_onnx = importlib.util.find_spec("onnx") is not None and importlib.util.find_spec("onnxruntime") is not None
