@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from seqlabel.data.pseudo import PseudoLabels
     from seqlabel.inference.tuning import TuneReport, TuneRow
 
-__all__ = ["CompareReport", "EvalReport", "align", "average", "combine", "compare_files", "configs", "crossval",
-           "decode", "evaluate", "export", "plot_curves", "plot_posteriorgram", "prepare", "pseudolabel",
+__all__ = ["CompareReport", "EvalReport", "adapt", "align", "average", "combine", "compare_files", "configs",
+           "crossval", "decode", "evaluate", "export", "plot_curves", "plot_posteriorgram", "prepare", "pseudolabel",
            "report_html", "score_files", "train", "train_lm", "transcribe", "Transcription", "tune", "TuneReport",
            "TuneRow", "write_reports"]
 
@@ -139,6 +139,18 @@ def pseudolabel(manifest: str | Path, hypotheses: Sequence[str | Path], out: str
     return pseudolabel_files(manifest, files, out, min_agree, min_conf, unit, word_boundary)
 
 
+def adapt(checkpoint: str | Path, manifest: str | Path, out: str | Path, weight: float = 1.0,
+          device: str = "auto", progress: bool = True) -> int:
+    """``out``: the checkpoint, its front end's batch norms re-estimated on ``manifest``'s utterances (no transcripts),
+    mixed ``weight`` : 1 - weight with the trained ones (AdaBN, ``inference.adapt``); returns how many were used."""
+    from seqlabel.inference.adapt import adapt_checkpoint
+
+    checkpoint = path_argument(checkpoint, "api.adapt", "checkpoint", CHECKPOINT)
+    manifest = path_argument(manifest, "api.adapt", "manifest", MANIFEST)
+    out = check_output_file(out, "--out", inputs=(checkpoint, manifest))
+    return adapt_checkpoint(checkpoint, manifest, out, weight, device, progress)
+
+
 def average(checkpoints: Sequence[str | Path], out: str | Path) -> Path:
     """Average the weights of checkpoints of one model (same model and feature config, vocabulary and
     CMVN statistics) into ``out``, a checkpoint like the first; see ``seqlabel.training.averaging``."""
@@ -167,12 +179,11 @@ def crossval(config: Config | str | Path, out_dir: str | Path, folds: int, pool:
 def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path] = None,
            device: str = "auto", progress: bool = True, overrides: Sequence[str] = (),
            ctm: Optional[str | Path] = None, ctm_level: str = "token",
-           nbest_out: Optional[str | Path] = None) -> list[Hypothesis]:
-    """Transcribe a manifest with the checkpoint's decode settings (``overrides``: ``decode.KEY=VALUE``).
-
+           nbest_out: Optional[str | Path] = None, adapt_norms: bool = False) -> list[Hypothesis]:
+    """Transcribe a manifest with the checkpoint's decode settings (``overrides``: ``decode.KEY=VALUE``;
+    ``adapt_norms``: speaker by speaker, batch norms re-estimated on each speaker's utterances, see ``adapt``).
     Writes the best tokens in Kaldi ``text`` format to ``out``, a CTM (token or word level, times in
-    seconds, confidences) to ``ctm``, and the n-best lists (TSV) to ``nbest_out``.
-    """
+    seconds, confidences) to ``ctm``, and the n-best lists (TSV) to ``nbest_out``."""
     from seqlabel.decoders.ctm import check_level, write_ctm
     from seqlabel.inference.recognizer import Recognizer
     from seqlabel.inference.writers import write_nbest
@@ -180,7 +191,7 @@ def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Pat
     checkpoint = path_argument(checkpoint, "api.decode", "checkpoint", CHECKPOINT)
     manifest = path_argument(manifest, "api.decode", "manifest", MANIFEST, TRANSCRIBE_HINT)
     output_files((out, "--out"), (ctm, "--ctm"), (nbest_out, "--nbest-out"), inputs=(checkpoint, manifest))
-    recognizer = Recognizer.from_checkpoint(checkpoint, device, overrides)
+    recognizer = Recognizer.from_checkpoint(checkpoint, device, overrides, adapt_norms)
     nbest = recognizer.transcribe_nbest(read_manifest(manifest), progress=progress)
     hyps = [n[0] for n in nbest]
     if out is not None:
@@ -277,15 +288,11 @@ def train_lm(manifests: str | Path | Sequence[str | Path], out: Optional[str | P
     texts: list[str] = []
     tokens: list[str] = []  # a character LM knows every character of the model, seen in the text or not
     if text:
-        from seqlabel.lm.text import model_text
+        from seqlabel.lm.text import text_for_lm
 
-        prepared = model_text(text, vocab, unit, word_boundary, normalization, table, spelling)
-        texts, tokens, word_boundary, report = prepared.texts, prepared.tokens, prepared.word_boundary, prepared.report
         with forward(echo):
-            log.info(f"text: {report.summary()}")
-        if out is not None and vocab is not None:
-            Path(out).parent.mkdir(parents=True, exist_ok=True)  # as the ARPA writer does: written first
-            Path(f"{out}.charmap.tsv").write_text(report.table(), encoding="utf-8")
+            prepared = text_for_lm(text, vocab, unit, word_boundary, normalization, table, spelling, out)
+        texts, tokens, word_boundary = prepared.texts, prepared.tokens, prepared.word_boundary
     return run(paths, unit=unit, order=order, smoothing=smoothing, out_arpa=out,
                word_boundary=word_boundary, texts=texts, vocabulary=tokens)
 
@@ -309,9 +316,10 @@ def tune(checkpoint: str | Path, manifest: str | Path, weights: Sequence[float],
 
 def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: Optional[str | Path] = None,
              device: str = "auto", progress: bool = True, fold: Optional[str] = None,
-             overrides: Sequence[str] = (), keep_posteriors: bool = False, html: bool = False) -> EvalReport:
+             overrides: Sequence[str] = (), keep_posteriors: bool = False, html: bool = False,
+             adapt_norms: bool = False) -> EvalReport:
     """Decode and score a manifest (``fold``: timit39/timit48 phone folding before scoring;
-    ``overrides``: ``decode.KEY=VALUE`` changes to the checkpoint's decode settings).
+    ``overrides``: ``decode.KEY=VALUE`` changes to the checkpoint's decode settings; ``adapt_norms``: as ``decode``).
 
     With ``out_dir``: writes hyp.txt and ref.txt (unfolded tokens), evaluation.json (what was evaluated
     how), the reports of ``write_reports``, with ``keep_posteriors`` posteriors.npz (float16 log-probs and
@@ -327,7 +335,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: Optional[str
     manifest = path_argument(manifest, "api.evaluate", "manifest", MANIFEST, TRANSCRIBE_HINT)
     if out_dir is not None:
         check_output_dir(out_dir, "--out")
-    recognizer = Recognizer.from_checkpoint(checkpoint, device, overrides)
+    recognizer = Recognizer.from_checkpoint(checkpoint, device, overrides, adapt_norms)
     vocab = recognizer.vocab
     check_folding(fold, vocab.unit)
     utts = read_manifest(manifest)
@@ -381,17 +389,12 @@ def plot_posteriorgram(checkpoint: str | Path, manifest: str | Path, utt_id: str
                        device: str = "auto") -> Path:
     """One utterance's posteriors (frames x labels) with its reference and the hypothesis ``decode`` gives it
     (normalised as decode normalises it: with ``features.cmvn: speaker``, with its speaker's utterances), as a PNG."""
-    from seqlabel.inference.posteriorgram import find_utterance, posteriorgram
+    from seqlabel.inference.posteriorgram import draw, find_utterance
     from seqlabel.inference.recognizer import Recognizer
-    from seqlabel.scoring.plot import draw_posteriorgram
 
     checkpoint = path_argument(checkpoint, "api.plot_posteriorgram", "checkpoint", CHECKPOINT)
     manifest = path_argument(manifest, "api.plot_posteriorgram", "manifest", MANIFEST)
     out = check_output_file(out, "--out", inputs=(checkpoint, manifest))
     utts = read_manifest(manifest)
     find_utterance(utts, utt_id, str(manifest))  # a mistyped id is refused before the checkpoint loads
-    recognizer = Recognizer.from_checkpoint(checkpoint, device)
-    p = posteriorgram(recognizer, utts, utt_id, str(manifest))
-    return draw_posteriorgram(p.posteriors, recognizer.vocab.tokens, out, reference=p.reference,
-                              hypothesis=p.hypothesis.tokens, hypothesis_frames=p.hypothesis.timesteps,
-                              title=f"{utt_id} ({checkpoint.name}): {p.posteriors.shape[0]} output frames")
+    return draw(Recognizer.from_checkpoint(checkpoint, device), utts, utt_id, str(manifest), out, checkpoint.name)

@@ -63,6 +63,10 @@ DECODER = click.option("--decoder", type=click.Choice(["greedy", "beam"]),
 DECODE_OVERRIDES = click.option("-o", "--override", "overrides", multiple=True, metavar="decode.KEY=VALUE",
                                  help="Change a decode setting of the checkpoint, e.g. -o decode.beam=32 "
                                       "-o decode.lm=lm.arpa (repeatable).")
+ADAPT_NORMS = click.option("--adapt-norms", is_flag=True,
+                           help="Decode speaker by speaker (manuscript by manuscript), the CNN front end's "
+                                "batch-norm statistics re-estimated on that speaker's utterances first (AdaBN; see "
+                                "seqlabel adapt).")
 
 
 def decode_overrides(decoder: str | None, overrides: tuple[str, ...]) -> list[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from seqlabel.cli.common import DECODE_OVERRIDES, DECODER, decode_overrides, floats, friendly, main
+from seqlabel.cli.common import ADAPT_NORMS, DECODE_OVERRIDES, DECODER, decode_overrides, floats, friendly, main
 
 
 @main.command()
@@ -21,14 +21,15 @@ from seqlabel.cli.common import DECODE_OVERRIDES, DECODER, decode_overrides, flo
 @click.option("--nbest-out", type=click.Path(path_type=Path),
               help="Also write the n-best lists (decode.nbest) as TSV: id, rank, scores, confidence, tokens.")
 @click.option("--device", default="auto", show_default=True)
+@ADAPT_NORMS
 @friendly
 def decode(checkpoint: Path, manifest: Path, out: Path, decoder: str | None, overrides: tuple[str, ...],
-           ctm: Path | None, ctm_level: str, nbest_out: Path | None, device: str) -> None:
+           ctm: Path | None, ctm_level: str, nbest_out: Path | None, device: str, adapt_norms: bool) -> None:
     """Transcribe MANIFEST with CHECKPOINT; write `utt-id tok tok ...` lines."""
     from seqlabel import api
 
     hyps = api.decode(checkpoint, manifest, out, device=device, overrides=decode_overrides(decoder, overrides),
-                      ctm=ctm, ctm_level=ctm_level, nbest_out=nbest_out)
+                      ctm=ctm, ctm_level=ctm_level, nbest_out=nbest_out, adapt_norms=adapt_norms)
     click.echo(f"wrote {len(hyps)} hypotheses to {out}" + (f" and {ctm}" if ctm else ""))
 
 
@@ -86,6 +87,26 @@ def align(checkpoint: Path, manifest: Path, out: Path, level: str, device: str) 
 
     hyps = api.align(checkpoint, manifest, out, device=device, level=level)
     click.echo(f"aligned {len(hyps)} utterances; wrote {out}")
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Adapted checkpoint to write.")
+@click.option("--weight", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
+              help="Share of the new statistics (1: MANIFEST's alone; 0: the trained ones).")
+@click.option("--device", default="auto", show_default=True)
+@friendly
+def adapt(checkpoint: Path, manifest: Path, out: Path, weight: float, device: str) -> None:
+    """Adapt CHECKPOINT to a new manuscript (or speaker) without transcripts: re-estimate the batch-norm
+    statistics of its CNN front end on the utterances of MANIFEST (AdaBN, Li et al. 2016); weights unchanged.
+
+    \b
+    For a manifest of several manuscripts, `evaluate`/`decode --adapt-norms` adapt to each in turn."""
+    from seqlabel import api
+
+    n = api.adapt(checkpoint, manifest, out, weight, device, progress=sys.stderr.isatty())
+    click.echo(f"wrote {out} (batch norms re-estimated on {n} utterances of {manifest}, weight {weight:g})")
 
 
 @main.command()

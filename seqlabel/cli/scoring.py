@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from seqlabel.cli.common import DECODE_OVERRIDES, DECODER, decode_overrides, floats, friendly, main
+from seqlabel.cli.common import ADAPT_NORMS, DECODE_OVERRIDES, DECODER, decode_overrides, floats, friendly, main
 from seqlabel.scoring.rover import METHODS
 
 _FOLD = click.option("--fold", type=click.Choice(["timit39", "timit48"]),
@@ -32,9 +32,11 @@ _REPORTS = ("summary.txt, summary.json, per-utterance TSV, speakers.tsv, confusi
 @click.option("--keep-posteriors", is_flag=True,
               help="Also keep the log-probs (float16) and token confidences in OUT/posteriors.npz, for the report.")
 @click.option("--html", is_flag=True, help="Also write the HTML report to OUT/report/index.html.")
+@ADAPT_NORMS
 @friendly
 def evaluate(checkpoint: Path, manifest: Path, out_dir: Path | None, device: str, fold: str | None,
-             decoder: str | None, overrides: tuple[str, ...], keep_posteriors: bool, html: bool) -> None:
+             decoder: str | None, overrides: tuple[str, ...], keep_posteriors: bool, html: bool,
+             adapt_norms: bool) -> None:
     """Decode MANIFEST and print the error rate (PER or CER, and WER) with its 95% CI and S/D/I counts.
 
     References and hypotheses are put in the model's Unicode normal form first; reference tokens the
@@ -45,7 +47,7 @@ def evaluate(checkpoint: Path, manifest: Path, out_dir: Path | None, device: str
         raise click.UsageError("--keep-posteriors and --html write into the evaluation folder: add --out DIR")
     click.echo(api.evaluate(checkpoint, manifest, out_dir, device=device, fold=fold,
                             overrides=decode_overrides(decoder, overrides), keep_posteriors=keep_posteriors,
-                            html=html).summary())
+                            html=html, adapt_norms=adapt_norms).summary())
     if html:
         click.echo(f"report: {out_dir / 'report' / 'index.html'}")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -50,3 +51,14 @@ def posteriorgram(recognizer: Recognizer, utts: Sequence[Utterance], utt_id: str
                           amp=recognizer.config.train.amp)  # (T', C)
     hypothesis = recognizer.decode(lp, utt.id)[0]
     return Posteriorgram(utt, np.exp(lp), hypothesis, recognizer.references([utt])[utt.id])
+
+
+def draw(recognizer: Recognizer, utts: Sequence[Utterance], utt_id: str, manifest: str, out: Path,
+         name: str) -> Path:
+    """The PNG of ``posteriorgram`` (titled with the checkpoint's ``name``) in ``out``."""
+    from seqlabel.scoring.plot import draw_posteriorgram
+
+    p = posteriorgram(recognizer, utts, utt_id, manifest)
+    return draw_posteriorgram(p.posteriors, recognizer.vocab.tokens, out, reference=p.reference,
+                              hypothesis=p.hypothesis.tokens, hypothesis_frames=p.hypothesis.timesteps,
+                              title=f"{utt_id} ({name}): {p.posteriors.shape[0]} output frames")

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, TypeVar
 
 import numpy as np
 import torch
 
 from seqlabel.config import Config
 from seqlabel.data.dataset import Split, encode_targets, extract_features, normalize
+from seqlabel.data.manifest import speaker_of
 from seqlabel.data.vocab import Vocab
 from seqlabel.decoders.align import forced_align
 from seqlabel.decoders.factory import build_decoder
@@ -32,6 +33,7 @@ from seqlabel.features import FeatureExtractor, build_extractor
 from seqlabel.features.cmvn import CmvnStats, speaker_groups
 from seqlabel.features.image import grey_of
 from seqlabel.features.strokes import check_strokes
+from seqlabel.inference.adapt import NO_NORMS, adapted_norms, norm_blocks
 from seqlabel.inference.batch import decode_all, decode_log_probs, log_probs_all, transcribe
 from seqlabel.inference.restore import model_from_state
 from seqlabel.models.bilstm import BiLSTMCTC
@@ -41,8 +43,17 @@ from seqlabel.runtime import autocast, resolve_device
 from seqlabel.types import Hypothesis, Utterance
 
 AUDIO_TYPES = ("fbank", "mfcc", "logmel")
+T = TypeVar("T")
 _METHODS = {"transcribe_array": AUDIO_TYPES, "transcribe_image": ("image",), "transcribe_strokes": ("strokes",),
             "transcribe_features": ("precomputed",)}  # the one-utterance call of each features.type
+
+
+def speaker_indices(utts: Sequence[Utterance]) -> dict[str, list[int]]:
+    """Utterance indices by speaker (``speaker_of``), in first-seen order."""
+    groups: dict[str, list[int]] = {}
+    for i, utt in enumerate(utts):
+        groups.setdefault(speaker_of(utt), []).append(i)
+    return groups
 
 
 def _memory_utterance(utt_id: str) -> Utterance:
@@ -59,10 +70,13 @@ class Recognizer:
     cmvn: Optional[CmvnStats]
     device: torch.device
     _decoder: Optional[Decoder] = field(default=None, repr=False)  # built on first use from config.decode
+    adapt_norms: bool = False  # manifests: batch norms re-estimated on each speaker's (manuscript's) utterances
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "auto", overrides: Sequence[str] = ()) -> "Recognizer":
-        """Load a checkpoint; ``overrides`` (``decode.KEY=VALUE``) change its decode settings."""
+    def from_checkpoint(cls, path: str | Path, device: str = "auto", overrides: Sequence[str] = (),
+                        adapt_norms: bool = False) -> "Recognizer":
+        """Load a checkpoint; ``overrides`` (``decode.KEY=VALUE``) change its decode settings; ``adapt_norms``:
+        manifests are decoded speaker by speaker, batch norms adapted to each (the model must have some)."""
         state = load_checkpoint(path)
         bad = [o for o in overrides if not o.strip().startswith("decode.")]
         if bad:
@@ -73,7 +87,10 @@ class Recognizer:
             config = replace(config, features=replace(config.features, dim=dim))
         dev = resolve_device(device)
         cmvn = CmvnStats.from_state(state["cmvn"]) if state.get("cmvn") else None
-        return cls(config, vocab, model.to(dev).eval(), build_extractor(config.features), cmvn, dev)
+        if adapt_norms and not norm_blocks(model):
+            raise ConfigError(f"--adapt-norms: {path}: the model {NO_NORMS}")
+        return cls(config, vocab, model.to(dev).eval(), build_extractor(config.features), cmvn, dev,
+                   adapt_norms=adapt_norms)
 
     @property
     def frame_seconds(self) -> float:
@@ -164,16 +181,34 @@ class Recognizer:
 
     def log_probs(self, utts: Sequence[Utterance], batch_frames: int = 50000, progress: bool = False) -> list[np.ndarray]:
         """Each utterance's log-probs (T', C), computed in batches on the model's device."""
-        return log_probs_all(self.model, self.features(utts, progress), self.device, batch_frames,
-                             amp=self.config.train.amp, progress=progress)
+        def run(group: Sequence[Utterance], feats: list[torch.Tensor]) -> list[np.ndarray]:
+            return log_probs_all(self.model, feats, self.device, batch_frames, amp=self.config.train.amp,
+                                 progress=progress)
+        return self._per_speaker(utts, self.features(utts, progress), run)
 
     def transcribe_nbest(self, utts: Sequence[Utterance], batch_frames: int = 50000,
                          progress: bool = False) -> list[list[Hypothesis]]:
         """The n-best hypotheses (``decode.nbest``; one for greedy) of each utterance, best first."""
         decoder = self.decoder  # LM and lexicon problems show before the features are computed
-        feats = self.features(utts, progress)
-        return transcribe(self.model, utts, feats, self.vocab, self.device, decoder, self.frame_seconds,
-                          batch_frames, amp=self.config.train.amp, progress=progress)
+
+        def run(group: Sequence[Utterance], feats: list[torch.Tensor]) -> list[list[Hypothesis]]:
+            return transcribe(self.model, group, feats, self.vocab, self.device, decoder, self.frame_seconds,
+                              batch_frames, amp=self.config.train.amp, progress=progress)
+        return self._per_speaker(utts, self.features(utts, progress), run)
+
+    def _per_speaker(self, utts: Sequence[Utterance], feats: list[torch.Tensor],
+                     run: Callable[[Sequence[Utterance], list[torch.Tensor]], list[T]]) -> list[T]:
+        """``run(utts, feats)``; with ``adapt_norms``, once per speaker (manuscript), the front end's batch
+        norms re-estimated on that speaker's utterances (AdaBN, ``inference.adapt``) and restored after."""
+        if not self.adapt_norms:
+            return run(utts, feats)
+        out: list[Optional[T]] = [None] * len(utts)
+        for group in speaker_indices(utts).values():
+            with adapted_norms(self.model, [feats[i] for i in group], self.device):
+                results = run([utts[i] for i in group], [feats[i] for i in group])
+            for i, result in zip(group, results):
+                out[i] = result
+        return out  # type: ignore[return-value]  # every index filled: the groups cover all utterances
 
     def transcribe(self, utts: Sequence[Utterance], batch_frames: int = 50000, progress: bool = False) -> list[Hypothesis]:
         """The best hypothesis of each utterance."""

@@ -21,6 +21,7 @@ characters a model can output.
 """
 from __future__ import annotations
 
+import logging
 import os
 import unicodedata
 from collections import Counter
@@ -32,6 +33,8 @@ import numpy as np
 
 from seqlabel.data.vocab import Vocab
 from seqlabel.errors import ConfigError, DataError, VocabError
+
+log = logging.getLogger(__name__)
 
 NORMALIZATIONS = ("NFC", "NFD", "NFKC", "NFKD", "none")
 
@@ -248,6 +251,19 @@ def model_text(paths: Iterable[str | os.PathLike], vocab: Optional[str | os.Path
     if model_vocab is None:
         return ModelText(texts, report, [], word_boundary)
     return ModelText(texts, report, model_vocab.tokens[1:] if unit == "char" else [], model_vocab.word_boundary)
+
+
+def text_for_lm(paths: Iterable[str | os.PathLike], vocab: Optional[str | os.PathLike], unit: str, word_boundary: str,
+                normalization: str, table: Optional[str | os.PathLike], spelling: Optional[str | os.PathLike],
+                out: Optional[str | os.PathLike]) -> ModelText:
+    """``model_text`` for ``seqlabel lm train --text``: its report logged and, with ``out`` and ``vocab``, the
+    table of what was mapped and dropped written to ``<out>.charmap.tsv`` (before the ARPA file, as that is)."""
+    prepared = model_text(paths, vocab, unit, word_boundary, normalization, table, spelling)
+    log.info(f"text: {prepared.report.summary()}")
+    if out is not None and vocab is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(f"{out}.charmap.tsv").write_text(prepared.report.table(), encoding="utf-8")
+    return prepared
 
 
 def lm_text(paths: Iterable[str | os.PathLike], vocab: Vocab | str | os.PathLike | None = None,
