@@ -207,10 +207,9 @@ def decode(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Pat
 def transcribe(checkpoint: str | Path, inputs: Sequence[str | Path], decoder: Optional[str] = None,
                overrides: Sequence[str] = (), device: str = "auto", out: str | Path | TextIO | None = None,
                format: str = "text", ctm: Optional[str | Path] = None, ctm_level: str = "token",
-               same_speaker: bool = False, progress: bool = False) -> list[Transcription]:
+               same_speaker: bool = False, progress: bool = False, adapt_norms: bool = False) -> list[Transcription]:
     """Transcribe audio, image or stroke files (or precomputed .npy/.mfc features), or folders of them,
     without a manifest: one Transcription (path, id, hypothesis, text) per file, in input order.
-
     Folders are searched recursively (sorted) for the files the checkpoint's extractor reads.
     ``decoder``: greedy or beam (else the checkpoint's); ``overrides``: ``decode.KEY=VALUE``.
     ``out``: a file or text stream for the transcripts in ``format`` (text: ``path<TAB>text``;
@@ -218,7 +217,7 @@ def transcribe(checkpoint: str | Path, inputs: Sequence[str | Path], decoder: Op
     be read is logged and returned with ``error`` set; missing paths, empty folders, files of another
     type and outputs that cannot be written raise before the model runs. ``same_speaker``: for
     ``features.cmvn: speaker`` models, normalise all files together (one speaker) instead of each alone.
-    """
+    ``adapt_norms``: the files are one manuscript (or speaker): batch norms re-estimated on them all (``adapt``)."""
     from seqlabel.decoders.ctm import check_level
     from seqlabel.inference.recognizer import Recognizer
     from seqlabel.inference.transcribe import find_inputs, transcribe_files
@@ -228,7 +227,7 @@ def transcribe(checkpoint: str | Path, inputs: Sequence[str | Path], decoder: Op
     inputs = paths_argument(inputs, "api.transcribe", "inputs", "audio, image, stroke or feature files or folders")
     output_files((None if hasattr(out, "write") else out, "--out"), (ctm, "--ctm"), inputs=inputs)
     extra = [] if decoder is None else [f"decode.decoder={decoder}"]
-    recognizer = Recognizer.from_checkpoint(checkpoint, device, [*overrides, *extra])
+    recognizer = Recognizer.from_checkpoint(checkpoint, device, [*overrides, *extra], adapt_norms)
     kind = {"image": "line image", "strokes": "pen stroke", "precomputed": "feature"}.get(
         recognizer.config.features.type, "audio")
     files = find_inputs(inputs, recognizer.extractor.suffixes, kind)

@@ -205,3 +205,16 @@ def test_models_without_batch_norm_are_refused_by_name(run: dict, tmp_path: Path
     refused(invoke("evaluate", plain, run["a"], "--adapt-norms"), "--adapt-norms", "no batch norm to adapt")
     assert not (tmp_path / "x.pt").exists()
     refused(invoke("adapt", run["best"], run["a"], "--out", tmp_path / "y.pt", "--weight", "2"), "--weight")
+
+
+def test_transcribe_adapt_norms_adapts_to_all_the_files_together(run: dict, tmp_path: Path) -> None:
+    files = [run["root"] / json.loads(line)["source"] for line in run["a"].read_text().splitlines()]
+    api.adapt(run["best"], run["a"], tmp_path / "a.pt", progress=False)
+    together = api.transcribe(run["best"], files, adapt_norms=True)
+    alone = api.transcribe(tmp_path / "a.pt", files)
+    plain = api.transcribe(run["best"], files)
+    assert [t.hypothesis.tokens for t in together] == [t.hypothesis.tokens for t in alone]
+    assert [t.hypothesis.score for t in together] == pytest.approx([t.hypothesis.score for t in alone], abs=1e-4)
+    assert [t.hypothesis.score for t in together] != pytest.approx([t.hypothesis.score for t in plain], abs=1e-3)
+    result = ok(invoke("transcribe", run["best"], *files, "--adapt-norms"))
+    assert len(result.output.strip().splitlines()) == 3

@@ -46,13 +46,16 @@ def decode(checkpoint: Path, manifest: Path, out: Path, decoder: str | None, ove
 @click.option("--same-speaker", is_flag=True,
               help="The inputs are one speaker's: normalise them together (models trained with features.cmvn: "
                    "speaker; otherwise each file is normalised by itself).")
+@click.option("--adapt-norms", is_flag=True,
+              help="The inputs are one manuscript (or speaker): re-estimate the CNN front end's batch-norm statistics "
+                   "on them all before decoding (AdaBN; see seqlabel adapt).")
 @DECODER
 @DECODE_OVERRIDES
 @click.option("--device", default="auto", show_default=True)
 @friendly
 def transcribe(checkpoint: Path, inputs: tuple[Path, ...], out: Path | None, fmt: str, ctm: Path | None,
-               ctm_level: str, same_speaker: bool, decoder: str | None, overrides: tuple[str, ...],
-               device: str) -> None:
+               ctm_level: str, same_speaker: bool, adapt_norms: bool, decoder: str | None,
+               overrides: tuple[str, ...], device: str) -> None:
     """Transcribe audio, line-image or stroke files, or folders of them (searched recursively for the
     files CHECKPOINT reads), without a manifest. Prints `path<TAB>transcript` lines in input order.
 
@@ -65,7 +68,7 @@ def transcribe(checkpoint: Path, inputs: tuple[Path, ...], out: Path | None, fmt
 
     stream = out if out is not None else sys.stdout
     results = api.transcribe(checkpoint, inputs, decoder, overrides, device, stream, fmt, ctm, ctm_level,
-                             same_speaker, progress=sys.stderr.isatty())
+                             same_speaker, progress=sys.stderr.isatty(), adapt_norms=adapt_norms)
     failed = sum(not r.ok for r in results)
     if out is not None:
         click.echo(f"wrote {len(results) - failed} transcripts to {out}" + (f" and {ctm}" if ctm else ""))

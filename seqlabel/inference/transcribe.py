@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
@@ -23,6 +24,7 @@ from tqdm import tqdm
 
 from seqlabel.data.dataset import extract_features
 from seqlabel.errors import DataError
+from seqlabel.inference.adapt import adapted_norms
 from seqlabel.inference.batch import decode_all, log_probs_all
 from seqlabel.inference.recognizer import Recognizer
 from seqlabel.types import Transcription, Utterance
@@ -87,12 +89,13 @@ def transcribe_files(recognizer: Recognizer, files: Sequence[Path], same_speaker
 
     With ``features.cmvn: speaker`` each file is normalised by its own statistics, or with
     ``same_speaker`` all files by their joint statistics (then all are held at once, as ``decode`` does).
+    With ``recognizer.adapt_norms`` all are held at once too: the batch norms are adapted to them all.
     """
     per_speaker = recognizer.config.features.cmvn == "speaker"
     if per_speaker and not same_speaker and len(files) > 1:
         log.warning("this model normalises features per speaker (features.cmvn: speaker): each file is normalised "
                     "by its own statistics; if the files are one speaker's, --same-speaker is more accurate")
-    chunk_size = len(files) if per_speaker and same_speaker else CHUNK_FILES
+    chunk_size = len(files) if (per_speaker and same_speaker) or recognizer.adapt_norms else CHUNK_FILES
     with tqdm(total=len(files), desc="transcribe", unit="file", disable=not progress, leave=False) as bar:
         for start in range(0, len(files), max(chunk_size, 1)):
             chunk = files[start : start + chunk_size]
@@ -107,8 +110,10 @@ def _transcribe_chunk(recognizer: Recognizer, files: Sequence[Path], same_speake
     raw, errors = _features(recognizer, utts)
     good = [i for i in range(len(utts)) if i not in errors]
     feats = recognizer.normalize([utts[i] for i in good], [raw[i] for i in good]) if good else []
-    log_probs = log_probs_all(recognizer.model, feats, recognizer.device, batch_frames,
-                              amp=recognizer.config.train.amp)
+    adapting = recognizer.adapt_norms and bool(feats)  # the files are one manuscript: batch norms adapted to all
+    with adapted_norms(recognizer.model, feats, recognizer.device) if adapting else nullcontext():
+        log_probs = log_probs_all(recognizer.model, feats, recognizer.device, batch_frames,
+                                  amp=recognizer.config.train.amp)
     nbest = decode_all(log_probs, [utts[i].id for i in good], recognizer.vocab, recognizer.decoder,
                        recognizer.frame_seconds)
     hyps = {i: n[0] for i, n in zip(good, nbest)}
