@@ -23,7 +23,7 @@ from seqlabel.data.dataset import collate
 from seqlabel.errors import ConfigError, DataError
 from seqlabel.inference.batch import sorted_batches
 from seqlabel.models.bilstm import BiLSTMCTC
-from seqlabel.models.frontend import ConvBlock, frame_mask, mask_frames
+from seqlabel.models.frontend import ConvBlock, frame_mask
 
 NO_NORMS = ("has no batch norm to adapt: only the conv front end's batch norms (model.cnn_blocks with "
             "batch_norm: true) are re-estimated")
@@ -51,15 +51,15 @@ def adapt_norms(model: BiLSTMCTC, features: Sequence[torch.Tensor], device: torc
     was_training = model.training
     model.eval()  # earlier blocks run on their (adapted) running statistics; no dropout
     try:
-        batches = sorted_batches([f.shape[0] for f in features], batch_frames, max_batch_size)
+        empty = torch.zeros(0, dtype=torch.long)
+        batches = [collate([(i, features[i], empty) for i in indices], [str(i) for i in indices]).to(device)
+                   for indices in sorted_batches([f.shape[0] for f in features], batch_frames, max_batch_size)]
         for block in blocks:
             channels = block.conv.out_channels
             total = torch.zeros(channels, dtype=torch.float64, device=device)
             squares = torch.zeros_like(total)
             count = 0.0
-            for indices in batches:
-                empty = torch.zeros(0, dtype=torch.long)
-                batch = collate([(i, features[i], empty) for i in indices], [str(i) for i in indices]).to(device)
+            for batch in batches:
                 y, lengths = _input_of(model, block, batch.features, batch.feature_lengths)  # (B, K0, H, T)
                 z = block.conv(y).double()  # (B, K, H, T): what the batch norm normalises
                 real = frame_mask(lengths, z.shape[3]).double()  # (B, 1, 1, T)
@@ -79,7 +79,7 @@ def adapt_norms(model: BiLSTMCTC, features: Sequence[torch.Tensor], device: torc
 def _input_of(model: BiLSTMCTC, target: ConvBlock, features: torch.Tensor,
               lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, T, F) features -> the (B, K0, H, T0) input of ``target`` and its lengths, as ConvFrontEnd runs it."""
-    y = mask_frames(features.transpose(1, 2).unsqueeze(1), lengths, dim=3)  # (B, 1, F, T)
+    y = model.cnn.input_maps(features, lengths)  # (B, 1, F, T)
     for block in model.cnn.blocks:
         if block is target:
             break

@@ -23,7 +23,6 @@ import torch
 
 from seqlabel.config import Config
 from seqlabel.data.dataset import Split, encode_targets, extract_features, normalize
-from seqlabel.data.manifest import speaker_of
 from seqlabel.data.vocab import Vocab
 from seqlabel.decoders.align import forced_align
 from seqlabel.decoders.factory import build_decoder
@@ -46,14 +45,6 @@ AUDIO_TYPES = ("fbank", "mfcc", "logmel")
 T = TypeVar("T")
 _METHODS = {"transcribe_array": AUDIO_TYPES, "transcribe_image": ("image",), "transcribe_strokes": ("strokes",),
             "transcribe_features": ("precomputed",)}  # the one-utterance call of each features.type
-
-
-def speaker_indices(utts: Sequence[Utterance]) -> dict[str, list[int]]:
-    """Utterance indices by speaker (``speaker_of``), in first-seen order."""
-    groups: dict[str, list[int]] = {}
-    for i, utt in enumerate(utts):
-        groups.setdefault(speaker_of(utt), []).append(i)
-    return groups
 
 
 def _memory_utterance(utt_id: str) -> Utterance:
@@ -203,7 +194,7 @@ class Recognizer:
         if not self.adapt_norms:
             return run(utts, feats)
         out: list[Optional[T]] = [None] * len(utts)
-        for group in speaker_indices(utts).values():
+        for group in speaker_groups(utts, from_id=True).values():  # no speaker field: the id's prefix
             with adapted_norms(self.model, [feats[i] for i in group], self.device):
                 results = run([utts[i] for i in group], [feats[i] for i in group])
             for i, result in zip(group, results):

@@ -120,10 +120,14 @@ class ConvFrontEnd(nn.Module):
         self.output_norm = nn.LayerNorm(self.output_dim) if output_norm == "layer" else None
         self._register_load_state_dict_pre_hook(_rename_old_layers)
 
+    @staticmethod
+    def input_maps(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T, F) -> (B, 1, F, T): one channel, features as image rows, zero past each item's length."""
+        return mask_frames(x.transpose(1, 2).unsqueeze(1), lengths, dim=3)
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T, F), lengths (B,) -> (B, T1, output_dim), lengths (B,); T1 = ceil(T / product of time pools)."""
-        y = x.transpose(1, 2).unsqueeze(1)  # (B, 1, F, T): one channel, features as image rows
-        y = mask_frames(y, lengths, dim=3)
+        y = self.input_maps(x, lengths)
         for block in self.blocks:
             y, lengths = block(y, lengths)  # (B, K, F1, T1)
         b, k, f, t = y.shape
