@@ -26,7 +26,7 @@ from seqlabel.data.vocab import Vocab
 from seqlabel.errors import ConfigError, VocabError
 from seqlabel.models.bilstm import build_model
 from seqlabel.models.checkpoint import load_checkpoint
-from seqlabel.training.finetune import init_weights, load_init, resize_vocab
+from seqlabel.training.finetune import feature_notes, init_weights, load_init, resize_vocab
 
 CHARS = "abcd"
 BASE_TEXTS = ["ab", "ba", "ca", "abc", "cab", "bca", "cc ab", "aa", "bb", "ac", "cb", "abca"]  # no d
@@ -118,6 +118,19 @@ def test_a_fine_tuning_run_records_its_start(base: Path, tmp_path: Path) -> None
     assert Vocab.from_state(state["vocab"]).tokens == Vocab.from_state(load_checkpoint(base)["vocab"]).tokens + ["d"]
     assert torch.equal(state["cmvn"]["mean"], load_checkpoint(base)["cmvn"]["mean"])  # the weights' normalisation
     assert load_checkpoint(base)["init_from"] is None
+
+
+def test_feature_settings_that_differ_from_the_checkpoint_are_noted_but_augmentation_is_not(base: Path,
+                                                                                             tmp_path: Path) -> None:
+    path = write_config(tmp_path, "new", NEW_TEXTS)
+    same = load_config(path, [f"train.init_from={base}", "features.image.shear=0.5", "features.dither=0.1"])
+    assert feature_notes(load_init(same), same) == []  # training-only settings (augmentation) may differ freely
+    other = load_config(path, [f"train.init_from={base}", "features.image.normalize=centre"])
+    assert feature_notes(load_init(other), other) == ["features.image.normalize (checkpoint 'crop', config 'centre')"]
+    result = ok(invoke("train", path, "--out", tmp_path / "ft", "--init-from", base, "-o", "train.max_epochs=1",
+                       "-o", "train.vocab_resize=union", "-o", "features.image.normalize=centre"))
+    assert "note: features.image.normalize (checkpoint 'crop', config 'centre') differs from train.init_from" in \
+        result.output  # said, not refused: these features have no image settings that change the input
 
 
 def weights(state: dict, prefix: str) -> dict[str, torch.Tensor]:
