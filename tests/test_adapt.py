@@ -195,6 +195,20 @@ def test_adapt_norms_equals_adapting_to_each_speaker_alone(run: dict, tmp_path: 
     assert "CER" in ok(invoke("evaluate", run["best"], run["new"], "--adapt-norms")).output
 
 
+def test_adapt_norms_refuses_utterances_without_a_speaker_before_guessing_one_from_the_id(run: dict,
+                                                                                          tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in run["new"].read_text().splitlines()]
+    for row, digit in zip(rows, "00771"):  # FSDD-like ids: the prefix is the label said, not the speaker
+        row["id"], row["source"] = f"{digit}_{row['speaker']}_{row['id']}", str(run["root"] / row["source"])
+        del row["speaker"]
+    anonymous = write_manifest(tmp_path / "anonymous.jsonl", rows)
+    refused(invoke("evaluate", run["best"], anonymous, "--adapt-norms"), "--adapt-norms", "5 of 5 utterances",
+            f"'{rows[0]['id']}'", "seqlabel adapt")
+    refused(invoke("decode", run["best"], anonymous, "--out", tmp_path / "hyp.txt", "--adapt-norms"), "no `speaker`")
+    assert not (tmp_path / "hyp.txt").exists()
+    assert "CER" in ok(invoke("evaluate", run["best"], anonymous)).output  # without adaptation no speaker is needed
+
+
 def test_models_without_batch_norm_are_refused_by_name(run: dict, tmp_path: Path) -> None:
     config = yaml.safe_load((run["root"] / "config.yaml").read_text())
     config["model"] = {"num_layers": 1, "hidden_size": 8}
@@ -218,3 +232,6 @@ def test_transcribe_adapt_norms_adapts_to_all_the_files_together(run: dict, tmp_
     assert [t.hypothesis.score for t in together] != pytest.approx([t.hypothesis.score for t in plain], abs=1e-3)
     result = ok(invoke("transcribe", run["best"], *files, "--adapt-norms"))
     assert len(result.output.strip().splitlines()) == 3
+    single = Recognizer.from_checkpoint(run["best"], "cpu", adapt_norms=True)
+    with pytest.raises(ConfigError, match="not to one input: adapt a checkpoint first"):
+        single.transcribe_features(np.load(files[0]))  # one input: refused, not decoded unadapted

@@ -13,7 +13,7 @@ from bad_input import Base, Row, check_case, ids, write_yaml
 
 from seqlabel import api
 from seqlabel.errors import CheckpointError, ConfigError, DataError
-from seqlabel.models.checkpoint import FORMAT
+from seqlabel.models.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from seqlabel.training.lock import RunLock
 
 
@@ -47,6 +47,21 @@ def checkpoint_foreign(tmp: Path, base: Base) -> None:
 def checkpoint_runs_code(tmp: Path, base: Base) -> None:
     torch.save({"format": FORMAT, "config": {}, "hook": math.floor}, tmp / "evil.pt")  # a global: pickled by name
     api.decode(tmp / "evil.pt", base.root / "train.jsonl", device="cpu", progress=False)
+
+
+def checkpoint_config_of_another_version(tmp: Path, base: Base) -> None:
+    state = load_checkpoint(base.checkpoint)
+    state["config"]["model"]["hiden_size"] = state["config"]["model"].pop("hidden_size")
+    save_checkpoint(tmp / "other.pt", state)
+    api.decode(tmp / "other.pt", base.root / "train.jsonl", device="cpu", progress=False)
+
+
+def finetune_from_a_checkpoint_of_another_version(tmp: Path, base: Base) -> None:
+    state = load_checkpoint(base.checkpoint)
+    state["config"]["train"]["warmup_step"] = 3
+    save_checkpoint(tmp / "other.pt", state)
+    api.train(write_yaml(tmp / "c.yaml", base.config), tmp / "ft", [f"train.init_from={tmp / 'other.pt'}"],
+              echo=lambda _: None)
 
 
 def edited_run(tmp: Path, base: Base, section: str, values: dict) -> Path:
@@ -171,6 +186,9 @@ CASES: list[Row] = [
     (checkpoint_other_vocabulary_resume, CheckpointError, ("{tmp}/run/last.pt", "another vocabulary",
                                                           "{tmp}/tokens.txt", "new --out")),
     (checkpoint_other_model_shape, CheckpointError, ("{tmp}/run/last.pt", "does not match this config")),
+    (checkpoint_config_of_another_version, ConfigError, ("{tmp}/other.pt: ", "'model.hiden_size'")),
+    (finetune_from_a_checkpoint_of_another_version, ConfigError,
+     ("train.init_from {tmp}/other.pt: its stored config", "'train.warmup_step'")),
     (resume_without_a_run, CheckpointError, ("--resume: no {tmp}/fresh/last.pt", "train without --resume")),
     (resume_with_another_config, ConfigError, ("{tmp}/c.yaml sets model.hidden_size=8", "trained with model.hidden_size=4",
                                                "{tmp}/run/config.yaml", "Omit {tmp}/c.yaml", "new --out")),

@@ -123,7 +123,9 @@ def test_a_fine_tuning_run_records_its_start(base: Path, tmp_path: Path) -> None
 def test_feature_settings_that_differ_from_the_checkpoint_are_noted_but_augmentation_is_not(base: Path,
                                                                                              tmp_path: Path) -> None:
     path = write_config(tmp_path, "new", NEW_TEXTS)
-    same = load_config(path, [f"train.init_from={base}", "features.image.shear=0.5", "features.dither=0.1"])
+    same = load_config(path, [f"train.init_from={base}", "features.image.shear=0.5", "features.dither=0.1",
+                              "features.image.degrade=0.3", "features.augment.time_masks=1",
+                              "features.augment.time_width=2"])
     assert feature_notes(load_init(same), same) == []  # training-only settings (augmentation) may differ freely
     other = load_config(path, [f"train.init_from={base}", "features.image.normalize=centre"])
     assert feature_notes(load_init(other), other) == ["features.image.normalize (checkpoint 'crop', config 'centre')"]
@@ -191,6 +193,7 @@ def test_resume_of_a_fine_tuning_run_is_exact(base: Path, tmp_path: Path, monkey
 @pytest.mark.parametrize("override, named", [
     ("model.cnn_blocks=[{channels: 2, kernel: 3, height_pool: 2, batch_norm: true}]",
      "model.cnn_blocks (checkpoint [{'channels': 2"),
+    ("model.cnn_output_norm=layer", "model.cnn_output_norm (checkpoint 'none', config 'layer')"),  # its weights too
     ("train.freeze=[lstm.5]", "no part 'lstm.5'; its parts: frontend, frontend.0, lstm, lstm.0, lstm.1, output"),
     ("train.freeze=[frontend, lstm, output]", "holds every part"),
     ("data.unit=phone", "set data.unit"),

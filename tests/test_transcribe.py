@@ -191,6 +191,8 @@ def test_array_api_equals_file_api_for_images(image_run: dict[str, Path]) -> Non
                 hyp = rec.transcribe_image(image)
                 assert hyp.tokens == from_file.hypothesis.tokens
                 assert hyp.score == pytest.approx(from_file.hypothesis.score, abs=1e-4)
+    with pytest.raises(DataError, match=r"float grey levels must lie in \[0, 1\].*the largest is 200"):
+        rec.transcribe_image(np.full((8, 20), 200.0))  # 0-255 levels as floats: refused, not clipped to white
 
 
 def test_speaker_normalisation_per_file_or_together(phone_run: dict[str, Path]) -> None:

@@ -86,8 +86,9 @@ def grey_levels(im: PILImage.Image) -> np.ndarray:
 def grey_of(image: np.ndarray | PILImage.Image, what: str) -> np.ndarray:
     """An in-memory line image -> (H, W) grey levels in [0, 1] (1 = white), as ``load_image`` gives.
 
-    ``image``: a Pillow image, or an array: (H, W) float grey levels in [0, 1] (used as they are),
-    (H, W) uint8 / uint16 grey, (H, W, 3) RGB or (H, W, 4) RGBA uint8 (converted as the files are).
+    ``image``: a Pillow image, or an array: (H, W) float grey levels in [0, 1] (used as they are; values
+    beyond 1, e.g. 0-255 levels held as floats, are refused), (H, W) uint8 / uint16 grey, (H, W, 3) RGB or
+    (H, W, 4) RGBA uint8 (converted as the files are).
     """
     from PIL import Image
 
@@ -95,6 +96,9 @@ def grey_of(image: np.ndarray | PILImage.Image, what: str) -> np.ndarray:
         return check_grey(grey_levels(image), what)
     array = np.asarray(image)
     if array.ndim == 2 and array.dtype.kind in "fb":
+        if array.size and float(np.nanmax(array)) > 1.0:  # clipping would turn every level above 1 white
+            raise DataError(f"{what}: float grey levels must lie in [0, 1] (1 = white), but the largest is "
+                            f"{float(np.nanmax(array)):g}; divide 0-255 levels by 255 or pass the uint8 array")
         return check_grey(array.astype(np.float32), what)
     if (array.ndim == 2 and array.dtype in (np.uint8, np.uint16)) or (
             array.ndim == 3 and array.shape[2] in (3, 4) and array.dtype == np.uint8):

@@ -8,7 +8,8 @@ different sizes. Centre normalisation scales by the text itself instead:
     ink (H, W) -> smoothed heavily -> per column the row of most ink -> smoothed along the line:
       the centre line c (W,) -> d = the ink's mean distance from it (a quarter of the x-height for
       letters without ascenders or descenders, more with them)
-      -> the band c - r .. c + r around it, column by column (r = 1 + band * d): the line
+      -> the 2r rows c - r .. c + r - 1 around it, column by column (r = 1 + band * d; so the centre
+      lies half a row above the band's middle, as the shipped models were trained): the line
       straightened, neighbours' strokes beyond the band cut off -> (2r, W) -> scaled to height
 
 The centre line is found on a copy scaled to ``MEASURE_ROWS`` rows (the smoothing is as wide as the
@@ -71,7 +72,7 @@ def centre_normalize(ink: np.ndarray, height: int, band: float = 4.0) -> np.ndar
     centre = np.interp(columns_small, np.arange(small.shape[1]), centre_line(small))  # (W,) rows of the copy
     centre = (centre + 0.5) / factor - 0.5  # rows of the full image (pixel centres)
     radius = max(2, int(round(1 + band * ink_distance(ink, centre))))
-    rows = centre[None, :] + np.arange(-radius, radius)[:, None]  # (2r, W) source rows
+    rows = centre[None, :] + np.arange(-radius, radius)[:, None]  # (2r, W) source rows c - r .. c + r - 1
     cols = np.broadcast_to(np.arange(w, dtype=np.float64)[None, :], rows.shape)
     straight = ndimage.map_coordinates(ink, [rows, cols], order=1, mode="constant", cval=0.0)
     return scale_to_height(np.clip(straight, 0.0, 1.0), height)

@@ -52,14 +52,15 @@ def adapt_norms(model: BiLSTMCTC, features: Sequence[torch.Tensor], device: torc
     model.eval()  # earlier blocks run on their (adapted) running statistics; no dropout
     try:
         empty = torch.zeros(0, dtype=torch.long)
-        batches = [collate([(i, features[i], empty) for i in indices], [str(i) for i in indices]).to(device)
+        batches = [collate([(i, features[i], empty) for i in indices], [str(i) for i in indices])  # on the CPU
                    for indices in sorted_batches([f.shape[0] for f in features], batch_frames, max_batch_size)]
         for block in blocks:
             channels = block.conv.out_channels
             total = torch.zeros(channels, dtype=torch.float64, device=device)
             squares = torch.zeros_like(total)
             count = 0.0
-            for batch in batches:
+            for batch in batches:  # one batch on the device at a time
+                batch = batch.to(device)
                 y, lengths = _input_of(model, block, batch.features, batch.feature_lengths)  # (B, K0, H, T)
                 z = block.conv(y).double()  # (B, K, H, T): what the batch norm normalises
                 real = frame_mask(lengths, z.shape[3]).double()  # (B, 1, 1, T)

@@ -67,7 +67,8 @@ class Recognizer:
     def from_checkpoint(cls, path: str | Path, device: str = "auto", overrides: Sequence[str] = (),
                         adapt_norms: bool = False) -> "Recognizer":
         """Load a checkpoint; ``overrides`` (``decode.KEY=VALUE``) change its decode settings; ``adapt_norms``:
-        manifests are decoded speaker by speaker, batch norms adapted to each (the model must have some)."""
+        manifests are decoded speaker by speaker, batch norms adapted to each (the model must have some; every
+        utterance needs a ``speaker``, and single in-memory inputs, ``transcribe_image`` etc., are refused)."""
         state = load_checkpoint(path)
         bad = [o for o in overrides if not o.strip().startswith("decode.")]
         if bad:
@@ -99,6 +100,8 @@ class Recognizer:
         """Normalised (T, F) features, as in training."""
         if self.config.features.cmvn == "speaker":  # utterances without a speaker: refused before extraction
             speaker_groups(utts, self.config.data.speaker_from_id)
+        if self.adapt_norms:
+            self._speakers(utts)
         return self.normalize(utts, extract_features(utts, self.extractor, "features", progress))
 
     def normalize(self, utts: Sequence[Utterance], raw: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -158,6 +161,10 @@ class Recognizer:
 
     def _best(self, raw: torch.Tensor, utt: Utterance) -> Hypothesis:
         """The best hypothesis of one utterance's (T, F) extractor output: normalise, forward, decode."""
+        if self.adapt_norms:  # said, not ignored: one input is too little to estimate a hand's statistics
+            raise ConfigError("adapt_norms adapts the batch norms to many utterances at once, not to one input: "
+                              "adapt a checkpoint first (`seqlabel adapt CKPT MANIFEST --out adapted.pt`) and load "
+                              "that, or transcribe the files together (api.transcribe(..., adapt_norms=True))")
         decoder = self.decoder
         feats = self.normalize([utt], [raw])[0].to(self.device)
         with torch.inference_mode(), autocast(self.device, self.config.train.amp):
@@ -194,12 +201,24 @@ class Recognizer:
         if not self.adapt_norms:
             return run(utts, feats)
         out: list[Optional[T]] = [None] * len(utts)
-        for group in speaker_groups(utts, from_id=True).values():  # no speaker field: the id's prefix
+        for group in self._speakers(utts).values():
             with adapted_norms(self.model, [feats[i] for i in group], self.device):
                 results = run([utts[i] for i in group], [feats[i] for i in group])
             for i, result in zip(group, results):
                 out[i] = result
         return out  # type: ignore[return-value]  # every index filled: the groups cover all utterances
+
+    def _speakers(self, utts: Sequence[Utterance]) -> dict[str, list[int]]:
+        """The indices of each speaker's utterances, for ``adapt_norms``: utterances without a speaker are refused
+        (their id's prefix is rarely the hand or voice: an FSDD id's is the digit said, and adapting to one
+        label's inputs would flatter the scores) unless the model was trained with ``data.speaker_from_id``."""
+        lacking = [u.id for u in utts if not u.speaker]
+        if lacking and not self.config.data.speaker_from_id:
+            raise DataError(f"--adapt-norms adapts to each speaker (manuscript) of the manifest in turn, but "
+                            f"{len(lacking)} of {len(utts)} utterances have no `speaker` field (e.g. "
+                            f"{', '.join(map(repr, lacking[:3]))}): add one to every line of the manifest, or adapt "
+                            "to all of them at once with `seqlabel adapt CKPT MANIFEST --out adapted.pt`")
+        return speaker_groups(utts, from_id=True)
 
     def transcribe(self, utts: Sequence[Utterance], batch_frames: int = 50000, progress: bool = False) -> list[Hypothesis]:
         """The best hypothesis of each utterance."""

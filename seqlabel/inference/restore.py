@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from seqlabel.config import Config, apply_overrides, config_from_data
 from seqlabel.config.decode import BEAM_ONLY
 from seqlabel.data.vocab import Vocab
-from seqlabel.errors import CheckpointError
+from seqlabel.errors import CheckpointError, ConfigError
 from seqlabel.models.bilstm import BiLSTMCTC, build_model
 
 
@@ -35,4 +35,6 @@ def model_from_state(state: dict[str, Any], path: str | Path,
         model.load_state_dict(state["model"])
     except (KeyError, RuntimeError) as e:
         raise CheckpointError(f"{path}: incomplete or incompatible checkpoint: {str(e).splitlines()[0]}") from None
+    except ConfigError as e:  # its stored config (e.g. of another seqlabel version) or an override
+        raise ConfigError(f"{path}: {e}") from None
     return config, vocab, model

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 OUTPUT = ("output.weight", "output.bias")
 # Feature keys that change the training data, not what the model reads: differences are not reported.
 TRAIN_ONLY_FEATURES = ("cache_dir", "dither", "augment", "shear", "scale", "rotate", "elastic", "morph", "contrast",
-                       "jitter", "speed")
+                       "degrade", "jitter", "speed")
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,12 @@ def load_init(config: Config) -> Optional[InitSource]:
                           f"{vocab.word_boundary!r}), "
                           f"this config's data are {config.data.unit} (word boundary {config.data.word_boundary!r}); "
                           "set data.unit and data.word_boundary as the checkpoint's")
+    try:
+        stored_config(state["config"])  # read again where needed: refused here, naming the checkpoint
+    except ConfigError as e:
+        raise ConfigError(f"train.init_from {path}: its stored config: {e}") from None
+    except KeyError:
+        raise CheckpointError(f"train.init_from {path}: no config in it; is it a seqlabel checkpoint?") from None
     return InitSource(path, hashlib.sha256(path.read_bytes()).hexdigest(), state, vocab, config.train.vocab_resize)
 
 
@@ -103,7 +109,7 @@ def check_input_dim(init: InitSource, config: Config, input_dim: int) -> None:
 def feature_notes(init: InitSource, config: Config) -> list[str]:
     """Feature settings that differ from the checkpoint's (besides augmentation and caching), to report."""
     return [d for d in _differences(to_dict(init.config.features), to_dict(config.features), "features.")
-            if d.split(" ")[0].split(".")[-1] not in TRAIN_ONLY_FEATURES]
+            if not set(d.split(" ")[0].split(".")) & set(TRAIN_ONLY_FEATURES)]  # features.augment.* too
 
 
 def init_weights(model: BiLSTMCTC, init: Optional[InitSource], vocab: Vocab) -> None:
@@ -142,7 +148,7 @@ def _signature(config: ModelConfig) -> dict[str, Any]:
     blocks = [{k: v for k, v in asdict(b).items() if k != "dropout"} for b in config.conv_blocks]
     return {"num_layers": config.num_layers, "hidden_size": config.hidden_size,
             "projection_size": config.projection_size, "frame_stacking": config.frame_stacking,
-            "subsampling": config.subsampling, "cnn_blocks": blocks}
+            "subsampling": config.subsampling, "cnn_blocks": blocks, "cnn_output_norm": config.cnn_output_norm}
 
 
 def _check_architecture(init: InitSource, config: ModelConfig) -> None:
