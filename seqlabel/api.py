@@ -297,18 +297,18 @@ def train_lm(manifests: str | Path | Sequence[str | Path], out: Optional[str | P
 
 
 def tune(checkpoint: str | Path, manifest: str | Path, weights: Sequence[float], bonuses: Sequence[float] = (0.0,),
-         overrides: Sequence[str] = (), device: str = "auto", metric: Optional[str] = None,
+         overrides: Sequence[str] = (), device: str = "auto", metric: Optional[str] = None, adapt_norms: bool = False,
          progress: bool = True, echo: Optional[Callable[[str], None]] = None) -> TuneReport:
     """Grid search of LM weight x insertion bonus for the beam search on a dev manifest (see
     ``seqlabel.inference.tuning``). ``overrides`` set the rest (``decode.lm=...``, ``decode.lexicon=...``,
     ``decode.beam=...``). ``metric``: minimise the word error rate (``word``, default for character
-    models) or the token error rate (``token``)."""
+    models) or the token error rate (``token``). ``adapt_norms``: on adapted log-probs, as ``decode``'s."""
     from seqlabel.inference.recognizer import Recognizer
     from seqlabel.inference.tuning import tune as run
 
     checkpoint = path_argument(checkpoint, "api.tune", "checkpoint", CHECKPOINT)
     manifest = path_argument(manifest, "api.tune", "manifest", MANIFEST)
-    recognizer = Recognizer.from_checkpoint(checkpoint, device, [*overrides, "decode.decoder=beam"])
+    recognizer = Recognizer.from_checkpoint(checkpoint, device, [*overrides, "decode.decoder=beam"], adapt_norms)
     with forward(echo):
         return run(recognizer, read_manifest(manifest), weights, bonuses, metric, overrides, str(manifest), progress)
 

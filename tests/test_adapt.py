@@ -2,7 +2,7 @@
 statistics are exactly those of the new inputs' real frames (each layer after the layers before it are
 adapted), whatever the batching and padding; ``weight`` mixes; the trained statistics come back after a
 ``with``; ``seqlabel adapt`` writes a checkpoint that differs only there and says where it came from;
-``evaluate/decode --adapt-norms`` equal adapting to each speaker alone; models without batch norm are refused.
+``evaluate/decode/tune --adapt-norms`` equal adapting to each speaker alone; models without batch norm are refused.
 
 The trained model is tiny: precomputed one-hot features (.npy) and a two-block CNN with batch norm.
 """
@@ -235,3 +235,25 @@ def test_transcribe_adapt_norms_adapts_to_all_the_files_together(run: dict, tmp_
     single = Recognizer.from_checkpoint(run["best"], "cpu", adapt_norms=True)
     with pytest.raises(ConfigError, match="not to one input: adapt a checkpoint first"):
         single.transcribe_features(np.load(files[0]))  # one input: refused, not decoded unadapted
+
+
+def test_tune_adapt_norms_tunes_on_the_adapted_log_probs_and_says_so(run: dict,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import seqlabel.inference.recognizer as recognizer
+
+    adapted_to = []  # the utterances each adaptation saw: one per speaker (hand) of the manifest
+
+    def spy(model, features, device, weight=1.0):
+        adapted_to.append(len(features))
+        return adapted_norms(model, features, device, weight)
+
+    monkeypatch.setattr(recognizer, "adapted_norms", spy)
+    adapted = api.tune(run["best"], run["new"], [0.5], [0.0, 1.0], adapt_norms=True, progress=False)
+    assert sorted(adapted_to) == [2, 3]  # inkB's 2 lines, inkA's 3
+    plain = api.tune(run["best"], run["new"], [0.5], [0.0, 1.0], progress=False)
+    assert len(adapted_to) == 2
+    evaluated = api.evaluate(run["best"], run["new"], progress=False, adapt_norms=True)
+    assert adapted.greedy.tokens.errors == evaluated.tokens.total.errors  # the greedy row: evaluate --adapt-norms's
+    assert adapted.command().startswith("--adapt-norms --decoder") and "--adapt-norms" not in plain.command()
+    printed = ok(invoke("tune", run["best"], run["new"], "--bonus", "0,1", "--adapt-norms")).output
+    assert "best: --adapt-norms --decoder" in printed, printed

@@ -182,12 +182,13 @@ def lm_train(manifests: tuple[Path, ...], out: Path, unit: str, order: int, smoo
 @click.option("--beam", type=click.IntRange(min=1), help="Beam width [default: the checkpoint's decode.beam].")
 @click.option("--metric", type=click.Choice(["token", "word"]),
               help="Minimise the token (PER/CER) or word error rate [default: word for character models].")
+@ADAPT_NORMS
 @DECODE_OVERRIDES
 @click.option("--device", default="auto", show_default=True)
 @friendly
 def tune(checkpoint: Path, manifest: Path, lm_path: Path | None, lm_unit: str | None, lexicon: Path | None,
-         weights: str, bonuses: str, beam: int | None, metric: str | None, overrides: tuple[str, ...],
-         device: str) -> None:
+         weights: str, bonuses: str, beam: int | None, metric: str | None, adapt_norms: bool,
+         overrides: tuple[str, ...], device: str) -> None:
     """Grid-search LM weight x insertion bonus of the beam search on a dev MANIFEST (the model runs once).
 
     Prints the table, then `best:` with the options that decode as the best setting (or `--decoder
@@ -197,5 +198,5 @@ def tune(checkpoint: Path, manifest: Path, lm_path: Path | None, lm_unit: str | 
     extra = [f"decode.{k}={v}" for k, v in (("lm", lm_path), ("lm_unit", lm_unit), ("lexicon", lexicon),
                                             ("beam", beam)) if v is not None]
     report = api.tune(checkpoint, manifest, floats(weights, "--weights"), floats(bonuses, "--bonus"),
-                      [*overrides, *extra], device=device, metric=metric)
+                      [*overrides, *extra], device=device, metric=metric, adapt_norms=adapt_norms)
     click.echo(report.table())

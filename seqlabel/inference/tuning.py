@@ -55,6 +55,7 @@ class TuneReport:
     weights: tuple[float, ...] = ()  # the grid's axes, as tried (empty weights: no LM)
     bonuses: tuple[float, ...] = ()
     unknown: Optional[UnknownTokens] = None  # reference tokens the model does not have
+    flags: tuple[str, ...] = ()  # command-line flags the decoding needs besides the settings (--adapt-norms)
 
     def rate(self, row: TuneRow) -> float:
         """The rate ``metric`` asks for (the word error rate, or the token error rate)."""
@@ -81,12 +82,12 @@ class TuneReport:
         """The command-line options that decode as ``row`` (default: the recommended one)."""
         row = row or self.recommended
         if row.is_greedy:
-            return "--decoder greedy"
+            return " ".join([*self.flags, "--decoder greedy"])
         own = [*self.settings]
         if row.lm_weight is not None:
             own.append(f"decode.lm_weight={row.lm_weight:g}")
         own.append(f"decode.insertion_bonus={row.insertion_bonus:g}")
-        return " ".join(["--decoder beam", *(f"-o {shlex.quote(s)}" for s in own)])
+        return " ".join([*self.flags, "--decoder beam", *(f"-o {shlex.quote(s)}" for s in own)])
 
     def notes(self) -> list[str]:
         """What the grid says beyond its rows: no LM, greedy wins, best on an edge, unknown tokens."""
@@ -196,7 +197,8 @@ def tune(recognizer: Recognizer, utts: Sequence[Utterance], weights: Sequence[fl
                 raise DataError(f"{source}: {e}") from None
             rows.append(_row(scored({u.id: vocab.decode(res[0].ids) for u, res in zip(utts, found)}, w, b), w, b))
     return TuneReport(tuple(rows), _row(greedy, None, None), RATE_NAMES.get(vocab.unit, "TER"), metric,
-                      _settings(recognizer, overrides), weights, bonuses, greedy.unknown)
+                      _settings(recognizer, overrides), weights, bonuses, greedy.unknown,
+                      ("--adapt-norms",) if recognizer.adapt_norms else ())
 
 
 def _row(report: EvalReport, w: Optional[float], b: Optional[float]) -> TuneRow:
