@@ -242,15 +242,16 @@ def transcribe(checkpoint: str | Path, inputs: Sequence[str | Path], decoder: Op
 
 
 def align(checkpoint: str | Path, manifest: str | Path, out: Optional[str | Path] = None, device: str = "auto",
-          level: str = "token", progress: bool = True) -> list[Hypothesis]:
-    """Force-align each transcript of a manifest to the model's log-probs; optionally write a CTM."""
+          level: str = "token", progress: bool = True, adapt_norms: bool = False) -> list[Hypothesis]:
+    """Force-align each transcript of a manifest to the model's log-probs (``adapt_norms``: as ``decode``'s);
+    optionally write a CTM."""
     from seqlabel.decoders.ctm import check_level, write_ctm
     from seqlabel.inference.recognizer import Recognizer
 
     checkpoint = path_argument(checkpoint, "api.align", "checkpoint", CHECKPOINT)
     manifest = path_argument(manifest, "api.align", "manifest", MANIFEST)
     output_files((out, "--out"), inputs=(checkpoint, manifest))
-    recognizer = Recognizer.from_checkpoint(checkpoint, device)
+    recognizer = Recognizer.from_checkpoint(checkpoint, device, adapt_norms=adapt_norms)
     hyps = recognizer.align(read_manifest(manifest), progress=progress)
     if out is not None:
         write_ctm(out, hyps, level=check_level(level, recognizer.vocab.unit),

@@ -2,7 +2,8 @@
 statistics are exactly those of the new inputs' real frames (each layer after the layers before it are
 adapted), whatever the batching and padding; ``weight`` mixes; the trained statistics come back after a
 ``with``; ``seqlabel adapt`` writes a checkpoint that differs only there and says where it came from;
-``evaluate/decode/tune --adapt-norms`` equal adapting to each speaker alone; models without batch norm are refused.
+``evaluate/decode/tune/align --adapt-norms`` equal adapting to each speaker alone; models without batch norm
+are refused.
 
 The trained model is tiny: precomputed one-hot features (.npy) and a two-block CNN with batch norm.
 """
@@ -254,6 +255,10 @@ def test_tune_adapt_norms_tunes_on_the_adapted_log_probs_and_says_so(run: dict,
     assert len(adapted_to) == 2
     evaluated = api.evaluate(run["best"], run["new"], progress=False, adapt_norms=True)
     assert adapted.greedy.tokens.errors == evaluated.tokens.total.errors  # the greedy row: evaluate --adapt-norms's
+    aligned = api.align(run["best"], run["new"], progress=False, adapt_norms=True)  # forced alignment: the same
+    assert len(adapted_to) == 6 and [h.id for h in aligned] == [u.id for u in read_manifest(run["new"])]
+    assert [h.score for h in aligned] != pytest.approx([h.score for h in api.align(run["best"], run["new"],
+                                                                                  progress=False)], abs=1e-3)
     assert adapted.command().startswith("--adapt-norms --decoder") and "--adapt-norms" not in plain.command()
     printed = ok(invoke("tune", run["best"], run["new"], "--bonus", "0,1", "--adapt-norms")).output
     assert "best: --adapt-norms --decoder" in printed, printed

@@ -82,13 +82,14 @@ def transcribe(checkpoint: Path, inputs: tuple[Path, ...], out: Path | None, fmt
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="CTM file to write.")
 @click.option("--level", type=click.Choice(["token", "word"]), default="token", show_default=True,
               help="CTM lines per token, or per word (character models).")
+@ADAPT_NORMS
 @click.option("--device", default="auto", show_default=True)
 @friendly
-def align(checkpoint: Path, manifest: Path, out: Path, level: str, device: str) -> None:
+def align(checkpoint: Path, manifest: Path, out: Path, level: str, adapt_norms: bool, device: str) -> None:
     """Force-align the transcripts of MANIFEST to CHECKPOINT's outputs; write token (or word) times as CTM."""
     from seqlabel import api
 
-    hyps = api.align(checkpoint, manifest, out, device=device, level=level)
+    hyps = api.align(checkpoint, manifest, out, device=device, level=level, adapt_norms=adapt_norms)
     click.echo(f"aligned {len(hyps)} utterances; wrote {out}")
 
 
