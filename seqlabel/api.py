@@ -379,9 +379,9 @@ def report_html(eval_dir: str | Path, out_dir: Optional[str | Path] = None, mani
 
 def plot_curves(run: str | Path, out: str | Path) -> Path:
     """Training curves of a run folder (or its log.csv) as a PNG."""
-    from seqlabel.scoring.plot import draw_curves, read_log
+    from seqlabel.scoring.plot import draw_curves, read_log, run_files
 
-    out = check_output_file(out, "--out")
+    out = check_output_file(out, "--out", inputs=run_files(run))
     return draw_curves(read_log(run), out, name=str(run))
 
 

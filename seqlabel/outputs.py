@@ -90,8 +90,14 @@ def _probe(folder: Path, what: str, out: Path) -> None:
 
 
 def output_files(*pairs: tuple[Optional[str | os.PathLike], str], inputs: Iterable[str | os.PathLike] = ()) -> None:
-    """Check several optional output files at once: ``(path or None, what)`` pairs."""
+    """Check several optional output files at once: ``(path or None, what)`` pairs, each a file of its own."""
     inputs = list(inputs)
+    written: list[tuple[Path, str]] = []
     for path, what in pairs:
         if path is not None:
-            check_output_file(path, what, inputs)
+            out = check_output_file(path, what, inputs)
+            same = next((w for p, w in written if p.resolve() == out.resolve()), None)
+            if same is not None:
+                raise ConfigError(f"{what} {out} is also given as {same}: one would overwrite the other; give two "
+                                  "file names")
+            written.append((out, what))

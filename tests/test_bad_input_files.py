@@ -6,10 +6,11 @@ import math
 from pathlib import Path
 from typing import Callable
 
+import click
 import pytest
 import torch
 import yaml
-from bad_input import Base, Row, check_case, ids, write_yaml
+from bad_input import Base, Row, check_case, cli, ids, write_yaml
 
 from seqlabel import api
 from seqlabel.errors import CheckpointError, ConfigError, DataError
@@ -115,6 +116,34 @@ def train_into_an_existing_run(tmp: Path, base: Base) -> None:
     api.train(write_yaml(tmp / "c.yaml", base.config), base.run, echo=lambda _: None)
 
 
+def train_over_a_hand_written_config(tmp: Path, base: Base) -> None:
+    (tmp / "cfg").mkdir()  # the user's config.yaml in the folder given as --out: a new run would overwrite it
+    api.train(write_yaml(tmp / "cfg" / "config.yaml", base.config), tmp / "cfg", echo=lambda _: None)
+
+
+def train_with_a_test_source_missing(tmp: Path, base: Base) -> None:
+    rows = (base.root / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    (tmp / "test.jsonl").write_text(rows[0].replace('"u0.npy"', '"gone.npy"') + "\n", encoding="utf-8")
+    config = {**base.config, "data": {**base.config["data"], "test": str(tmp / "test.jsonl")},
+              "train": {**base.config["train"], "max_epochs": 50}}  # found before 50 epochs, not after them
+    api.train(write_yaml(tmp / "c.yaml", config), tmp / "run", echo=lambda _: None)
+
+
+def resume_after_the_log_was_overwritten(tmp: Path, base: Base) -> None:
+    run = spoiled_run(tmp, base, lambda b: b)
+    (run / "log.csv").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))  # e.g. plot curves --out log.csv
+    api.train(None, run, ["train.max_epochs=50"], resume=True, echo=lambda _: None)
+
+
+def plot_curves_of_an_overwritten_log(tmp: Path, base: Base) -> None:
+    (tmp / "log.csv").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    api.plot_curves(tmp / "log.csv", tmp / "curves.png")
+
+
+def tune_with_weights_that_are_not_numbers(tmp: Path, base: Base) -> None:
+    cli("tune", base.checkpoint, base.root / "train.jsonl", "--weights", "0.5,nan")
+
+
 # ----------------------------------------------------------------------------- LM and lexicon files
 ARPA = "\\data\\\nngram 1=4\n\n\\1-grams:\n-0.6 <s>\n-0.6 </s>\n-0.6 a\n-0.6 b\n\n\\end\\\n"
 
@@ -198,6 +227,14 @@ CASES: list[Row] = [
                                             "another --out")),
     (train_unknown_config_name, ConfigError, ("'fsd'", "did you mean `fsdd`?", "seqlabel configs")),
     (train_into_an_existing_run, ConfigError, ("already holds a training run", "pass --resume")),
+    (train_over_a_hand_written_config, ConfigError, ("{tmp}/cfg holds config.yaml that no seqlabel run wrote",
+                                                     "choose another --out")),
+    (train_with_a_test_source_missing, DataError, ("data.test {tmp}/test.jsonl", "1 of 1 source file(s) not found",
+                                                   "'u0'", "checked before")),
+    (resume_after_the_log_was_overwritten, DataError, ("{tmp}/run/log.csv is not a seqlabel training log",
+                                                       "--resume again")),
+    (plot_curves_of_an_overwritten_log, DataError, ("{tmp}/log.csv is not a UTF-8 CSV file",)),
+    (tune_with_weights_that_are_not_numbers, click.BadParameter, ("'0.5,nan'", "finite (not nan or inf)")),
     (arpa_truncated, DataError, ("{tmp}/lm.arpa:", "missing \\end\\", "truncated?")),
     (arpa_bad_probability, DataError, ("{tmp}/lm.arpa:7", "bad log10 probability '0.4'")),
     (arpa_missing, DataError, ("LM file not found: {tmp}/lm.arpa",)),

@@ -151,3 +151,25 @@ def test_missing_folders_are_created(command: str, bad_input_base: Base, tmp_pat
     device = ["--device", "cpu"] if command in ("decode", "transcribe_ctm", "evaluate") else []
     cli(*[out if a == "OUT" else a for a in args], *device)
     assert out.exists()
+
+
+@pytest.mark.parametrize("command, first, second", [("decode", "--out", "--ctm"), ("decode", "--out", "--nbest-out"),
+                                                     ("transcribe", "--out", "--ctm")])
+def test_one_file_given_for_two_outputs_is_refused(command: str, first: str, second: str, bad_input_base: Base,
+                                                   tmp_path: Path) -> None:
+    """Two outputs of one command in one file: the second would overwrite the first."""
+    ck, manifest, npy = bad_input_base.checkpoint, bad_input_base.root / "train.jsonl", bad_input_base.root / "u0.npy"
+    out = tmp_path / "same.txt"
+    with no_work(), pytest.raises(click.ClickException, match=f"{second} {out} is also given as {first}"):
+        cli(command, ck, manifest if command == "decode" else npy, first, out, second, out)
+    assert not out.exists()
+
+
+def test_plot_curves_never_writes_over_a_file_of_the_run(bad_input_base: Base, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(bad_input_base.run, run)
+    for name in ("log.csv", "best.pt", "config.yaml"):
+        before = (run / name).read_bytes()
+        with no_work(), pytest.raises(click.ClickException, match=f"--out {run / name} is one of the inputs"):
+            cli("plot", "curves", run, "--out", run / name)
+        assert (run / name).read_bytes() == before

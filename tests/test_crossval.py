@@ -129,6 +129,14 @@ def test_the_pool_can_be_named_and_is_checked(config: Path, tmp_path: Path) -> N
             "--folds 2 is more than the 1 speakers")
     refused(invoke("crossval", config, "--folds", 2, "--out", tmp_path / "d", "--dev-speakers", 2),
             "--dev-speakers 2 leaves no training speaker")
+    rows = [json.loads(line) for line in Path(settings["data"]["train"]).read_text(encoding="utf-8").splitlines()]
+    anonymous = tmp_path / "anonymous.jsonl"  # no speaker field: the ids' prefixes are not taken for speakers
+    anonymous.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "speaker"} |
+                                            {"source": str(Path(settings["data"]["train"]).parent / r["source"])})
+                                 + "\n" for r in rows), encoding="utf-8")
+    refused(invoke("crossval", config, "--folds", 2, "--out", tmp_path / "e", "--pool", anonymous),
+            f"{len(rows)} of {len(rows)} utterances", "no `speaker` field", "data.speaker_from_id: true")
+    assert not (tmp_path / "e").exists()
 
 
 def test_chosen_folds_only_and_a_summary_of_the_folds_done(config: Path, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import sys
 from typing import Any, Callable
 
@@ -96,10 +97,13 @@ def install_logging() -> None:
 
 def floats(text: str, name: str) -> list[float]:
     try:
-        return [float(x) for x in text.split(",") if x.strip()]
+        values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise click.BadParameter(f"{text!r} must be comma-separated numbers, e.g. 0.2,0.5,0.8",
-                                 param_hint=name) from None
+        values = [math.nan]
+    if not all(map(math.isfinite, values)):  # nan and inf parse as floats, and no setting takes them
+        raise click.BadParameter(f"{text!r} must be comma-separated numbers, finite (not nan or inf), e.g. "
+                                 "0.2,0.5,0.8", param_hint=name)
+    return values
 
 
 

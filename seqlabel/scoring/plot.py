@@ -31,6 +31,12 @@ class TrainingLog:
     dev_error: tuple[float, ...]  # fraction
 
 
+def run_files(run: str | Path) -> list[Path]:
+    """The files of a run folder (or the log file given) that a plot must never be written over (PNGs aside)."""
+    run = Path(run)
+    return [p for p in run.iterdir() if p.is_file() and p.suffix != ".png"] if run.is_dir() else [run]
+
+
 def read_log(path: str | Path) -> TrainingLog:
     """Read ``log.csv`` (or a run folder holding one). Errors name the file and the line."""
     path = Path(path)
@@ -39,17 +45,20 @@ def read_log(path: str | Path) -> TrainingLog:
     if not path.is_file():
         raise DataError(f"training log not found: {path} (pass a run folder or its log.csv)")
     with path.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in _CURVE_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"{path}: missing column(s) {missing}; is this a seqlabel log.csv?")
-        columns: dict[str, list[float]] = {c: [] for c in _CURVE_COLUMNS}
-        for lineno, row in enumerate(reader, 2):
-            try:
-                for c in _CURVE_COLUMNS:
-                    columns[c].append(float(row[c]) if row[c] not in ("", None) else math.nan)
-            except ValueError as e:
-                raise DataError(f"{path}:{lineno}: not a number ({e})") from None
+        try:
+            reader = csv.DictReader(f)
+            missing = [c for c in _CURVE_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DataError(f"{path}: missing column(s) {missing}; is this a seqlabel log.csv?")
+            columns: dict[str, list[float]] = {c: [] for c in _CURVE_COLUMNS}
+            for lineno, row in enumerate(reader, 2):
+                try:
+                    for c in _CURVE_COLUMNS:
+                        columns[c].append(float(row[c]) if row[c] not in ("", None) else math.nan)
+                except ValueError as e:
+                    raise DataError(f"{path}:{lineno}: not a number ({e})") from None
+        except (UnicodeDecodeError, csv.Error) as e:
+            raise DataError(f"{path} is not a UTF-8 CSV file ({e}); is this a seqlabel log.csv?") from None
     if not columns["epoch"]:
         raise DataError(f"{path} holds no epochs yet")
     return TrainingLog(tuple(int(e) for e in columns["epoch"]), *(tuple(columns[c]) for c in _CURVE_COLUMNS[1:]))

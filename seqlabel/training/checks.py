@@ -16,6 +16,7 @@ from seqlabel.runtime import available_memory, resolve_device
 from seqlabel.training import distributed
 from seqlabel.training.folder import BEST, LAST, PHASE1, RunFolder
 from seqlabel.training.log import size
+from seqlabel.training.resume import CONFIG_NAME, OVERRIDES_NAME
 
 
 def check_run(config: Config, out_dir: Path, resume: bool) -> None:
@@ -28,6 +29,10 @@ def check_run(config: Config, out_dir: Path, resume: bool) -> None:
                           "continue it or choose another --out")
     if resume and not last_path.exists():
         raise CheckpointError(f"--resume: no {last_path} to resume from; train without --resume")
+    foreign = [n for n in (CONFIG_NAME, "tokens.txt") if (out_dir / n).exists()]
+    if not resume and foreign and not (out_dir / OVERRIDES_NAME).exists():  # a run writes all three together
+        raise ConfigError(f"{out_dir} holds {' and '.join(foreign)} that no seqlabel run wrote there (no "
+                          f"{OVERRIDES_NAME} beside them); a new run would overwrite them: choose another --out")
     if not config.data.train:
         raise ConfigError("data.train is not set (the training manifest)")
     if config.train.weight_noise_phase == "restart" and not config.data.dev:

@@ -180,6 +180,12 @@ def run_crossval(config: Config, out_dir: str | Path, folds: int, train: TrainFn
     if duplicates:
         raise DataError(f"the pool ({', '.join(map(str, manifests))}) holds utterance ids twice, e.g. "
                         f"{duplicates[:3]}; pass each manifest once")
+    anonymous = [u for u in utts if not u.speaker]
+    if anonymous and not config.data.speaker_from_id:  # an id's prefix is rarely its speaker (FSDD's: the digit)
+        raise DataError(f"cross-validation holds out speakers, but {len(anonymous)} of {len(utts)} utterances of the "
+                        f"pool have no `speaker` field (e.g. {anonymous[0].id!r}, whose id prefix "
+                        f"{speaker_of(anonymous[0])!r} would be taken as its speaker); add a `speaker` field to every "
+                        "line (`seqlabel prepare` writes it) or set data.speaker_from_id: true")
     extra = _extra_training(config, utts)
     seed = config.train.seed
     groups = speaker_folds(utts, folds, seed)

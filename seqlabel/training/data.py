@@ -99,13 +99,33 @@ def _warn_not_held_out(config: Config, train_utts: list[Utterance], dev_utts: Op
     held-out data. Training on pseudo-labels of the test set (self-training, ``seqlabel pseudolabel``) does so
     on purpose; training on its references would be a mistake that no score shows."""
     ids = {u.id for u in train_utts}
-    test = config.data.test
-    test_utts = read_manifest(test) if test and Path(test).is_file() else None
+    test_utts = _test_utterances(config)
     for name, utts in (("data.dev", dev_utts), ("data.test", test_utts)):
         shared = sorted(ids & {u.id for u in utts or ()})
         if shared:
             log.warning(f"warning: {len(shared)} training utterance(s) are also in {name} (e.g. {shared[0]!r}): its "
                         "error rates are not on held-out data (intended only for pseudo-labels: self-training)")
+
+
+def _test_utterances(config: Config) -> Optional[list[Utterance]]:
+    """data.test's utterances, checked now (the manifest, its source files there) rather than after training."""
+    if not config.data.test:
+        return None
+    utts = read_manifest(config.data.test)
+    missing = [u for u in utts if not _source_file(u.source).is_file()]
+    if missing:
+        raise DataError(f"data.test {config.data.test}: {len(missing)} of {len(utts)} source file(s) not found (e.g. "
+                        f"utterance {missing[0].id!r}: {missing[0].source}); the test set is evaluated after training, "
+                        "so it is checked before: fix the manifest or unset data.test")
+    return utts
+
+
+def _source_file(source: str) -> Path:
+    """The file a manifest source reads: the archive of a Kaldi ``path.ark:offset`` entry, else the path."""
+    from seqlabel.features.precomputed import parse_ark_source
+
+    ark = parse_ark_source(source)
+    return ark[0] if ark else Path(source)
 
 
 def _build_vocab(config: Config, train_utts: list, resumed: Optional[dict], resumed_path: Path,

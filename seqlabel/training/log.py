@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from seqlabel.config import TrainConfig
-from seqlabel.errors import SeqlabelError
+from seqlabel.errors import DataError, SeqlabelError
 from seqlabel.training import distributed
 from seqlabel.training.folder import LOG as LOG_NAME
 from seqlabel.training.folder import SKIPPED as SKIPPED_NAME
@@ -139,6 +139,21 @@ def tensorboard(out_dir: Path, enabled: bool, first_epoch: int = 1):
         log.info("tensorboard is not installed; logging to log.csv only (pip install tensorboard)")
         return None
     return SummaryWriter(str(out_dir / "tensorboard"), purge_step=first_epoch if first_epoch > 1 else None)
+
+
+def check_log(path: Path) -> None:
+    """Refuse a ``log.csv`` a resumed run could not append to (not a UTF-8 CSV whose header starts with
+    ``epoch``: overwritten by another file, say), before any epoch is trained."""
+    if size(path) == 0:
+        return
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f), [])
+    except (UnicodeDecodeError, csv.Error):
+        header = []
+    if header[:1] != ["epoch"]:
+        raise DataError(f"{path} is not a seqlabel training log (a UTF-8 CSV whose header starts with epoch): "
+                        "restore it, or move it away (the resumed run then starts a new one), and --resume again")
 
 
 def log_row(path: Path, row: dict, writer) -> None:

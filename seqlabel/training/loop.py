@@ -44,6 +44,7 @@ from seqlabel.training.log import (
     LOG_NAME,
     SKIPPED_NAME,
     EpochStats,
+    check_log,
     check_nonfinite,
     log_row,
     log_sizes,
@@ -184,6 +185,7 @@ def _start(run: Run, learner: Learner, resumed: Optional[dict]) -> Progress:
                               f"{progress.world_size} process(es); resume it with that many (torchrun "
                               f"--nproc_per_node={progress.world_size}) or from an epoch-end checkpoint")
     progress.world_size = distributed.world_size()
+    check_log(run.out_dir / LOG_NAME)  # before truncation (which keeps it) and before any epoch
     distributed.on_main(f"cutting the logs in {run.out_dir} back to {run.last_path}",
                         lambda: truncate_logs(run.out_dir, progress.files))
     distributed.on_main(f"writing {run.out_dir / CONFIG_NAME}",  # with what resume changed (safe keys)
