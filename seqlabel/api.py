@@ -356,7 +356,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: Optional[str
         info = EvalInfo(vocab.unit, vocab.word_boundary, fold, str(Path(manifest).resolve()), str(checkpoint),
                         recognizer.config.features.type, recognizer.config.decode.decoder)
         kept = None if log_probs is None else (found, log_probs, vocab.tokens, recognizer.frame_seconds)
-        out = write_folder(out_dir, refs, hyps, report, info, kept)
+        out = write_folder(out_dir, refs, hyps, report, info, kept, html)
         if html:
             report_html(out, out / "report")
     return report

@@ -2,6 +2,7 @@
 culprit (file, line, utterance id or key) and, where there is one, the fix (see ``bad_input.py``)."""
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Callable
@@ -135,6 +136,15 @@ def resume_after_the_log_was_overwritten(tmp: Path, base: Base) -> None:
     api.train(None, run, ["train.max_epochs=50"], resume=True, echo=lambda _: None)
 
 
+def resume_on_a_rewritten_manifest(tmp: Path, base: Base) -> None:
+    rows = (base.root / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    source = str(base.root / json.loads(rows[0])["source"])
+    (tmp / "train.jsonl").write_text("".join(json.dumps({**json.loads(r), "source": source}) + "\n"
+                                             for r in rows[:-1]), encoding="utf-8")  # one utterance fewer
+    run = edited_run(tmp, base, "data", {"train": str(tmp / "train.jsonl")})
+    api.train(None, run, ["train.max_epochs=50"], resume=True, echo=lambda _: None)
+
+
 def plot_curves_of_an_overwritten_log(tmp: Path, base: Base) -> None:
     (tmp / "log.csv").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
     api.plot_curves(tmp / "log.csv", tmp / "curves.png")
@@ -233,6 +243,8 @@ CASES: list[Row] = [
                                                    "'u0'", "checked before")),
     (resume_after_the_log_was_overwritten, DataError, ("{tmp}/run/log.csv is not a seqlabel training log",
                                                        "--resume again")),
+    (resume_on_a_rewritten_manifest, CheckpointError, ("--resume: {tmp}/run/last.pt was trained on other data",
+                                                       "data.train ({tmp}/train.jsonl) now gives", "new --out")),
     (plot_curves_of_an_overwritten_log, DataError, ("{tmp}/log.csv is not a UTF-8 CSV file",)),
     (tune_with_weights_that_are_not_numbers, click.BadParameter, ("'0.5,nan'", "finite (not nan or inf)")),
     (arpa_truncated, DataError, ("{tmp}/lm.arpa:", "missing \\end\\", "truncated?")),

@@ -143,7 +143,7 @@ def test_missing_folders_are_created_with_a_note(command: str, bad_input_base: B
     assert not (tmp_path / "new").exists()  # nothing is made before the work succeeds
 
 
-@pytest.mark.parametrize("command", ["decode", "score_report", "transcribe_ctm", "plot_curves", "evaluate"])
+@pytest.mark.parametrize("command", ["decode", "score_report", "transcribe_ctm", "plot_curves", "evaluate", "average"])
 def test_missing_folders_are_created(command: str, bad_input_base: Base, tmp_path: Path) -> None:
     """... and the output lands there (checked for the commands that are quick to run whole)."""
     out = tmp_path / "new" / "deeper" / "out"

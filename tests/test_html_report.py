@@ -189,9 +189,13 @@ def test_evaluate_keeps_posteriors_and_writes_the_report(phone_run: dict, tmp_pa
     data = page_data(out / "report" / "index.html")
     assert data["u"]["mk"] == ["audio"] * len(utts) and all(s.endswith(".wav") for s in data["u"]["src"])
     assert (out / "report" / "data" / "chunk-0000.js").read_text().startswith("SEQ_CHUNK(0,")
-    # evaluating again without --keep-posteriors removes the stale file
-    ok(invoke("evaluate", phone_run["checkpoint"], phone_run["dev"], "--out", out, "--device", "cpu"))
+    # evaluating again without --keep-posteriors removes the stale file, and says the report is out of date
+    again = ok(invoke("evaluate", phone_run["checkpoint"], phone_run["dev"], "--out", out, "--device", "cpu"))
     assert not (out / "posteriors.npz").exists()
+    assert f"{out / 'report'} holds the HTML report of an earlier evaluation" in again.output, again.output
+    rebuilt = ok(invoke("evaluate", phone_run["checkpoint"], phone_run["dev"], "--out", out, "--device", "cpu",
+                        "--keep-posteriors", "--html"))
+    assert "an earlier evaluation" not in rebuilt.output  # --html rebuilds it: nothing to say
 
 
 def test_folded_phones_are_shown_as_scored(phone_run: dict, tmp_path: Path) -> None:

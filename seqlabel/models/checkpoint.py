@@ -58,6 +58,7 @@ def write_checkpoint(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # as seqlabel.outputs promises for a missing --out folder
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()

@@ -3,6 +3,7 @@ front) -> normalised training set and dev features, with the CMVN statistics che
 (and, when fine-tuning, the checkpoint the run starts from: see ``training.finetune``)."""
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ class TrainData:
     input_dim: int
     init: Optional[InitSource] = None  # the checkpoint a new fine-tuning run starts from
     init_record: Optional[dict[str, Any]] = None  # where the run started (every checkpoint records it)
+    fingerprint: Optional[dict[str, Any]] = None  # of the train and dev utterances (every checkpoint records it)
 
 
 def load_data(config: Config, resumed: Optional[dict], last_path: Path) -> TrainData:
@@ -45,6 +47,9 @@ def load_data(config: Config, resumed: Optional[dict], last_path: Path) -> Train
     train_utts = _drop_long(training_utterances(config), config)
     dev_utts = read_manifest(config.data.dev) if config.data.dev else None
     _warn_not_held_out(config, train_utts, dev_utts)
+    fingerprint = {"train": _fingerprint(train_utts), "dev": _fingerprint(dev_utts) if dev_utts else None}
+    if resumed is not None and resumed.get("data") not in (None, fingerprint):  # runs before it recorded none
+        _refuse_other_data(resumed["data"], fingerprint, config, last_path)
     if config.features.cmvn == "speaker":  # utterances without a speaker: refused before any extraction
         for utts in (train_utts, dev_utts or []):
             speaker_groups(utts, config.data.speaker_from_id)
@@ -76,7 +81,26 @@ def load_data(config: Config, resumed: Optional[dict], last_path: Path) -> Train
          f"features, {len(vocab)} classes (blank included); dev: {len(dev_split.utterances) if dev_split else 0} "
          "utterances")
     record = init_record(init, vocab) if init is not None else (resumed or {}).get("init_from")
-    return TrainData(vocab, train_split, train_set, dev_split, dev_feats, cmvn, input_dim, init, record)
+    return TrainData(vocab, train_split, train_set, dev_split, dev_feats, cmvn, input_dim, init, record, fingerprint)
+
+
+def _fingerprint(utts: list[Utterance]) -> dict[str, Any]:
+    """The utterances a run trains or selects on: how many, and a SHA-256 of their ids, texts and segment
+    times (not the source paths: a corpus moved elsewhere is the same data)."""
+    lines = "".join(f"{u.id}\t{u.text}\t{u.start}\t{u.end}\n" for u in utts)
+    return {"utterances": len(utts), "sha256": hashlib.sha256(lines.encode("utf-8")).hexdigest()}
+
+
+def _refuse_other_data(theirs: dict[str, Any], ours: dict[str, Any], config: Config, last_path: Path) -> None:
+    """--resume on other train or dev utterances than the run's (a manifest rewritten in place, say) would
+    continue the schedule, and compare dev errors, across two data sets: refused, naming what changed."""
+    changed = [f"data.{name} ({getattr(config.data, name)}) now gives {(ours[name] or {}).get('utterances', 0)} "
+               f"utterances, the run had {(theirs.get(name) or {}).get('utterances', 0)}"
+               + (" (as many, but other ids, texts or times)" if (ours[name] or {}).get("utterances", 0) ==
+                  (theirs.get(name) or {}).get("utterances", 0) else "")
+               for name in ("train", "dev") if ours[name] != theirs.get(name)]
+    raise CheckpointError(f"--resume: {last_path} was trained on other data: {'; '.join(changed)}. Resume with the "
+                          "manifests the run started with, or train into a new --out")
 
 
 def training_utterances(config: Config) -> list[Utterance]:

@@ -142,7 +142,8 @@ def _train(config: Config, out_dir: Path, resume: bool,
                                                 if distributed.world_size() > 1 else ""))
     check_space(out_dir, learner.model, config)
     common = {"config": to_dict(config), "vocab": data.vocab.state(), "input_dim": data.input_dim,
-              "cmvn": data.cmvn.state() if data.cmvn else None, "init_from": data.init_record}
+              "cmvn": data.cmvn.state() if data.cmvn else None, "init_from": data.init_record,
+              "data": data.fingerprint}
     first_epoch = Progress.from_state(resumed["progress"]).epoch + 1 if resumed else 1
     writer = distributed.on_main("opening TensorBoard's log",
                                  lambda: tensorboard(out_dir, config.train.tensorboard, first_epoch))

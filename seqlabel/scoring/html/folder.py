@@ -11,6 +11,7 @@ older folders work without it (``--manifest`` then supplies the media and speake
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -24,6 +25,8 @@ from seqlabel.scoring.posteriors import FILE as POSTERIORS_FILE
 from seqlabel.scoring.posteriors import Posteriors, read_posteriors, write_posteriors
 from seqlabel.scoring.significance import Interval
 from seqlabel.types import Hypothesis
+
+log = logging.getLogger(__name__)
 
 INFO_FILE = "evaluation.json"
 _COUNTS = ("substitutions", "deletions", "insertions", "ref_tokens")
@@ -53,11 +56,15 @@ PosteriorArgs = tuple[Sequence[Hypothesis], Sequence[np.ndarray], Sequence[str],
 
 
 def write_folder(out_dir: str | Path, refs: dict[str, list[str]], hyps: dict[str, list[str]], report: EvalReport,
-                 info: EvalInfo, posteriors: Optional[PosteriorArgs] = None) -> Path:
+                 info: EvalInfo, posteriors: Optional[PosteriorArgs] = None, html: bool = False) -> Path:
     """What ``evaluate --out DIR`` writes: ref.txt and hyp.txt (unfolded tokens), the reports of
     ``write_reports``, evaluation.json, and with ``posteriors`` (the arguments of ``write_posteriors`` after
-    its path) posteriors.npz; another run's posteriors.npz never stays beside these scores."""
+    its path) posteriors.npz; another run's posteriors.npz never stays beside these scores. An HTML report
+    of an earlier evaluation there is said to be out of date unless ``html`` (it is then rebuilt)."""
     out = Path(out_dir)
+    if not html and (out / "report" / "index.html").is_file():
+        log.warning(f"note: {out / 'report'} holds the HTML report of an earlier evaluation, not of this one: "
+                    f"rebuild it (seqlabel report {out}) or evaluate with --html")
     out.mkdir(parents=True, exist_ok=True)
     write_kaldi_text(out / "ref.txt", refs.items())
     write_kaldi_text(out / "hyp.txt", hyps.items())
