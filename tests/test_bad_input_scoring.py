@@ -52,6 +52,15 @@ def compare_unknown_unit(tmp: Path, base: Base) -> None:
     api.compare_files(*texts(tmp, ref="u1 a\n", a="u1 a\n", b="u1 b\n"), unit="letters")
 
 
+def score_empty_word_boundary(tmp: Path, base: Base) -> None:  # each utterance one word: a wrong WER, silently
+    cli("score", *texts(tmp, ref="u1 a | b\n", hyp="u1 a | c\n"), "--word-boundary", "")
+
+
+def compare_space_word_boundary(tmp: Path, base: Base) -> None:
+    ref, hyp = texts(tmp, ref="u1 a | b\n", hyp="u1 a | c\n")
+    cli("compare", ref, hyp, hyp, "--word-boundary", " ")
+
+
 def score_unknown_normal_form(tmp: Path, base: Base) -> None:
     api.score_files(*texts(tmp, ref="u1 a\n", hyp="u1 a\n"), normalize="nfkc")
 
@@ -87,6 +96,8 @@ CASES: list[Row] = [
     (evaluate_empty_references, DataError, ("references of {tmp}/test.jsonl", "all 2 references are empty")),
     (score_unknown_unit, ConfigError, ("'letters'", "char, phone, word")),
     (compare_unknown_unit, ConfigError, ("'letters'", "char, phone, word")),
+    (score_empty_word_boundary, click.BadParameter, ("one non-space character", "''")),
+    (compare_space_word_boundary, click.BadParameter, ("one non-space character", "' '")),
     (score_unknown_normal_form, ConfigError, ("'nfkc'", "nfc, nfd, none")),
     (vocab_bell_in_a_transcript, VocabError, ("utterance 'u1'", "U+0007 (BELL)", "remove them from the manifest")),
     (vocab_next_line_in_a_transcript, VocabError, ("utterance 'u2'", "U+0085 (NEXT LINE)")),

@@ -95,6 +95,16 @@ def install_logging() -> None:
         logger.setLevel(logging.INFO)
 
 
+def _one_character(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if len(value) != 1 or value.isspace():  # '' or ' ' would make every utterance one word: a wrong WER, silently
+        raise click.BadParameter(f"must be one non-space character (the token between words), got {value!r}")
+    return value
+
+
+WORD_BOUNDARY = click.option("--word-boundary", default="|", show_default=True, callback=_one_character,
+                             help="The token between words (data.word_boundary of the model).")
+
+
 def floats(text: str, name: str) -> list[float]:
     try:
         values = [float(x) for x in text.split(",") if x.strip()]

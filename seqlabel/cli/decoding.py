@@ -6,7 +6,16 @@ from pathlib import Path
 
 import click
 
-from seqlabel.cli.common import ADAPT_NORMS, DECODE_OVERRIDES, DECODER, decode_overrides, floats, friendly, main
+from seqlabel.cli.common import (
+    ADAPT_NORMS,
+    DECODE_OVERRIDES,
+    DECODER,
+    WORD_BOUNDARY,
+    decode_overrides,
+    floats,
+    friendly,
+    main,
+)
 
 
 @main.command()
@@ -139,7 +148,7 @@ def lm() -> None:
 @click.option("--order", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--smoothing", type=click.Choice(["kneser_ney", "witten_bell"]), default="kneser_ney",
               show_default=True)
-@click.option("--word-boundary", default="|", show_default=True)
+@WORD_BOUNDARY
 @click.option("--text", "text", multiple=True, type=click.Path(path_type=Path),
               help="Plain text file or folder of .txt files, one sentence or paragraph a line (repeatable).")
 @click.option("--vocab", type=click.Path(path_type=Path),

@@ -5,14 +5,22 @@ from pathlib import Path
 
 import click
 
-from seqlabel.cli.common import ADAPT_NORMS, DECODE_OVERRIDES, DECODER, decode_overrides, floats, friendly, main
+from seqlabel.cli.common import (
+    ADAPT_NORMS,
+    DECODE_OVERRIDES,
+    DECODER,
+    WORD_BOUNDARY,
+    decode_overrides,
+    floats,
+    friendly,
+    main,
+)
 from seqlabel.scoring.rover import METHODS
 
 _FOLD = click.option("--fold", type=click.Choice(["timit39", "timit48"]),
                      help="Fold TIMIT phones in references and hypotheses before scoring (phone units only).")
 _UNIT = click.option("--unit", type=click.Choice(["char", "phone", "word"]), default="char", show_default=True,
                      help="What the tokens are; char also reports WER by splitting at the word boundary.")
-_BOUNDARY = click.option("--word-boundary", default="|", show_default=True)
 _ALLOW_MISSING = click.option("--allow-missing", is_flag=True,
                               help="Count utterances missing from a hypothesis file as all deletions.")
 _NORMALIZE = click.option("--normalize", type=click.Choice(["nfc", "nfd", "none"]), default="nfc", show_default=True,
@@ -80,7 +88,7 @@ def report(eval_dir: Path, out_dir: Path | None, manifest: Path | None, compare:
 @click.argument("ref", type=click.Path(path_type=Path))
 @click.argument("hyp", type=click.Path(path_type=Path))
 @_UNIT
-@_BOUNDARY
+@WORD_BOUNDARY
 @_ALLOW_MISSING
 @_FOLD
 @_NORMALIZE
@@ -109,7 +117,7 @@ def score(ref: Path, hyp: Path, unit: str, word_boundary: str, allow_missing: bo
 @click.argument("hyp_a", type=click.Path(path_type=Path))
 @click.argument("hyp_b", type=click.Path(path_type=Path))
 @_UNIT
-@_BOUNDARY
+@WORD_BOUNDARY
 @_ALLOW_MISSING
 @_FOLD
 @_NORMALIZE
@@ -134,7 +142,7 @@ def compare(ref: Path, hyp_a: Path, hyp_b: Path, unit: str, word_boundary: str, 
 @click.option("--by", type=click.Choice(["word", "token"]), default="word", show_default=True,
               help="Vote on words (character models; split at --word-boundary) or on each token (phones, or files "
                    "whose tokens are words, such as word-level CTMs).")
-@click.option("--word-boundary", default="|", show_default=True)
+@WORD_BOUNDARY
 @click.option("--weights", help="One weight per file, comma-separated (default: 1 each).")
 @click.option("--method", type=click.Choice(METHODS), default="freq", show_default=True,
               help="Vote by counts alone, or by alpha x share of the systems + (1 - alpha) x their mean (or highest) "

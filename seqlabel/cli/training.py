@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from seqlabel.cli.common import friendly, main, parse_options
+from seqlabel.cli.common import WORD_BOUNDARY, friendly, main, parse_options
 
 
 class _PrepareCommand(click.Command):
@@ -155,7 +155,7 @@ def crossval(config: Path, by: str, folds: int, out_dir: Path, pool: tuple[Path,
               help="Least mean confidence of the agreeing systems in their least sure token (CTM files).")
 @click.option("--unit", type=click.Choice(["char", "phone"]), default="char", show_default=True,
               help="The models' data.unit: how hypothesis tokens become manifest text.")
-@click.option("--word-boundary", default="|", show_default=True)
+@WORD_BOUNDARY
 @friendly
 def pseudolabel(manifest: Path, hypotheses: tuple[Path, ...], out: Path, min_agree: int | None, min_conf: float,
                 unit: str, word_boundary: str) -> None:
