@@ -188,7 +188,7 @@ def vocab_empty_line(tmp: Path, base: Base) -> None:
 CASES: list[Row] = [
     (manifest_not_json, DataError, ("{tmp}/train.jsonl:2", "not valid JSON")),
     (manifest_duplicate_id, DataError, ("{tmp}/train.jsonl:3", "duplicate utterance id 'u0'", "first on line 1")),
-    (manifest_missing_key, DataError, ("{tmp}/train.jsonl:2", "missing key(s) ['text']")),
+    (manifest_missing_key, DataError, ("{tmp}/train.jsonl:2", "missing key(s) ['text']", '"text": ""')),
     (manifest_unknown_key, DataError, ("{tmp}/train.jsonl:1", "unknown key(s) ['txt']", "valid keys")),
     (manifest_empty, DataError, ("{tmp}/train.jsonl", "holds no utterances")),
     (manifest_not_found, DataError, ("{tmp}/nowhere.jsonl", "seqlabel prepare")),

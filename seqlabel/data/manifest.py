@@ -49,7 +49,9 @@ def read_manifest(path: str | os.PathLike) -> list[Utterance]:
             raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
         missing = [k for k in _REQUIRED if k not in record]
         if missing:
-            raise DataError(f"{where}: missing key(s) {missing}")
+            untranscribed = ' (an untranscribed utterance, for decode, adapt or pseudolabel: "text": "")' \
+                if "text" in missing else ""
+            raise DataError(f"{where}: missing key(s) {missing}{untranscribed}")
         unknown = sorted(set(record) - _FIELDS)
         if unknown:
             raise DataError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(_FIELDS)}")
