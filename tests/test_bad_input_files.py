@@ -46,6 +46,16 @@ def checkpoint_foreign(tmp: Path, base: Base) -> None:
     api.evaluate(tmp / "model.pt", base.root / "train.jsonl", device="cpu", progress=False)
 
 
+def checkpoint_is_a_torchscript_export(tmp: Path, base: Base) -> None:
+    api.export(base.checkpoint, tmp / "model.ts.pt")
+    api.decode(tmp / "model.ts.pt", base.root / "train.jsonl", device="cpu", progress=False)
+
+
+def checkpoint_is_an_arpa_lm(tmp: Path, base: Base) -> None:
+    (tmp / "lm.pt").write_text(ARPA, encoding="utf-8")
+    api.evaluate(tmp / "lm.pt", base.root / "train.jsonl", device="cpu", progress=False)
+
+
 def checkpoint_runs_code(tmp: Path, base: Base) -> None:
     torch.save({"format": FORMAT, "config": {}, "hook": math.floor}, tmp / "evil.pt")  # a global: pickled by name
     api.decode(tmp / "evil.pt", base.root / "train.jsonl", device="cpu", progress=False)
@@ -221,6 +231,9 @@ CASES: list[Row] = [
     (checkpoint_truncated, CheckpointError, ("{tmp}/run/last.pt", "truncated", "use {tmp}/run/best.pt instead")),
     (checkpoint_bit_flip, CheckpointError, ("{tmp}/run/last.pt is corrupt", "checksum", "use {tmp}/run/best.pt")),
     (checkpoint_foreign, CheckpointError, ("{tmp}/model.pt", "not a seqlabel checkpoint")),
+    (checkpoint_is_a_torchscript_export, CheckpointError, ("{tmp}/model.ts.pt is a TorchScript model",
+                                                           "torch.jit.load", "best.pt")),
+    (checkpoint_is_an_arpa_lm, CheckpointError, ("{tmp}/lm.pt is an ARPA language model", "decode.lm")),
     (checkpoint_runs_code, CheckpointError, ("{tmp}/evil.pt refused", "math.floor", "written by seqlabel train")),
     (checkpoint_other_vocabulary_resume, CheckpointError, ("{tmp}/run/last.pt", "another vocabulary",
                                                           "{tmp}/tokens.txt", "new --out")),

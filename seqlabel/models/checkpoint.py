@@ -77,6 +77,10 @@ def write_checkpoint(path: str | os.PathLike, data: bytes) -> Path:
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     data = _read(path)
+    kind = _other_kind(path, data)
+    if kind:
+        raise CheckpointError(f"{path} is {kind}, not a seqlabel training checkpoint; give the run's best.pt or "
+                              "last.pt")
     try:
         state = torch.load(_ViewReader(_payload(path, memoryview(data))), map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, IndexError, KeyError, ValueError, zipfile.BadZipFile,
@@ -90,6 +94,25 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a seqlabel checkpoint (format {FORMAT!r} expected)")
     return state
+
+
+def _other_kind(path: Path, data: bytes) -> str:
+    """What a file given as a checkpoint is when it is another model file seqlabel writes ('' otherwise):
+    torch.load would fail on it with advice about pickles that does not apply."""
+    if data[-FOOTER_SIZE:].startswith(FOOTER_MAGIC):  # written by seqlabel: a checkpoint (checked later)
+        return ""
+    if data[:2] == b"PK":
+        try:
+            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+        except (zipfile.BadZipFile, ValueError):
+            names = []
+        if any(n.endswith("/constants.pkl") for n in names):
+            return "a TorchScript model (seqlabel export; load it with torch.jit.load)"
+    if path.suffix == ".onnx":
+        return "an ONNX model (seqlabel export --format onnx; run it with onnxruntime)"
+    if data[:64].lstrip().startswith(b"\\data\\"):
+        return "an ARPA language model (give it as decode.lm)"
+    return ""
 
 
 def _read(path: Path) -> bytes:
