@@ -221,6 +221,11 @@ def score_hypothesis_without_reference(tmp: Path, base: Base) -> None:
     api.score_files(tmp / "ref", tmp / "hyp")
 
 
+def score_a_manifest_as_references(tmp: Path, base: Base) -> None:
+    (tmp / "hyp").write_text("u0 a b\n")
+    api.score_files(base.root / "train.jsonl", tmp / "hyp")
+
+
 def score_folding_characters(tmp: Path, base: Base) -> None:
     (tmp / "ref").write_text("u1 a b\n")
     api.score_files(tmp / "ref", tmp / "ref", unit="char", fold="timit39")
@@ -269,6 +274,7 @@ CASES: list[Row] = [
     (score_duplicate_reference, DataError, ("{tmp}/ref:3", "duplicate utterance id 'u1'")),
     (score_missing_hypothesis, DataError, ("{tmp}/hyp against {tmp}/ref", "['u2']", "--allow-missing")),
     (score_hypothesis_without_reference, DataError, ("{tmp}/hyp against {tmp}/ref", "['u9']", "no reference")),
+    (score_a_manifest_as_references, DataError, ("train.jsonl:1: a JSON line", "Kaldi text", "seqlabel evaluate")),
     (score_folding_characters, ConfigError, ("'timit39'", "chars")),
 ]
 

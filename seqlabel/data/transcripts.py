@@ -29,6 +29,10 @@ def read_kaldi_text(path: str | os.PathLike) -> dict[str, list[str]]:
         if not parts:
             continue
         utt_id, tokens = parts[0], parts[1:]
+        if utt_id.startswith("{"):  # '{"id":' is no utterance id
+            raise DataError(f"{path}:{lineno}: a JSON line, as in a manifest, where Kaldi text ('utt-id tok tok "
+                            "...') is expected; score a model on a manifest with `seqlabel evaluate CKPT MANIFEST`, "
+                            "whose --out folder holds ref.txt and hyp.txt")
         if utt_id in out:
             raise DataError(f"{path}:{lineno}: duplicate utterance id {utt_id!r}")
         out[utt_id] = tokens
