@@ -286,6 +286,9 @@ def test_bad_log_probs_are_refused() -> None:
 def test_vocabulary_mismatches_are_refused(char_lm: NgramLM, word_lm: NgramLM) -> None:
     with pytest.raises(VocabError, match=r"token LM does not know 1 of the model's tokens: \['c'\]"):
         CTCPrefixBeamSearch(TOKENS + ["c"], lm=char_lm, lm_weight=0.5)
+    unknown = [chr(ord("k") + i) for i in range(12)]  # more than are shown: the rest counted, not dropped silently
+    with pytest.raises(VocabError, match=r"does not know 12 of the model's tokens: \['k', .*'t', \.\.\. \(2 more\)\]"):
+        CTCPrefixBeamSearch(TOKENS + unknown, lm=char_lm, lm_weight=0.5)
     with pytest.raises(VocabError, match=r"lexicon spells words with 1 token\(s\) the model does not have: \['C'\]"):
         CTCPrefixBeamSearch(TOKENS, lexicon=Lexicon.from_words(["ab", "aC"]))
     upper = NgramLM.train([["AB", "A"]], order=1)

@@ -52,7 +52,9 @@ def check_vocabularies(tokens: Sequence[str], lm: Any = None, lm_unit: str = "to
     if lm_unit == "token":
         missing = sorted(known - set(vocab))
         if missing:
-            raise VocabError(f"the token LM does not know {len(missing)} of the model's tokens: {missing[:10]} "
+            more = f", ... ({len(missing) - 10} more)" if len(missing) > 10 else ""
+            shown = ", ".join(map(repr, missing[:10])) + more
+            raise VocabError(f"the token LM does not know {len(missing)} of the model's tokens: [{shown}] "
                              f"(its vocabulary: {sorted(lm_words)[:20]}); train it on the same units and case, "
                              "e.g. seqlabel lm train MANIFEST --unit char")
         return
