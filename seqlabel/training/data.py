@@ -81,7 +81,8 @@ def load_data(config: Config, resumed: Optional[dict], last_path: Path) -> Train
          f"features, {len(vocab)} classes (blank included); dev: {len(dev_split.utterances) if dev_split else 0} "
          "utterances")
     record = init_record(init, vocab) if init is not None else (resumed or {}).get("init_from")
-    return TrainData(vocab, train_split, train_set, dev_split, dev_feats, cmvn, input_dim, init, record, fingerprint)
+    return TrainData(vocab, train_split, train_set, dev_split, dev_feats, cmvn, input_dim, init, record,
+                     fingerprint)
 
 
 def _fingerprint(utts: list[Utterance]) -> dict[str, Any]:
@@ -94,11 +95,13 @@ def _fingerprint(utts: list[Utterance]) -> dict[str, Any]:
 def _refuse_other_data(theirs: dict[str, Any], ours: dict[str, Any], config: Config, last_path: Path) -> None:
     """--resume on other train or dev utterances than the run's (a manifest rewritten in place, say) would
     continue the schedule, and compare dev errors, across two data sets: refused, naming what changed."""
-    changed = [f"data.{name} ({getattr(config.data, name)}) now gives {(ours[name] or {}).get('utterances', 0)} "
-               f"utterances, the run had {(theirs.get(name) or {}).get('utterances', 0)}"
-               + (" (as many, but other ids, texts or times)" if (ours[name] or {}).get("utterances", 0) ==
-                  (theirs.get(name) or {}).get("utterances", 0) else "")
-               for name in ("train", "dev") if ours[name] != theirs.get(name)]
+    changed = []
+    for name in ("train", "dev"):
+        if ours[name] != theirs.get(name):
+            now, then = ((fp or {}).get("utterances", 0) for fp in (ours[name], theirs.get(name)))
+            same = " (as many, but other ids, texts or times)" if now == then else ""
+            changed.append(f"data.{name} ({getattr(config.data, name)}) now gives {now} utterances, the run had "
+                           f"{then}{same}")
     raise CheckpointError(f"--resume: {last_path} was trained on other data: {'; '.join(changed)}. Resume with the "
                           "manifests the run started with, or train into a new --out")
 

@@ -50,10 +50,7 @@ class InitSource:
     state: dict[str, Any]
     vocab: Vocab
     mode: str  # train.vocab_resize
-
-    @property
-    def config(self) -> Config:
-        return stored_config(self.state["config"])
+    config: Config  # the checkpoint's own config (state["config"], parsed once)
 
 
 def load_init(config: Config) -> Optional[InitSource]:
@@ -72,12 +69,13 @@ def load_init(config: Config) -> Optional[InitSource]:
                           f"this config's data are {config.data.unit} (word boundary {config.data.word_boundary!r}); "
                           "set data.unit and data.word_boundary as the checkpoint's")
     try:
-        stored_config(state["config"])  # read again where needed: refused here, naming the checkpoint
+        theirs = stored_config(state["config"])
     except ConfigError as e:
         raise ConfigError(f"train.init_from {path}: its stored config: {e}") from None
     except KeyError:
         raise CheckpointError(f"train.init_from {path}: no config in it; is it a seqlabel checkpoint?") from None
-    return InitSource(path, hashlib.sha256(path.read_bytes()).hexdigest(), state, vocab, config.train.vocab_resize)
+    return InitSource(path, hashlib.sha256(path.read_bytes()).hexdigest(), state, vocab, config.train.vocab_resize,
+                      theirs)
 
 
 def resize_vocab(init: InitSource, data_vocab: Vocab) -> Vocab:
